@@ -1,0 +1,205 @@
+"""The Python API: load a scenario, run it, get records, write them. The CLI calls these."""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import importlib.metadata as _md
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.config.loader import load_scenario, resolve, scenario_from_dict
+from twin.config.schema import Scenario
+from twin.errors import ScenarioError
+from twin.ml.runner import OnnxModel
+from twin.results import records
+from twin.sim.engine import GroupModels, simulate
+
+_DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
+
+
+def versions() -> dict[str, str]:
+    """Versions of twin, Python and the dependencies that shape results."""
+    out = {"twin": _version("twin"), "python": platform.python_version()}
+    for dep in _DEPS:
+        out[dep] = _version(dep)
+    return out
+
+
+def _version(dist: str) -> str:
+    try:
+        return _md.version(dist)
+    except _md.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, as flat records.
+
+    Attributes
+    ----------
+    summary : dict
+        ``{"scenario": {...}, "versions": {...}, "results": [one entry per (policy, group)]}``.
+    nodes : list of dict
+        One row per node and policy.
+    timeseries : list of dict
+        Fleet aggregates per time step, per policy and group.
+    latency_hist : list of dict
+        Decision-latency histogram per policy and group.
+    manifest : dict
+        Run metadata that varies between identical runs (wall time, creation time).
+    """
+
+    summary: dict
+    nodes: list[dict]
+    timeseries: list[dict]
+    latency_hist: list[dict]
+    manifest: dict = field(default_factory=dict)
+
+    def result(self, policy: str, group: str | None = None) -> dict:
+        """The summary entry of one policy (and group; the first group by default)."""
+        for r in self.summary["results"]:
+            if r["policy"] == policy and (group is None or r["group"] == group):
+                return r
+        raise KeyError((policy, group))
+
+
+def run(
+    scenario: Scenario | str | Path | dict,
+    seed: int | None = None,
+    batch_window_s: float | None = None,
+    base_dir: str | Path | None = None,
+) -> RunResult:
+    """Run every policy of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario, path or dict
+        A validated scenario, a YAML file, or plain data in the YAML's shape.
+    seed : int, optional
+        Overrides the scenario's ``world.seed``.
+    batch_window_s : float, optional
+        Overrides the engine's batching window (results do not depend on it).
+    base_dir : path, optional
+        Directory that relative model paths are resolved against (default: the scenario
+        file's directory, or the working directory).
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario, a profile or a model file is invalid.
+    """
+    file = None
+    if isinstance(scenario, (str, Path)):
+        file = str(scenario)
+        base = Path(scenario).resolve().parent
+        scenario = load_scenario(scenario)
+    elif isinstance(scenario, dict):
+        base = Path.cwd()
+        scenario = scenario_from_dict(scenario)
+    else:
+        base = Path.cwd()
+    if base_dir is not None:
+        base = Path(base_dir)
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    resolved = resolve(scenario, base, file)
+    models = {
+        name: GroupModels(
+            OnnxModel(
+                r.device_model_path, g.model.output, g.model.positive_index, g.model.threshold
+            ),
+            OnnxModel(
+                r.cloud_model_path, g.model.output, g.model.positive_index, g.model.threshold
+            ),
+        )
+        for (name, g), r in zip(scenario.groups.items(), resolved.values(), strict=True)
+    }
+    for name, m in models.items():
+        r = resolved[name]
+        expected = r.window_samples * len(r.channels) if r.window_samples else None
+        if expected is not None and m.device.input_features != expected:
+            raise ScenarioError(
+                f"model expects {m.device.input_features} inputs, the world gives {expected}",
+                file,
+                f"groups.{name}.model",
+            )
+
+    started = time.perf_counter()
+    results, nodes, series, hists = [], [], [], []
+    for policy in scenario.policies:
+        groups, net = simulate(scenario, resolved, policy, models, batch_window_s)
+        for g in groups:
+            results.append(
+                records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
+            )
+            nodes.extend(records.node_rows(policy, g, scenario.horizon_s))
+            series.extend(records.timeseries_rows(policy, g))
+            hists.append(records.latency_rows(policy, g))
+    wall = time.perf_counter() - started
+    summary = {
+        "scenario": {
+            "name": scenario.name,
+            "file": file,
+            "hash": scenario.digest(),
+            "horizon_s": scenario.horizon_s,
+            "seed": scenario.world.seed,
+        },
+        "versions": versions(),
+        "results": results,
+    }
+    manifest = {
+        "wall_time_s": wall,
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "node_samples": sum(r["samples"] for r in results),
+        "host": platform.node(),
+    }
+    return RunResult(summary, nodes, series, hists, manifest)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as fh:
+        if not rows:
+            return
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_results(result: RunResult, out: str | Path) -> Path:
+    """Write summary.json, nodes.csv, timeseries.csv, manifest.json and report.html.
+
+    Files are written to a temporary directory next to ``out`` and moved into place at the
+    end, so an interrupted write never leaves a half-written results directory.
+    """
+    from twin.report import render_report
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2) + "\n")
+        _write_csv(tmp / "nodes.csv", result.nodes)
+        _write_csv(tmp / "timeseries.csv", result.timeseries)
+        report_summary = {**result.summary, **result.manifest}
+        html = render_report(report_summary, result.timeseries, result.latency_hist, result.nodes)
+        (tmp / "report.html").write_text(html)
+        if out.exists():
+            old = out.with_name(f".{out.name}-old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

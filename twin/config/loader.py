@@ -1,0 +1,203 @@
+"""Reading scenario files: YAML -> validated :class:`Scenario`, errors with file, line and key."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from twin.config.schema import Scenario
+from twin.errors import ScenarioError
+from twin.ml.runner import ZOO_DIR, load_zoo_metadata
+from twin.profiles import Battery, Board, Radio, Sensor, load_profile
+
+
+def _line_index(text: str) -> dict[tuple, int]:
+    """Map key paths to 1-based line numbers using the YAML node tree."""
+    lines: dict[tuple, int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                lines[(*path, key)] = k.start_mark.line + 1
+                walk(v, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _field_names(model: type[BaseModel], seen: set | None = None) -> set[str]:
+    """All field names of a model and its nested models (vocabulary for 'did you mean')."""
+    seen = seen if seen is not None else set()
+    names: set[str] = set()
+    for name, f in model.model_fields.items():
+        names.add(name)
+        for t in _nested_models(f.annotation):
+            if t not in seen:
+                seen.add(t)
+                names |= _field_names(t, seen)
+    return names
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    out = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        out.append(annotation)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        out.extend(_nested_models(arg))
+    meta = getattr(annotation, "__metadata__", None)
+    if meta is not None:
+        out.extend(_nested_models(getattr(annotation, "__origin__", None)))
+    return out
+
+
+def _explain(err: dict, vocabulary: set[str]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown key '{key}'{hint}"
+    if kind == "missing":
+        return "required key is missing"
+    given = err.get("input")
+    msg = err["msg"]
+    if isinstance(given, (str, int, float, bool)) or given is None:
+        return f"{msg} (got {given!r})"
+    return msg
+
+
+def scenario_from_dict(
+    data: Any, file: str | None = None, lines: dict[tuple, int] | None = None
+) -> Scenario:
+    """Validate a scenario given as plain data (what YAML parses to).
+
+    Raises
+    ------
+    ScenarioError
+        On the first problem, naming the key path and what was expected.
+    """
+    if not isinstance(data, dict):
+        raise ScenarioError("expected a mapping with keys name, world, groups, ...", file)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = ".".join(str(p) for p in loc) or None
+        line = None
+        if lines:
+            for n in range(len(loc), -1, -1):
+                if loc[:n] in lines:
+                    line = lines[loc[:n]]
+                    break
+        message = _explain(err, _field_names(Scenario))
+        extra = len(exc.errors()) - 1
+        if extra:
+            message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
+        raise ScenarioError(message, file, path, line) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError("file not found", str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read file: {exc}", str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"invalid YAML: {problem}", str(path), None, line) from None
+    return scenario_from_dict(data, str(path), _line_index(text))
+
+
+@dataclass(frozen=True)
+class ResolvedGroup:
+    """A fleet group with its profiles and model files resolved."""
+
+    name: str
+    board: Board
+    radio: Radio
+    battery: Battery
+    sensor: Sensor
+    device_model_path: Path
+    cloud_model_path: Path
+    window_samples: int
+    channels: tuple[str, ...]
+
+
+def resolve(
+    scenario: Scenario, base_dir: Path, file: str | None = None
+) -> dict[str, ResolvedGroup]:
+    """Resolve profile ids and model files of every group; errors name the key path."""
+    out = {}
+    for name, g in scenario.groups.items():
+        prefix = f"groups.{name}"
+        profiles = {}
+        for kind in ("board", "radio", "battery", "sensor"):
+            try:
+                profiles[kind] = load_profile(kind, getattr(g, kind))
+            except ScenarioError as exc:
+                if exc.file:  # a broken profile file: report that file
+                    raise
+                raise ScenarioError(exc.message, file, f"{prefix}.{kind}") from None
+        m = g.model
+        if m.zoo is not None:
+            try:
+                meta = load_zoo_metadata(m.zoo)
+            except ScenarioError as exc:
+                raise ScenarioError(exc.message, file, f"{prefix}.model.zoo") from None
+            device = ZOO_DIR / meta["variants"]["int8"]["file"]
+            cloud = ZOO_DIR / meta["variants"]["fp32"]["file"]
+            window, channels = int(meta["window_samples"]), tuple(meta["channels"])
+            if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
+                raise ScenarioError(
+                    f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
+                    f"sampling_period_s must be {meta['period_s']}",
+                    file,
+                    f"{prefix}.sampling_period_s",
+                )
+        else:
+            device = (base_dir / m.device_path).resolve()
+            cloud = (base_dir / (m.cloud_path or m.device_path)).resolve()
+            window, channels = 0, ("moisture_vwc", "soil_temp_c")
+            for key, p in (("device_path", device), ("cloud_path", cloud)):
+                if not p.is_file():
+                    raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
+        max_payload = profiles["radio"].max_payload_bytes
+        if max_payload < max(g.payload_bytes.model_dump().values()):
+            raise ScenarioError(
+                f"payload exceeds the radio's maximum of {max_payload} bytes",
+                file,
+                f"{prefix}.payload_bytes",
+            )
+        out[name] = ResolvedGroup(
+            name,
+            **profiles,
+            device_model_path=device,
+            cloud_model_path=cloud,
+            window_samples=window,
+            channels=channels,
+        )
+    return out

@@ -1,0 +1,159 @@
+"""The scenario: one validated builder behind YAML files and Python scripts alike.
+
+``Scenario.model_validate(dict)`` (or :func:`twin.config.load_scenario` for a file) checks every
+key, type and range; profile names and model files are resolved in :func:`resolve`, so a
+scenario that validates can run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+POLICIES = ("on_device", "cloud")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Strict):
+    """Rectangular site the nodes are spread over."""
+
+    width_m: PositiveFloat = Field(description="East-west extent [m].")
+    height_m: PositiveFloat = Field(description="North-south extent [m].")
+
+
+class World(_Strict):
+    """What the sensors observe, where, for how long, from which seed."""
+
+    kind: Literal["soil"] = Field("soil", description="World model producing the sensor signal.")
+    site: Site
+    horizon_days: PositiveFloat = Field(description="Simulated time [days].")
+    seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
+
+
+class ModelRef(_Strict):
+    """The on-device model and its cloud counterpart: a zoo name, or ONNX files."""
+
+    zoo: str | None = Field(None, description="Name of a shipped model (e.g. soil_irrigation).")
+    device_path: str | None = Field(None, description="ONNX file run on the device (int8).")
+    cloud_path: str | None = Field(None, description="ONNX file run in the cloud (fp32).")
+    output: str = Field("probabilities", description="Output holding class scores, (N, classes).")
+    positive_index: int = Field(1, ge=0)
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelRef:
+        if (self.zoo is None) == (self.device_path is None):
+            raise ValueError("give either 'zoo' or 'device_path' (and optionally 'cloud_path')")
+        return self
+
+
+class Payloads(_Strict):
+    """Application payloads per message type [bytes] (LoRaWAN MAC overhead is added)."""
+
+    reading: PositiveInt = Field(4, description="Raw reading sent by the cloud policy.")
+    decision: PositiveInt = Field(2, description="Decision change sent by the on-device policy.")
+    heartbeat: PositiveInt = Field(4, description="Daily heartbeat of the on-device policy.")
+    downlink: PositiveInt = Field(2, description="Decision sent back to the node by the cloud.")
+
+
+class Group(_Strict):
+    """Many nodes sharing one configuration."""
+
+    count: PositiveInt = Field(description="Number of nodes.")
+    board: str = Field(description="Board profile id (device_profiles/boards).")
+    radio: str = Field(description="Radio profile id (device_profiles/radios).")
+    battery: str = Field(description="Battery profile id (device_profiles/batteries).")
+    sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")
+    sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
+    spreading_factor: int = Field(9, ge=7, le=12, description="LoRa spreading factor (7-12).")
+    heartbeat_period_s: PositiveFloat = Field(86_400.0, description="On-device heartbeat [s].")
+    model: ModelRef
+    payload_bytes: Payloads = Payloads()
+
+
+class LatencyDistribution(_Strict):
+    """A lognormal delay given by its median and 95th percentile [s]."""
+
+    median_s: PositiveFloat
+    p95_s: PositiveFloat
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LatencyDistribution:
+        if self.p95_s < self.median_s:
+            raise ValueError("p95_s must be at least median_s")
+        return self
+
+
+class Gateway(_Strict):
+    """A LoRaWAN gateway at a position on the site."""
+
+    id: str
+    x_m: float = Field(ge=0.0)
+    y_m: float = Field(ge=0.0)
+
+
+class Cloud(_Strict):
+    """Backhaul and the cloud inference service."""
+
+    uplink_latency: LatencyDistribution = Field(
+        description="Gateway -> network server -> application delay."
+    )
+    downlink_latency: LatencyDistribution = Field(
+        description="Application -> network server -> gateway delay."
+    )
+    workers: PositiveInt = Field(1, description="Parallel inference workers.")
+    service_time_s: PositiveFloat = Field(description="Time one worker takes per request [s].")
+
+
+class Engine(_Strict):
+    """Engine settings that change speed, never results."""
+
+    batch_window_s: float | None = Field(
+        None, ge=0.0, description="Batching window [s]; default: the largest exact window."
+    )
+    timeseries_interval_s: PositiveFloat = Field(21_600.0, description="Time-series step [s].")
+
+
+class Scenario(_Strict):
+    """A whole what-if: world, fleet groups, gateways, cloud and the policies to compare."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    world: World
+    groups: Annotated[dict[str, Group], Field(min_length=1)]
+    gateways: Annotated[list[Gateway], Field(min_length=1)]
+    cloud: Cloud
+    policies: Annotated[list[Literal["on_device", "cloud"]], Field(min_length=1)]
+    engine: Engine = Engine()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if len(set(self.policies)) != len(self.policies):
+            raise ValueError("policies are listed more than once")
+        ids = [g.id for g in self.gateways]
+        if len(set(ids)) != len(ids):
+            raise ValueError("gateway ids must be unique")
+        for gw in self.gateways:
+            if gw.x_m > self.world.site.width_m or gw.y_m > self.world.site.height_m:
+                raise ValueError(f"gateway '{gw.id}' lies outside the site")
+        return self
+
+    @property
+    def horizon_s(self) -> float:
+        """Simulated time [s]."""
+        return self.world.horizon_days * 86_400.0
+
+    def digest(self) -> str:
+        """SHA-256 of the validated scenario (canonical JSON), for provenance."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def with_seed(self, seed: int) -> Scenario:
+        """A copy with another run seed."""
+        return self.model_copy(update={"world": self.world.model_copy(update={"seed": seed})})

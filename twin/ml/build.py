@@ -1,0 +1,472 @@
+"""Reproducible builder of the shipped model zoo (soil irrigation classifier).
+
+Run ``python -m twin.ml.build [--out DIR]`` to regenerate ``twin/zoo/``:
+
+* ``soil_irrigation_fp32.onnx`` -- scikit-learn ``StandardScaler`` + ``MLPClassifier(32, 16)``
+  converted with skl2onnx;
+* ``soil_irrigation_int8.onnx`` -- the same graph, static int8 QDQ quantization by onnxruntime
+  (the variant a microcontroller would run);
+* ``soil_irrigation.json`` -- metadata: I/O names, window layout, seeds, held-out metrics of both
+  variants (computed with onnxruntime, i.e. on the shipped bytes) and the library versions.
+
+Everything is a function of the seeds: the world generator is seeded, the MLP has a fixed
+``random_state``, row subsampling and the calibration set use seeded generators, and MinMax
+calibration is deterministic. Rebuilding with the same library versions gives the same bytes
+on the same machine; across machines floating-point BLAS differences may flip the last bits of
+the trained weights, which is why tests compare predictions rather than hashes.
+
+Needs the ``train`` extra (scikit-learn, skl2onnx); the simulator itself only needs onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.world.soil import make_dataset
+
+NAME = "soil_irrigation"
+WINDOW_SAMPLES = 96  # 24 h at 15 min: one full day/night ET cycle is visible to the model
+PERIOD_S = 900.0
+CHANNELS = ("moisture_vwc", "soil_temp_c")
+N_FEATURES = WINDOW_SAMPLES * len(CHANNELS)
+INPUT_NAME = "window"
+OUTPUT_NAME = "probabilities"  # skl2onnx's name for the [N, 2] output when zipmap is off
+POSITIVE_INDEX = 1
+THRESHOLD = 0.5
+TARGET_OPSET = 17  # upper bound; skl2onnx picks the lowest opset the graph needs (14 here)
+ML_OPSET = 3
+
+TRAIN_SEED = 20_240_601
+HELDOUT_SEED = 20_240_602  # different seed -> different soils, node phases and weather
+MLP_SEED = 0
+
+# Default data sizes. 60 nodes x 60 days at stride 4 gives ~85k windows; they are strongly
+# overlapping (consecutive windows share 92 of 96 samples), so a 40k subsample loses little
+# information and keeps training to a few seconds on 2 cores.
+TRAIN_NODES = 60
+TRAIN_DAYS = 60.0
+HELDOUT_NODES = 30
+HELDOUT_DAYS = 60.0
+MAX_TRAIN_ROWS = 40_000
+CALIBRATION_ROWS = 4_000
+CALIBRATION_BATCH = 500
+
+BUILD_COMMAND = "python -m twin.ml.build"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+
+log = logging.getLogger(__name__)
+
+
+def train_pipeline(X: np.ndarray, y: np.ndarray, seed: int = MLP_SEED) -> Any:
+    """Fit the scaler + MLP pipeline.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Training windows, ``(rows, 192)`` float32.
+    y : numpy.ndarray
+        Labels (1 = needs irrigation within 6 h).
+    seed : int
+        ``random_state`` of the MLP (weight init, shuffling, early-stopping split).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The fitted ``StandardScaler`` -> ``MLPClassifier`` pipeline.
+    """
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # The scaler is essential for quantization too: moisture (~0.1-0.35) and temperature
+    # (~15-30 degC) share one input tensor, and a per-tensor int8 scale over raw values would
+    # wipe out the moisture channel. Standardised inputs have comparable ranges.
+    clf = MLPClassifier(
+        hidden_layer_sizes=(32, 16),
+        random_state=seed,
+        early_stopping=True,  # 10 % validation split, stops when it plateaus (~20-40 epochs)
+        max_iter=200,
+    )
+    return Pipeline([("scaler", StandardScaler()), ("mlp", clf)]).fit(X, y)
+
+
+def to_onnx(pipeline: Any) -> Any:
+    """Convert the fitted pipeline to ONNX with a dynamic batch dimension.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Output of :func:`train_pipeline`.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Model with input ``window`` ``[N, 192]`` float32 and outputs ``label`` ``[N]`` and
+        ``probabilities`` ``[N, 2]``.
+    """
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    scaler = pipeline.named_steps["scaler"]
+    options = {
+        # Plain [N, 2] tensor instead of a list of dicts: what the engine and quantizer want.
+        id(pipeline): {"zipmap": False},
+        # Sub + Div (standard ONNX ops) instead of ai.onnx.ml.Scaler, so that converters to
+        # microcontroller runtimes, which rarely support the ML domain, can handle the scaler.
+        id(scaler): {"div": "div"},
+    }
+    model = convert_sklearn(
+        pipeline,
+        name=NAME,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, N_FEATURES]))],
+        options=options,
+        target_opset={"": TARGET_OPSET, "ai.onnx.ml": ML_OPSET},
+    )
+    outputs = {o.name: o for o in model.graph.output}
+    if OUTPUT_NAME not in outputs:
+        raise RuntimeError(f"skl2onnx output names changed: {sorted(outputs)}")
+    return model
+
+
+class _WindowReader:
+    """Feeds calibration windows to the quantizer in fixed batches (CalibrationDataReader)."""
+
+    def __init__(self, X: np.ndarray, batch: int) -> None:
+        self._batches = [{INPUT_NAME: X[i : i + batch]} for i in range(0, len(X), batch)]
+        self._pos = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._pos >= len(self._batches):
+            return None
+        self._pos += 1
+        return self._batches[self._pos - 1]
+
+    def rewind(self) -> None:
+        # Some calibrators (e.g. percentile/entropy) make several passes; MinMax makes one.
+        self._pos = 0
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
+    """Quantize an fp32 model to static int8 QDQ with onnxruntime.
+
+    Parameters
+    ----------
+    fp32_path : pathlib.Path
+        Float model written by :func:`to_onnx`.
+    int8_path : pathlib.Path
+        Where to write the quantized model.
+    X_calib : numpy.ndarray
+        Calibration windows (a few thousand training rows), float32.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # Register the reader as a virtual subclass: quantize_static checks isinstance, but
+    # importing onnxruntime.quantization at module level would slow down ``import twin.ml``.
+    CalibrationDataReader.register(_WindowReader)
+
+    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
+        pre_path = Path(tmp) / "pre.onnx"
+        # ONNX shape inference gives the quantizer the tensor shapes it needs. Symbolic shape
+        # inference (needs sympy) is unnecessary: every dim but the batch is static. Graph
+        # optimisation is skipped so the quantized graph mirrors the float one node for node
+        # (easier to audit, and independent of the installed onnxruntime's optimiser).
+        quant_pre_process(
+            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
+        )
+        quantize_static(
+            str(pre_path),
+            str(int8_path),
+            _WindowReader(X_calib, CALIBRATION_BATCH),
+            quant_format=QuantFormat.QDQ,
+            # Symmetric int8 weights, asymmetric int8 activations: the scheme of CMSIS-NN /
+            # TFLite-Micro kernels, so accuracy here approximates what a device would see.
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=False,
+            calibrate_method=CalibrationMethod.MinMax,  # deterministic, no histogram binning
+        )
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # One thread: evaluation is tiny, and fixed threading avoids reduction-order differences.
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def predict_proba(path: Path, X: np.ndarray, batch: int = 8192) -> np.ndarray:
+    """P(needs irrigation) for each window, computed by onnxruntime.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        ONNX model file (either variant).
+    X : numpy.ndarray
+        Windows, ``(rows, 192)``.
+    batch : int
+        Rows per ``run`` call (bounds memory for large sets).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows,)`` float32 probabilities of the positive class.
+    """
+    sess = _session(path)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    out = [
+        sess.run([OUTPUT_NAME], {INPUT_NAME: X[i : i + batch]})[0][:, POSITIVE_INDEX]
+        for i in range(0, len(X), batch)
+    ]
+    return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+
+
+def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | int]:
+    """Accuracy, precision, recall and F1 of the positive class.
+
+    Parameters
+    ----------
+    y_true, y_pred : numpy.ndarray
+        Labels and predictions (0/1 or bool).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``precision``, ``recall``, ``f1``, ``positives_rate`` (of ``y_true``),
+        ``predicted_positives_rate`` and ``rows``. Undefined ratios are reported as 0.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    y_pred = np.asarray(y_pred).astype(bool)
+    tp = int(np.sum(y_true & y_pred))
+    fp = int(np.sum(~y_true & y_pred))
+    fn = int(np.sum(y_true & ~y_pred))
+    n = int(y_true.size)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": round(float(np.mean(y_true == y_pred)), 6) if n else 0.0,
+        "precision": round(precision, 6),
+        "recall": round(recall, 6),
+        "f1": round(f1, 6),
+        "positives_rate": round(float(np.mean(y_true)), 6) if n else 0.0,
+        "predicted_positives_rate": round(float(np.mean(y_pred)), 6) if n else 0.0,
+        "rows": n,
+    }
+
+
+def evaluate(path: Path, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
+    """Held-out metrics of an ONNX model at the shipped threshold.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        ONNX model file.
+    X, y : numpy.ndarray
+        Windows and labels.
+
+    Returns
+    -------
+    dict
+        See :func:`binary_metrics`.
+    """
+    return binary_metrics(y, predict_proba(path, X) >= THRESHOLD)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import skl2onnx
+    import sklearn
+
+    return {
+        "sklearn": sklearn.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def build_soil_irrigation(
+    out_dir: Path,
+    n_nodes: int = TRAIN_NODES,
+    days: float = TRAIN_DAYS,
+    seed: int = TRAIN_SEED,
+    heldout_nodes: int = HELDOUT_NODES,
+    heldout_days: float = HELDOUT_DAYS,
+    heldout_seed: int = HELDOUT_SEED,
+    max_train_rows: int = MAX_TRAIN_ROWS,
+) -> dict[str, Any]:
+    """Train, convert, quantize and evaluate the soil irrigation model.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        Directory for the two ONNX files and the JSON metadata (created if missing).
+    n_nodes, days : int, float
+        Size of the generated training world.
+    seed : int
+        Seed of the training world (also seeds row subsampling and calibration-row choice).
+    heldout_nodes, heldout_days : int, float
+        Size of the held-out world.
+    heldout_seed : int
+        Seed of the held-out world; must differ from ``seed``.
+    max_train_rows : int
+        Cap on training rows (random subsample) to bound training time.
+
+    Returns
+    -------
+    dict
+        The metadata written to ``soil_irrigation.json``.
+    """
+    if heldout_seed == seed:
+        raise ValueError("held-out seed must differ from the training seed")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    X, y = make_dataset(n_nodes, days, PERIOD_S, WINDOW_SAMPLES, seed)
+    # Seeded from the training seed so a different world also gets a different subsample, but
+    # kept on a separate stream from the world itself (spawned child, not the same generator).
+    sub_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+    if len(X) > max_train_rows:
+        # Sorted indices: the subsample is a set, order within it is the MLP's own shuffling.
+        idx = np.sort(sub_rng.choice(len(X), size=max_train_rows, replace=False))
+        X_train, y_train = X[idx], y[idx]
+    else:
+        X_train, y_train = X, y
+    calib_idx = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    X_calib = np.ascontiguousarray(X[calib_idx])
+
+    pipeline = train_pipeline(X_train, y_train)
+    t_train = time.perf_counter()
+
+    import onnx
+
+    fp32_path = out_dir / f"{NAME}_fp32.onnx"
+    int8_path = out_dir / f"{NAME}_int8.onnx"
+    onnx.save_model(to_onnx(pipeline), str(fp32_path))
+    quantize_int8(fp32_path, int8_path, X_calib)
+
+    Xh, yh = make_dataset(heldout_nodes, heldout_days, PERIOD_S, WINDOW_SAMPLES, heldout_seed)
+    variants = {}
+    for key, path in (("int8", int8_path), ("fp32", fp32_path)):
+        variants[key] = {
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "sha256": _sha256(path),
+            "heldout": evaluate(path, Xh, yh),
+        }
+
+    mlp = pipeline.named_steps["mlp"]
+    meta: dict[str, Any] = {
+        "name": NAME,
+        "task": (
+            "binary classification: does this zone need irrigation within 6 h "
+            "(root-zone moisture below the FAO-56 refill point now or within 6 h), "
+            "from the last 24 h of soil moisture and soil temperature"
+        ),
+        "input": INPUT_NAME,
+        "input_shape": [None, N_FEATURES],
+        "input_layout": "oldest sample first, channels interleaved per sample",
+        "output": OUTPUT_NAME,
+        "positive_index": POSITIVE_INDEX,
+        "threshold": THRESHOLD,
+        "window_samples": WINDOW_SAMPLES,
+        "channels": list(CHANNELS),
+        "period_s": int(PERIOD_S),
+        "train_seed": seed,
+        "heldout_seed": heldout_seed,
+        "train_data": {
+            "n_nodes": n_nodes,
+            "days": days,
+            "rows_generated": int(len(X)),
+            "rows_used": int(len(X_train)),
+            "positives_rate": round(float(np.mean(y_train)), 6),
+            "calibration_rows": int(len(X_calib)),
+        },
+        "heldout_data": {"n_nodes": heldout_nodes, "days": heldout_days, "rows": int(len(Xh))},
+        "architecture": {
+            "pipeline": "StandardScaler -> MLPClassifier",
+            "hidden_layer_sizes": list(mlp.hidden_layer_sizes),
+            "activation": mlp.activation,
+            "random_state": MLP_SEED,
+            "epochs": int(mlp.n_iter_),
+            "parameters": int(
+                sum(w.size for w in mlp.coefs_) + sum(b.size for b in mlp.intercepts_)
+            ),
+        },
+        "quantization": {
+            "tool": "onnxruntime.quantization.quantize_static",
+            "format": "QDQ",
+            "weights": "int8 symmetric, per-tensor",
+            "activations": "int8 asymmetric, per-tensor",
+            "calibration": "MinMax",
+        },
+        "build_command": BUILD_COMMAND,
+        "variants": variants,
+        "versions": _versions(),
+    }
+    # Timings are logged, not stored: they vary from run to run and would make the metadata
+    # file differ between otherwise identical builds.
+    log.info(
+        "%s: trained on %d rows in %.1f s, built in %.1f s",
+        NAME,
+        len(X_train),
+        t_train - t_start,
+        time.perf_counter() - t_start,
+    )
+    (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point: ``python -m twin.ml.build [--out DIR]``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (defaults to ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m twin.ml.build", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    meta = build_soil_irrigation(args.out)
+    for key, variant in meta["variants"].items():
+        m = variant["heldout"]
+        print(
+            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
+            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Batched ONNX inference with onnxruntime.
+
+One onnxruntime call costs tens of microseconds whatever the model size, so twin never runs
+one sample at a time: the engine collects every node whose result is due and calls
+:meth:`OnnxModel.predict` once on the stacked batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from twin.errors import ScenarioError
+from twin.physics.compute import GraphCost, analyse_graph
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+
+
+def _dynamic_batch(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Make the first dimension of every graph input and output symbolic (batch)."""
+    for vi in list(model.graph.input) + list(model.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if dims and dims[0].HasField("dim_value"):
+            dims[0].dim_param = "batch"
+    return model
+
+
+@dataclass
+class OnnxModel:
+    """An ONNX classifier: a session for batched inference plus its static graph cost.
+
+    Parameters
+    ----------
+    path : Path
+        ONNX file.
+    output : str
+        Name of the output holding class scores or probabilities, shape ``(N, classes)``.
+    positive_index : int
+        Column of the positive class.
+    threshold : float
+        Decision threshold on the positive score.
+    """
+
+    path: Path
+    output: str = "probabilities"
+    positive_index: int = 1
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        try:
+            proto = onnx.load(str(self.path))
+            onnx.checker.check_model(proto)
+        except FileNotFoundError:
+            raise ScenarioError(f"model file not found: {self.path}") from None
+        except Exception as exc:  # onnx raises several types for corrupt files
+            raise ScenarioError(f"cannot read ONNX model {self.path}: {exc}") from None
+        self.cost: GraphCost = analyse_graph(proto)
+        proto = _dynamic_batch(proto)
+        opts = ort.SessionOptions()
+        # One thread: batches are small enough that thread hand-off costs more than it saves,
+        # and results must not depend on the thread count.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            proto.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.input_shape = self.session.get_inputs()[0].shape
+        names = [o.name for o in self.session.get_outputs()]
+        if self.output not in names:
+            raise ScenarioError(
+                f"model {self.path.name} has no output '{self.output}'; outputs: {names}"
+            )
+        self.calls = 0
+        self.rows = 0
+
+    @property
+    def input_features(self) -> int:
+        """Number of input features per row (product of non-batch dims)."""
+        return int(np.prod([d for d in self.input_shape[1:]]))
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positive-class score and decision for each row of ``x`` (one onnxruntime call)."""
+        if len(x) == 0:
+            return np.empty(0, np.float32), np.empty(0, bool)
+        x = np.ascontiguousarray(x, dtype=np.float32).reshape([len(x), *self.input_shape[1:]])
+        (scores,) = self.session.run([self.output], {self.input_name: x})
+        self.calls += 1
+        self.rows += len(x)
+        p = scores[:, self.positive_index]
+        return p, p >= self.threshold
+
+
+def load_zoo_metadata(name: str) -> dict:
+    """Metadata (window, channels, period, recorded accuracy) of a shipped model."""
+    path = ZOO_DIR / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in ZOO_DIR.glob("*.json"))
+        raise ScenarioError(f"unknown zoo model '{name}'; available: {known}")
+    return json.loads(path.read_text())

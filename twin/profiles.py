@@ -1,0 +1,178 @@
+"""Device profiles: boards, radios, batteries and sensors, loaded from YAML with their sources.
+
+Every figure in a profile file sits next to a ``<key>_source`` entry naming where it comes
+from (datasheet, measurement log, paper). A figure without a source is rejected: the report
+must be able to trace every number back to its origin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from twin.errors import ScenarioError
+
+_META_KEYS = {"id", "kind", "name", "technology"}
+
+
+def profile_dirs() -> list[Path]:
+    """Directories searched for profiles: the source tree, then the copy bundled in the wheel."""
+    pkg = Path(__file__).resolve().parent
+    return [pkg.parent / "device_profiles", pkg / "_bundled" / "device_profiles"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """A microcontroller board: compute and power figures."""
+
+    id: str
+    name: str
+    core: str
+    clock_mhz: float
+    sram_bytes: int
+    flash_bytes: int
+    supply_v: float
+    active_current_a: float
+    sleep_current_a: float
+    macs_per_cycle: float
+    inference_overhead_s: float
+    sources: dict[str, str]
+
+    @property
+    def clock_hz(self) -> float:
+        """Core clock [Hz]."""
+        return self.clock_mhz * 1e6
+
+
+@dataclass(frozen=True)
+class Radio:
+    """A LoRaWAN radio: per-state currents, PHY settings and class-A timing."""
+
+    id: str
+    name: str
+    technology: str
+    supply_v: float
+    tx_current_a: float
+    rx_current_a: float
+    sleep_current_a: float
+    wakeup_s: float
+    bandwidth_hz: float
+    coding_rate: int
+    preamble_symbols: int
+    mac_overhead_bytes: int
+    max_payload_bytes: int
+    duty_cycle: float
+    uplink_channels: int
+    rx1_delay_s: float
+    rx2_delay_s: float
+    rx2_spreading_factor: int
+    rx_window_symbols: int
+    sources: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Battery:
+    """A primary battery pack."""
+
+    id: str
+    name: str
+    nominal_v: float
+    cutoff_v: float
+    capacity_mah: float
+    sources: dict[str, str]
+
+    @property
+    def capacity_c(self) -> float:
+        """Usable charge [C] (1 mAh = 3.6 C)."""
+        return self.capacity_mah * 3.6
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A sensor read once per sample."""
+
+    id: str
+    name: str
+    current_a: float
+    duration_s: float
+    reading_bytes: int
+    sources: dict[str, str]
+
+
+_KINDS: dict[str, tuple[str, type]] = {
+    "board": ("boards", Board),
+    "radio": ("radios", Radio),
+    "battery": ("batteries", Battery),
+    "sensor": ("sensors", Sensor),
+}
+
+
+def available(kind: str) -> list[str]:
+    """Ids of the profiles of one kind (``board``, ``radio``, ``battery``, ``sensor``)."""
+    sub = _KINDS[kind][0]
+    ids: set[str] = set()
+    for d in profile_dirs():
+        ids.update(p.stem for p in (d / sub).glob("*.yaml"))
+    return sorted(ids)
+
+
+@cache
+def load_profile(kind: str, profile_id: str) -> Any:
+    """Load one profile by kind and id, checking units, sources and types.
+
+    Raises
+    ------
+    ScenarioError
+        If the profile does not exist or a figure is missing, mistyped or unsourced.
+    """
+    sub, cls = _KINDS[kind]
+    path = next(
+        (
+            d / sub / f"{profile_id}.yaml"
+            for d in profile_dirs()
+            if (d / sub / f"{profile_id}.yaml").is_file()
+        ),
+        None,
+    )
+    if path is None:
+        known = ", ".join(available(kind)) or "none"
+        raise ScenarioError(f"unknown {kind} profile '{profile_id}'; available: {known}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"cannot parse YAML: {exc}", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise ScenarioError("expected a mapping of profile fields", file=str(path))
+    wanted = {f.name: f.type for f in fields(cls) if f.name != "sources"}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in raw.items():
+        if key.endswith("_source"):
+            continue
+        if key not in wanted and key != "kind":
+            raise ScenarioError(f"unknown field; expected one of {sorted(wanted)}", str(path), key)
+        if key in _META_KEYS:
+            if key in wanted:
+                values[key] = str(value)
+            continue
+        src = raw.get(f"{key}_source")
+        if not isinstance(src, str) or not src.strip():
+            raise ScenarioError(f"figure has no '{key}_source' beside it", str(path), key)
+        sources[key] = src
+        expected = wanted[key]
+        if expected in ("str", str):
+            values[key] = str(value)
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ScenarioError(f"expected a number, got {value!r}", str(path), key)
+        values[key] = int(value) if expected in ("int", int) else float(value)
+    missing = sorted(set(wanted) - set(values))
+    if missing:
+        raise ScenarioError(f"missing fields {missing}", str(path))
+    if values["id"] != profile_id:
+        raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
+    return cls(**values, sources=sources)

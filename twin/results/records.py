@@ -1,0 +1,165 @@
+"""Flat result records built from the final state of a run.
+
+One summary entry per (policy, group), one row per node and policy, one time-series row per
+step, one latency histogram per (policy, group). Everything the report shows comes from here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.sim.fleet import STATES, FleetGroup
+from twin.sim.metrics import confusion_summary
+from twin.sim.network import LoRaNetwork
+
+DAY_S = 86_400.0
+
+
+def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float], np.ndarray]:
+    """Energy per state for the group [J] and total per node [J]."""
+    board, radio = g.res.board, g.res.radio
+    alive_s = np.minimum(horizon_s, g.death_s)
+    sleep_node = alive_s * (
+        board.sleep_current_a * board.supply_v + radio.sleep_current_a * radio.supply_v
+    )
+    volts = np.array([board.supply_v, board.supply_v, radio.supply_v, radio.supply_v])
+    per_state_node = g.charge_c * volts
+    energy = {"sleep": float(sleep_node.sum())}
+    for i, s in enumerate(STATES):
+        energy[s] = float(per_state_node[:, i].sum())
+    energy["total"] = float(sum(energy.values()))
+    return energy, sleep_node + per_state_node.sum(axis=1)
+
+
+def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Battery life per node [days] and whether it is projected (node still alive at the end).
+
+    A node that died has its simulated depletion time; a live node is projected from its mean
+    drain over the horizon (capacity / drain rate).
+    """
+    nodes = np.arange(g.n)
+    died = ~np.isinf(g.death_s)
+    used = g.used_c(nodes, horizon_s)
+    with np.errstate(divide="ignore"):
+        projected = np.where(used > 0, g.capacity_c / (used / horizon_s), np.inf)
+    life_s = np.where(died, g.death_s, projected)
+    return life_s / DAY_S, ~died
+
+
+def group_record(
+    policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
+) -> dict:
+    """The summary entry of one (policy, group)."""
+    gi = g.index
+    energy, _ = _energy_by_state_j(g, horizon_s)
+    life, projected = battery_life_days(g, horizon_s)
+    tp, fp, fn, tn = (int(v) for v in g.confusion.sum(axis=0))
+    days = horizon_s / DAY_S
+    sent = int(g.uplinks.sum())
+    scheduled = int(g.g_end)
+    cost = g.model.cost
+    board = g.res.board
+    return {
+        "policy": policy,
+        "group": g.name,
+        "nodes": g.n,
+        "samples": int(g.samples.sum()),
+        "samples_skipped": scheduled - int(g.samples.sum()),
+        "inferences_device": int(g.inferences_device),
+        "inferences_cloud": int(net.cloud_requests[gi]),
+        "uplink_messages": sent + int(g.lost_duty_cycle),
+        "uplink_delivered": int(net.delivered[gi]),
+        "uplink_lost": {
+            "collision": int(net.lost_collision[gi]),
+            "duty_cycle": int(g.lost_duty_cycle),
+        },
+        "uplink_bytes": int(g.uplink_bytes.sum()),
+        "uplink_payload_bytes": int(g.uplink_bytes.sum() - sent * g.res.radio.mac_overhead_bytes),
+        "downlink_messages": int(net.downlinks[gi]),
+        "airtime_s": float(g.airtime_bins.sum()),
+        "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
+        "latency_s": g.latency.summary(),
+        "energy_j": energy,
+        "energy_per_node_day_j": energy["total"] / g.n / days,
+        "battery_life_days": {
+            "median": float(np.median(life)),
+            "p05": float(np.quantile(life, 0.05)),
+            "projected": bool(np.median(projected.astype(float)) >= 0.5),
+            "dead_nodes": int((~projected).sum()),
+        },
+        "decision": confusion_summary(tp, fp, fn, tn),
+        "cloud": {
+            "requests": int(net.cloud_requests[gi]),
+            # One cloud service serves every group of a run: its utilisation is shared.
+            "utilisation": float(net.cloud_busy_s / (workers * horizon_s)),
+            "wait_p95_s": net.cloud_wait.quantile(0.95),
+        },
+        "model": {
+            "name": g.res.device_model_path.stem,
+            "variant": "int8",
+            "macs": int(cost.macs),
+            "flash_bytes": int(cost.flash_bytes),
+            "ram_bytes": int(cost.ram_bytes),
+            "board_flash_bytes": int(board.flash_bytes),
+            "board_ram_bytes": int(board.sram_bytes),
+            "latency_s": float(g.infer_s),
+            "energy_j": float(g.infer_c * board.supply_v),
+        },
+    }
+
+
+def node_rows(policy: str, g: FleetGroup, horizon_s: float) -> list[dict]:
+    """One row per node."""
+    _, energy = _energy_by_state_j(g, horizon_s)
+    life, projected = battery_life_days(g, horizon_s)
+    rows = []
+    for i in range(g.n):
+        tp, fp, fn, tn = (int(v) for v in g.confusion[i])
+        rows.append(
+            {
+                "policy": policy,
+                "group": g.name,
+                "node": i,
+                "x_m": round(float(g.x_m[i]), 3),
+                "y_m": round(float(g.y_m[i]), 3),
+                "samples": int(g.samples[i]),
+                "uplink_messages": int(g.uplinks[i]),
+                "uplink_bytes": int(g.uplink_bytes[i]),
+                "energy_j": float(energy[i]),
+                "battery_life_days": float(life[i]),
+                "projected": bool(projected[i]),
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "tn": tn,
+            }
+        )
+    return rows
+
+
+def timeseries_rows(policy: str, g: FleetGroup) -> list[dict]:
+    """Battery quantiles and traffic per time-series step."""
+    rows = []
+    prev_t = 0.0
+    for i, (t, p05, p50, p95) in enumerate(g.soc_rows):
+        b = i - 1
+        rows.append(
+            {
+                "policy": policy,
+                "group": g.name,
+                "time_s": float(t),
+                "battery_soc_p05": p05,
+                "battery_soc_p50": p50,
+                "battery_soc_p95": p95,
+                "uplink_bytes": int(g.bytes_bins[b]) if b >= 0 else 0,
+                "airtime_s": float(g.airtime_bins[b]) if b >= 0 else 0.0,
+                "interval_s": float(t - prev_t),
+            }
+        )
+        prev_t = t
+    return rows
+
+
+def latency_rows(policy: str, g: FleetGroup) -> dict:
+    """The latency histogram of one (policy, group)."""
+    return {"policy": policy, "group": g.name, **g.latency.trimmed()}

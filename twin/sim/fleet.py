@@ -1,0 +1,370 @@
+"""A fleet group: many nodes of one configuration, held as arrays.
+
+Nodes are rows, not objects. Node ``i`` samples at ``phase_s[i] + k * period_s``; phases are
+sorted, so the global sample sequence ``g -> (node = g % N, k = g // N)`` is in time order and
+a batch of due samples is a contiguous range of ``g``. One call of :meth:`FleetGroup.process`
+senses, infers (one onnxruntime call for the whole batch), decides and accounts energy for
+every node in the batch with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.config.loader import ResolvedGroup
+from twin.config.schema import Group
+from twin.ml.runner import OnnxModel
+from twin.physics import compute, lora
+from twin.rng import NodeStream
+from twin.sim.metrics import LatencyHistogram
+from twin.world.soil import SoilParams, SoilWorld
+
+# Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive.
+SENSE, COMPUTE, RADIO_TX, RADIO_RX = range(4)
+STATES = ("sense", "compute", "radio_tx", "radio_rx")
+
+# Message kinds on the uplink.
+READING, DECISION, HEARTBEAT = range(3)
+
+# Purposes of the per-node counter stream used by the fleet and the network.
+PURPOSE_CHANNEL = 11
+PURPOSE_UP_LATENCY = 12
+PURPOSE_DOWN_LATENCY = 13
+
+
+@dataclass
+class Snapshot:
+    """Battery state at a time-series step, kept open until late RX corrections are in."""
+
+    time_s: float
+    charge_c: np.ndarray
+
+
+class FleetGroup:
+    """State and per-sample behaviour of one fleet group under one policy.
+
+    Parameters
+    ----------
+    index : int
+        Group index in the scenario (for stable ordering of shared events).
+    cfg, res : Group, ResolvedGroup
+        Scenario settings and resolved profiles.
+    policy : str
+        ``on_device`` or ``cloud``.
+    horizon_s : float
+        Simulated time [s].
+    site_m : tuple of float
+        Site width and height [m].
+    setup_rng : numpy.random.Generator
+        Set-up stream of this group (positions, phases, world).
+    stream : NodeStream
+        Counter-based per-node stream.
+    device_model : OnnxModel
+        The on-device model.
+    batch_window_s : float or None
+        Requested batching window; capped at the exact bound.
+    timeseries_interval_s : float
+        Time-series step [s].
+    """
+
+    def __init__(
+        self,
+        index: int,
+        cfg: Group,
+        res: ResolvedGroup,
+        policy: str,
+        horizon_s: float,
+        site_m: tuple[float, float],
+        setup_rng: np.random.Generator,
+        stream: NodeStream,
+        world_stream: NodeStream,
+        device_model: OnnxModel,
+        batch_window_s: float | None,
+        timeseries_interval_s: float,
+    ) -> None:
+        self.index = index
+        self.name = res.name
+        self.cfg = cfg
+        self.res = res
+        self.policy = policy
+        self.horizon_s = horizon_s
+        self.stream = stream
+        self.model = device_model
+        n = self.n = cfg.count
+        self.period_s = cfg.sampling_period_s
+        board, radio, sensor = res.board, res.radio, res.sensor
+
+        self.x_m = setup_rng.uniform(0, site_m[0], n)
+        self.y_m = setup_rng.uniform(0, site_m[1], n)
+        self.phase_s = np.sort(setup_rng.uniform(0, self.period_s, n))
+
+        self.window = res.window_samples or device_model.input_features // len(res.channels)
+        self.world = SoilWorld(
+            SoilParams(),
+            n,
+            self.period_s,
+            self.phase_s,
+            horizon_s,
+            setup_rng,
+            world_stream,
+            history_samples=self.window,
+        )
+        # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
+        self.ring = np.empty((n, self.window, len(res.channels)), dtype=np.float32)
+        all_nodes = np.arange(n)
+        for k in range(-self.window, 0):
+            readings, _ = self.world.sample(all_nodes)
+            self.ring[:, k % self.window] = readings
+        self.history = self.ring.copy()
+
+        # Per-sample costs from the profiles (charges above the sleep floor) [C].
+        self.sleep_current_a = board.sleep_current_a + radio.sleep_current_a
+        self.sense_s = sensor.duration_s
+        self.sense_c = (
+            sensor.current_a + board.active_current_a - board.sleep_current_a
+        ) * self.sense_s
+        cost = device_model.cost
+        self.infer_s = compute.inference_latency_s(
+            cost.macs, board.clock_hz, board.macs_per_cycle, board.inference_overhead_s
+        )
+        self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
+        self.sf = cfg.spreading_factor
+        self.payload = {
+            READING: cfg.payload_bytes.reading,
+            DECISION: cfg.payload_bytes.decision,
+            HEARTBEAT: cfg.payload_bytes.heartbeat,
+        }
+        toa = lambda pl, sf: float(  # noqa: E731
+            lora.time_on_air_s(
+                pl + radio.mac_overhead_bytes,
+                sf,
+                radio.bandwidth_hz,
+                radio.coding_rate,
+                radio.preamble_symbols,
+            )
+        )
+        self.toa_s = {kind: toa(pl, self.sf) for kind, pl in self.payload.items()}
+        self.rx1_window_s = float(
+            lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
+        )
+        self.rx2_window_s = float(
+            lora.rx_window_s(
+                radio.rx2_spreading_factor, radio.rx_window_symbols, radio.bandwidth_hz
+            )
+        )
+        self.dl_toa_rx1_s = toa(cfg.payload_bytes.downlink, self.sf)
+        self.dl_toa_rx2_s = toa(cfg.payload_bytes.downlink, radio.rx2_spreading_factor)
+        self.nominal_rx_s = self.rx1_window_s + self.rx2_window_s
+        self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
+        self.tx_current_a = radio.tx_current_a - radio.sleep_current_a
+
+        # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
+        # windows, downlink) is over within `feedback_s`; a batch window up to
+        # period - feedback_s cannot reorder anything a node depends on.
+        self.feedback_s = (
+            self.sense_s
+            + self.infer_s
+            + radio.wakeup_s
+            + max(self.toa_s.values())
+            + radio.rx2_delay_s
+            + max(self.rx2_window_s, self.dl_toa_rx2_s)
+            + 1e-3
+        )
+        exact = max(self.period_s - self.feedback_s, 0.0)
+        self.batch_window_s = exact if batch_window_s is None else min(batch_window_s, exact)
+
+        # Node state.
+        self.charge_c = np.zeros((n, len(STATES)))
+        self.alive = np.ones(n, dtype=bool)
+        self.death_s = np.full(n, np.inf)
+        self.decision_sent = np.full(n, -1, dtype=np.int8)
+        self.last_heartbeat_s = np.full(n, -np.inf)
+        self.radio_free_s = np.full(n, -np.inf)
+        self.valve = np.zeros(n, dtype=np.int8)
+        self.prev_truth = np.full(n, -1, dtype=np.int8)
+        self.confusion = np.zeros((n, 4), dtype=np.int64)  # tp, fp, fn, tn
+        self.samples = np.zeros(n, dtype=np.int64)
+        self.uplinks = np.zeros(n, dtype=np.int64)
+        self.uplink_bytes = np.zeros(n, dtype=np.int64)
+        self.lost_duty_cycle = 0
+        self.inferences_device = 0
+        self.latency = LatencyHistogram()
+
+        # Global sample cursor and time series.
+        self.g_next = 0
+        self.g_end = self._first_g(horizon_s)
+        self.ts_interval_s = timeseries_interval_s
+        n_bins = int(np.ceil(horizon_s / timeseries_interval_s))
+        self.ts_times_s = np.minimum(np.arange(1, n_bins + 1) * timeseries_interval_s, horizon_s)
+        self.bytes_bins = np.zeros(n_bins, dtype=np.int64)
+        self.airtime_bins = np.zeros(n_bins)
+        self.snapshot_next = 0
+        self.open_snapshots: list[Snapshot] = []
+        self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
+        self.capacity_c = res.battery.capacity_c
+
+    # -- schedule ----------------------------------------------------------------------------
+    def _first_g(self, t: float) -> int:
+        """Smallest global sample index whose time is >= t."""
+        k = int(np.floor(t / self.period_s))
+        rank = int(np.searchsorted(self.phase_s, t - k * self.period_s, side="left"))
+        return k * self.n + rank
+
+    def time_of(self, g: int) -> float:
+        """Time of global sample ``g`` [s]."""
+        return float(self.phase_s[g % self.n] + (g // self.n) * self.period_s)
+
+    def next_time(self) -> float | None:
+        """Time of the next sample to process, or None when the horizon is reached."""
+        return self.time_of(self.g_next) if self.g_next < self.g_end else None
+
+    def next_snapshot_s(self) -> float:
+        """Time of the next time-series step not yet taken."""
+        if self.snapshot_next < len(self.ts_times_s):
+            return float(self.ts_times_s[self.snapshot_next])
+        return np.inf
+
+    def batch_end(self, now: float) -> int:
+        """End (exclusive) of the batch starting at the next sample."""
+        if self.batch_window_s <= 0:
+            return self.g_next + 1
+        limit = min(now + self.batch_window_s, self.next_snapshot_s(), self.horizon_s)
+        return min(max(self._first_g(limit), self.g_next + 1), self.g_end)
+
+    # -- battery -----------------------------------------------------------------------------
+    def used_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+        """Charge drawn by ``nodes`` up to time ``t`` [C] (events plus sleep floor)."""
+        alive_until = np.minimum(t, self.death_s[nodes])
+        return self.charge_c[nodes].sum(axis=1) + self.sleep_current_a * alive_until
+
+    def take_snapshot(self) -> None:
+        """Open a battery snapshot at the next time-series step (all earlier samples done)."""
+        t = self.next_snapshot_s()
+        self.open_snapshots.append(Snapshot(t, self.charge_c.sum(axis=1)))
+        self.snapshot_next += 1
+
+    def close_snapshots(self, resolved_s: float) -> None:
+        """Finish snapshots whose late RX corrections have all arrived."""
+        while self.open_snapshots and self.open_snapshots[0].time_s + self.feedback_s <= resolved_s:
+            snap = self.open_snapshots.pop(0)
+            used = snap.charge_c + self.sleep_current_a * np.minimum(snap.time_s, self.death_s)
+            soc = np.clip(1.0 - used / self.capacity_c, 0.0, 1.0)
+            q = np.quantile(soc, [0.05, 0.5, 0.95])
+            self.soc_rows.append((snap.time_s, float(q[0]), float(q[1]), float(q[2])))
+
+    def add_rx_charge(self, nodes: np.ndarray, delta_c: np.ndarray, event_s: np.ndarray) -> None:
+        """Apply a late RX charge correction (a downlink replaced the empty receive windows)."""
+        np.add.at(self.charge_c[:, RADIO_RX], nodes, delta_c)
+        for snap in self.open_snapshots:
+            mask = event_s <= snap.time_s
+            np.add.at(snap.charge_c, nodes[mask], delta_c[mask])
+
+    # -- quality -----------------------------------------------------------------------------
+    def score(self, nodes: np.ndarray) -> None:
+        """Score the previous sample of ``nodes``: truth then vs the valve's decision now."""
+        prev = self.prev_truth[nodes]
+        has = prev >= 0
+        nodes, prev = nodes[has], prev[has].astype(bool)
+        valve = self.valve[nodes].astype(bool)
+        cell = np.where(prev, np.where(valve, 0, 2), np.where(valve, 1, 3))
+        np.add.at(self.confusion, (nodes, cell), 1)
+        self.prev_truth[nodes] = -1
+
+    def finish(self, horizon_s: float) -> None:
+        """End of run: detect nodes that died after their last sample, score last samples."""
+        nodes = np.flatnonzero(self.alive)
+        remaining = self.capacity_c - self.used_c(nodes, horizon_s)
+        dying = remaining <= 0
+        d = nodes[dying]
+        self.death_s[d] = horizon_s + remaining[dying] / self.sleep_current_a
+        self.alive[d] = False
+        self.score(np.arange(self.n))
+
+    # -- the batch ---------------------------------------------------------------------------
+    def process(self, g1: int, network) -> None:
+        """Handle samples ``g_next .. g1 - 1``: sense, infer, decide, transmit, account."""
+        g = np.arange(self.g_next, g1)
+        self.g_next = g1
+        nodes = g % self.n
+        k = g // self.n
+        t = self.phase_s[nodes] + k * self.period_s
+
+        alive = self.alive[nodes]
+        nodes, k, t = nodes[alive], k[alive], t[alive]
+        self.score(nodes)
+        remaining = self.capacity_c - self.used_c(nodes, t)
+        dying = remaining <= 0
+        if dying.any():
+            d = nodes[dying]
+            self.death_s[d] = t[dying] + remaining[dying] / self.sleep_current_a
+            self.alive[d] = False
+            nodes, k, t = nodes[~dying], k[~dying], t[~dying]
+        if nodes.size == 0:
+            return
+
+        readings, truth = self.world.sample(nodes)
+        self.ring[nodes, k % self.window] = readings
+        self.prev_truth[nodes] = truth
+        self.samples[nodes] += 1
+        self.charge_c[nodes, SENSE] += self.sense_c
+        ready_s = t + self.sense_s
+
+        if self.policy == "on_device":
+            order = (k[:, None] + 1 + np.arange(self.window)[None, :]) % self.window
+            x = self.ring[nodes[:, None], order].reshape(len(nodes), -1)
+            _, decision = self.model.predict(x)
+            decision = decision.astype(np.int8)
+            self.inferences_device += len(nodes)
+            self.charge_c[nodes, COMPUTE] += self.infer_c
+            ready_s = ready_s + self.infer_s
+            self.valve[nodes] = decision
+            self.latency.add(np.full(len(nodes), self.sense_s + self.infer_s))
+            changed = decision != self.decision_sent[nodes]
+            beat = t - self.last_heartbeat_s[nodes] >= self.cfg.heartbeat_period_s
+            send = changed | beat
+            kind = np.where(changed, DECISION, HEARTBEAT)[send]
+            sent = self.transmit(network, nodes[send], k[send], t[send], ready_s[send], kind, None)
+            # Only a decision that went on air counts as known upstream; a duty-cycle drop
+            # is retried at the next sample.
+            done = nodes[send][sent]
+            self.decision_sent[done] = decision[send][sent]
+            self.last_heartbeat_s[done] = t[send][sent]
+        else:
+            kind = np.full(len(nodes), READING)
+            self.transmit(network, nodes, k, t, ready_s, kind, readings)
+
+    def transmit(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
+        """Send uplinks if the duty cycle allows; charge TX and the empty class-A RX windows.
+
+        Returns the mask of messages that went on air (the others were duty-cycle limited).
+        """
+        radio = self.res.radio
+        start = ready_s + radio.wakeup_s
+        ok = start >= self.radio_free_s[nodes]
+        self.lost_duty_cycle += int((~ok).sum())
+        sent = ok
+        nodes, k, t, start, kind = nodes[ok], k[ok], t[ok], start[ok], kind[ok]
+        if readings is not None:
+            readings = readings[ok]
+        if nodes.size == 0:
+            return sent
+        toa = np.array([self.toa_s[READING], self.toa_s[DECISION], self.toa_s[HEARTBEAT]])[kind]
+        phy = np.array([self.payload[READING], self.payload[DECISION], self.payload[HEARTBEAT]])[
+            kind
+        ]
+        phy = phy + radio.mac_overhead_bytes
+        self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
+        self.charge_c[nodes, RADIO_TX] += self.tx_current_a * toa
+        self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s
+        self.uplinks[nodes] += 1
+        self.uplink_bytes[nodes] += phy
+        b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)
+        np.add.at(self.bytes_bins, b, phy)
+        np.add.at(self.airtime_bins, b, toa)
+        channel = self.stream.integers(
+            nodes, k.astype(np.uint64), PURPOSE_CHANNEL, radio.uplink_channels
+        )
+        network.submit(self, nodes, k, t, start, toa, channel, kind, phy, readings)
+        return sent

@@ -1,0 +1,299 @@
+"""The shared part of the fleet: LoRa channel, backhaul, cloud inference service, downlinks.
+
+Nodes meet only here, so this is where events are ordered across nodes. The engine calls
+:meth:`LoRaNetwork.advance` with a time ``t`` once every sample before ``t`` has been taken;
+then every transmission that *started* before ``t`` is known, which is all that is needed to
+settle, exactly, every transmission that *ended* by ``t`` (collisions), every cloud request that
+arrived by ``t`` (FIFO queue) and every class-A receive window decided by ``t``. Work is done
+on sorted arrays, not one event per message.
+
+Model (issue-2 scope, see README "Model limits"): pure-ALOHA collisions per channel and
+spreading factor (any overlap destroys both frames, no capture effect), every gateway hears
+every node (the site is within range), no gateway demodulator limit or half-duplex, downlinks
+do not occupy the uplink channels.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from twin.config.schema import Cloud, LatencyDistribution
+from twin.ml.runner import OnnxModel
+from twin.sim.fleet import PURPOSE_DOWN_LATENCY, PURPOSE_UP_LATENCY, READING, FleetGroup
+from twin.sim.metrics import LatencyHistogram
+
+_Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
+    """Delays [s] of a lognormal given by median and p95, from standard normal draws ``z``."""
+    sigma = np.log(dist.p95_s / dist.median_s) / _Z95
+    return dist.median_s * np.exp(sigma * z)
+
+
+_TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "sticky")
+
+
+class LoRaNetwork:
+    """Uplink channel, cloud service and downlinks shared by all groups of one run."""
+
+    def __init__(self, groups: list[FleetGroup], cloud: Cloud, cloud_models: list[OnnxModel]):
+        self.groups = groups
+        self.cloud = cloud
+        self.cloud_models = cloud_models
+        self.resolved_s = -np.inf
+        self._batches: list[dict] = []
+        self._pending: dict | None = None
+        self._carry_end: dict[int, float] = defaultdict(lambda: -np.inf)
+        self._arrivals: list[dict] = []
+        self._rx_wait: list[dict] = []
+        self._downlinks: dict[tuple[int, int], list[tuple[float, int, float, int]]] = defaultdict(
+            list
+        )
+        # Cloud FIFO with k identical workers: job i starts at max(arrival_i, start_{i-k} + s).
+        self._last_starts = np.full(cloud.workers, -np.inf)
+        self._jobs = 0
+        self.cloud_busy_s = 0.0
+        self.cloud_wait = LatencyHistogram()
+        n = len(groups)
+        self.delivered = np.zeros(n, dtype=np.int64)
+        self.lost_collision = np.zeros(n, dtype=np.int64)
+        self.cloud_requests = np.zeros(n, dtype=np.int64)
+        self.downlinks = np.zeros(n, dtype=np.int64)
+        self.downlink_airtime_s = np.zeros(n)
+        self.cloud_rings = [g.history.copy() for g in groups]
+        self.cloud_last_k = [np.full(g.n, -1, dtype=np.int64) for g in groups]
+
+    # -- input -------------------------------------------------------------------------------
+    def submit(self, group, nodes, k, ts, start, toa, chan, kind, phy, readings) -> None:
+        """Queue uplinks that a group just put on air."""
+        m = len(nodes)
+        r = readings if readings is not None else np.full((m, 2), np.nan, dtype=np.float32)
+        self._batches.append(
+            {
+                "gid": np.full(m, group.index, dtype=np.int64),
+                "node": nodes.astype(np.int64),
+                "k": k.astype(np.int64),
+                "ts": ts,
+                "start": start,
+                "end": start + toa,
+                "chan": chan.astype(np.int64),
+                "sf": np.full(m, group.sf, dtype=np.int64),
+                "kind": kind.astype(np.int64),
+                "phy": phy.astype(np.int64),
+                "r": r,
+                "sticky": np.zeros(m, dtype=bool),
+            }
+        )
+
+    def _take_pending(self) -> dict | None:
+        parts = ([self._pending] if self._pending is not None else []) + self._batches
+        self._batches = []
+        parts = [p for p in parts if len(p["node"])]
+        if not parts:
+            return None
+        return {f: np.concatenate([p[f] for p in parts]) for f in _TX_FIELDS}
+
+    # -- the clock ---------------------------------------------------------------------------
+    def advance(self, t: float) -> None:
+        """Settle everything that is decided by time ``t`` (all samples before ``t`` taken)."""
+        if t <= self.resolved_s:
+            return
+        self._settle_channel(t)
+        self._serve_cloud(t)
+        self._open_windows(t)
+        self.resolved_s = t
+        for g in self.groups:
+            g.close_snapshots(t)
+
+    def flush(self) -> None:
+        """Settle everything (end of run)."""
+        self.advance(np.inf)
+
+    # -- channel -----------------------------------------------------------------------------
+    def _settle_channel(self, t: float) -> None:
+        p = self._take_pending()
+        if p is None:
+            self._pending = None
+            return
+        key = p["chan"] * 16 + p["sf"]
+        order = np.lexsort((p["k"], p["node"], p["gid"], p["start"], key))
+        p = {f: v[order] for f, v in p.items()}
+        key = key[order]
+        start, end = p["start"], p["end"]
+        collided = np.zeros(len(start), dtype=bool)
+        final = end <= t
+        bounds = np.flatnonzero(np.diff(key)) + 1
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(key)], strict=True):
+            kk = int(key[a])
+            carry = self._carry_end[kk]
+            prev_end = np.maximum(np.r_[carry, np.maximum.accumulate(end[a:b])[:-1]], carry)
+            next_start = np.r_[start[a + 1 : b], np.inf]
+            collided[a:b] = (start[a:b] < prev_end) | (next_start < end[a:b])
+            done = final[a:b]
+            if done.any():
+                self._carry_end[kk] = max(carry, float(end[a:b][done].max()))
+        p["sticky"] = p["sticky"] | collided
+        self._pending = {f: v[~final] for f, v in p.items()}
+        fin = {f: v[final] for f, v in p.items()}
+        if len(fin["node"]) == 0:
+            return
+        ok = ~fin["sticky"]
+        n = len(self.groups)
+        self.delivered += np.bincount(fin["gid"][ok], minlength=n)
+        self.lost_collision += np.bincount(fin["gid"][~ok], minlength=n)
+        rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[fin["gid"]]
+        self._rx_wait.append(
+            {
+                "gid": fin["gid"],
+                "node": fin["node"],
+                "end": fin["end"],
+                "decide": fin["end"] + rx2,
+                "ok": ok,
+            }
+        )
+        up = ok & (fin["kind"] == READING)
+        if up.any():
+            arrive = np.empty(int(up.sum()))
+            gid = fin["gid"][up]
+            for gi, g in enumerate(self.groups):
+                m = gid == gi
+                if m.any():
+                    z = g.stream.normal(
+                        fin["node"][up][m], fin["k"][up][m].astype(np.uint64), PURPOSE_UP_LATENCY
+                    )
+                    arrive[m] = fin["end"][up][m] + lognormal_s(self.cloud.uplink_latency, z)
+            self._arrivals.append(
+                {
+                    "gid": gid,
+                    "node": fin["node"][up],
+                    "k": fin["k"][up],
+                    "ts": fin["ts"][up],
+                    "arrive": arrive,
+                    "r": fin["r"][up],
+                }
+            )
+
+    # -- cloud -------------------------------------------------------------------------------
+    def _serve_cloud(self, t: float) -> None:
+        if not self._arrivals:
+            return
+        a = {f: np.concatenate([x[f] for x in self._arrivals]) for f in self._arrivals[0]}
+        due = a["arrive"] <= t
+        self._arrivals = [{f: v[~due] for f, v in a.items()}] if (~due).any() else []
+        if not due.any():
+            return
+        a = {f: v[due] for f, v in a.items()}
+        order = np.lexsort((a["k"], a["node"], a["gid"], a["arrive"]))
+        a = {f: v[order] for f, v in a.items()}
+        arrive = a["arrive"]
+        s = self.cloud.service_time_s
+        w = self.cloud.workers
+        start = np.empty_like(arrive)
+        # Residue class r of the global job counter runs on "its" worker; within a class the
+        # single-server recursion start_j = max(a_j, start_{j-1} + s) is a running maximum.
+        jobs = self._jobs + np.arange(len(arrive))
+        for r in range(w):
+            m = jobs % w == r
+            if not m.any():
+                continue
+            j = np.arange(int(m.sum()))
+            b = np.maximum.accumulate(arrive[m] - s * j)
+            start[m] = s * j + np.maximum(b, self._last_starts[r] + s)
+            self._last_starts[r] = start[m][-1]
+        self._jobs += len(arrive)
+        done = start + s
+        self.cloud_busy_s += s * len(arrive)
+        self.cloud_wait.add(start - arrive)
+        for gi, g in enumerate(self.groups):
+            m = a["gid"] == gi
+            if not m.any():
+                continue
+            self.cloud_requests[gi] += int(m.sum())
+            decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m])
+            z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
+            ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
+            for node, rd, dec, ts, k in zip(
+                a["node"][m].tolist(),
+                ready.tolist(),
+                decision.tolist(),
+                a["ts"][m].tolist(),
+                a["k"][m].tolist(),
+                strict=True,
+            ):
+                self._downlinks[(gi, node)].append((rd, k, ts, dec))
+
+    def _cloud_decide(self, gi: int, nodes: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Update the cloud's copy of each node's window with the reading, run the cloud model."""
+        ring, last = self.cloud_rings[gi], self.cloud_last_k[gi]
+        win = ring.shape[1]
+        # Rounds: a node appears at most once per round, so its window is updated in order.
+        srt = np.argsort(nodes, kind="stable")
+        first = np.r_[0, np.flatnonzero(np.diff(nodes[srt])) + 1]
+        rank = np.empty(len(nodes), dtype=np.int64)
+        rank[srt] = np.arange(len(nodes)) - np.repeat(first, np.diff(np.r_[first, len(nodes)]))
+        xs = np.empty((len(nodes), win * ring.shape[2]), dtype=np.float32)
+        for rr in range(int(rank.max()) + 1):
+            m = rank == rr
+            n_, k_ = nodes[m], k[m]
+            lk = last[n_]
+            gap = k_ - lk - 1
+            # Lost readings: the cloud carries the last value it received forward.
+            for d in range(1, int(min(max(gap.max(initial=0), 0), win)) + 1):
+                f = gap >= d
+                ring[n_[f], (lk[f] + d) % win] = ring[n_[f], lk[f] % win]
+            fresh = k_ > lk - win
+            ring[n_[fresh], k_[fresh] % win] = r[m][fresh]
+            last[n_] = np.maximum(lk, k_)
+            order = (k_[:, None] + 1 + np.arange(win)[None, :]) % win
+            xs[m] = ring[n_[:, None], order].reshape(len(n_), -1)
+        _, decision = self.cloud_models[gi].predict(xs)
+        return decision.astype(np.int8)
+
+    # -- class-A receive windows ---------------------------------------------------------------
+    def _open_windows(self, t: float) -> None:
+        if not self._rx_wait:
+            return
+        w = {f: np.concatenate([x[f] for x in self._rx_wait]) for f in self._rx_wait[0]}
+        due = w["decide"] <= t
+        self._rx_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
+        if not due.any():
+            return
+        w = {f: v[due] for f, v in w.items()}
+        order = np.lexsort((w["node"], w["gid"], w["decide"]))
+        w = {f: v[order] for f, v in w.items()}
+        if not self._downlinks:
+            return
+        corr: dict[int, list] = defaultdict(list)
+        for gi, node, end, ok in zip(
+            w["gid"].tolist(), w["node"].tolist(), w["end"].tolist(), w["ok"].tolist(), strict=True
+        ):
+            queue = self._downlinks.get((gi, node))
+            if not ok or not queue:
+                continue
+            g = self.groups[gi]
+            radio = g.res.radio
+            for delay, toa, delta in (
+                (radio.rx1_delay_s, g.dl_toa_rx1_s, g.dl_toa_rx1_s - g.nominal_rx_s),
+                (radio.rx2_delay_s, g.dl_toa_rx2_s, g.dl_toa_rx2_s - g.rx2_window_s),
+            ):
+                opens = end + delay
+                ready = [d for d in queue if d[0] <= opens]
+                if not ready:
+                    continue
+                _, k, ts, dec = max(ready, key=lambda d: d[1])  # newest decision wins
+                queue[:] = [d for d in queue if d[1] > k]
+                delivered = opens + toa
+                g.valve[node] = dec
+                corr[gi].append((node, g.rx_current_a * delta, opens, delivered - ts))
+                self.downlinks[gi] += 1
+                self.downlink_airtime_s[gi] += toa
+                break
+            if not queue:
+                del self._downlinks[(gi, node)]
+        for gi, rows in corr.items():
+            nodes, delta, when, latency = (np.array(c) for c in zip(*rows, strict=True))
+            self.groups[gi].add_rx_charge(nodes.astype(np.int64), delta, when)
+            self.groups[gi].latency.add(latency)

@@ -1,0 +1,257 @@
+"""Soil moisture world: root-zone water balance per node, with ground truth.
+
+Each node watches its own irrigation zone. The volumetric water content ``theta`` [m3/m3] of
+the root zone follows a daily water balance in the spirit of FAO-56 (Allen et al., "Crop
+evapotranspiration", FAO Irrigation and Drainage Paper 56, 1998, ch. 8):
+
+* evapotranspiration removes water during daylight, following a half-sine over 06:00-18:00,
+  scaled by soil temperature and by the water-stress coefficient
+  ``Ks = (theta - theta_wp) / ((1 - p) (theta_fc - theta_wp))`` (FAO-56 eq. 84), capped at 1;
+* rain events (site-wide, Poisson in time, exponential depth) refill the zone up to field
+  capacity, with a per-node infiltration factor;
+* the farm's existing practice irrigates a zone at 06:00 when its moisture is below the
+  refill point ``theta_crit = theta_fc - p (theta_fc - theta_wp)`` (FAO-56 readily available
+  water, p = 0.5).
+
+Ground truth at a sample: "this zone needs irrigation within 6 h", i.e. the true moisture is
+below ``theta_crit`` now or will fall below it within the next 6 h.
+
+Simplifications (stated so users can judge): one soil layer, no drainage below field capacity
+other than the cap, no runoff, site-wide weather (rain timing is shared; depth reaching each
+zone varies), twin's own decisions do not feed back into the world (the world's irrigation is
+the farm's current practice, the ground truth is what an ideal controller would know).
+Sensor readings add Gaussian noise (capacitive probe ~0.5 % VWC, thermistor 0.2 K).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.rng import NodeStream
+
+DAY_S = 86_400.0
+HOUR_S = 3_600.0
+
+# Purposes of the counter-based node stream (distinct integers keep streams independent).
+_NOISE_MOISTURE = 1
+_NOISE_TEMP = 2
+
+
+@dataclass(frozen=True)
+class SoilParams:
+    """Parameters of the soil world (units in names, defaults for a loam under a summer crop)."""
+
+    field_capacity_vwc: float = 0.32
+    field_capacity_sd_vwc: float = 0.02
+    wilting_point_vwc: float = 0.12
+    wilting_point_sd_vwc: float = 0.015
+    depletion_fraction: float = 0.5  # FAO-56 p for most field crops (Table 22)
+    root_depth_mm: float = 200.0
+    et_mm_per_day: float = 5.0  # FAO-56 reference ET for a warm, dry summer day
+    et_sd_frac: float = 0.15  # per-node variation of crop water use
+    temp_mean_c: float = 21.0
+    temp_node_sd_c: float = 1.5
+    temp_daily_amplitude_c: float = 4.0
+    temp_day_sd_c: float = 2.0
+    et_temp_coeff_per_c: float = 0.04
+    rain_events_per_day: float = 0.2
+    rain_mean_mm: float = 10.0
+    irrigation_hour: float = 6.0
+    irrigation_mm: float = 30.0
+    horizon_truth_s: float = 6 * HOUR_S
+    noise_moisture_vwc: float = 0.005
+    noise_temp_c: float = 0.2
+
+
+class SoilWorld:
+    """Soil moisture and soil temperature for ``n_nodes`` zones, stepped per sample.
+
+    Node ``i`` samples at ``phase_s[i] + k * period_s`` for ``k = 0, 1, ...``; a call to
+    :meth:`sample` must ask each node for its samples in order. Values depend only on the
+    node, the sample index and the streams, never on the order or grouping of calls.
+
+    Parameters
+    ----------
+    params : SoilParams
+        World parameters.
+    n_nodes : int
+        Number of zones (one sensor each).
+    period_s : float
+        Sampling period [s].
+    phase_s : numpy.ndarray
+        First sample time of each node [s], in ``[0, period_s)``.
+    horizon_s : float
+        Simulated horizon [s]; weather is drawn for it (plus lookahead).
+    rng : numpy.random.Generator
+        Set-up stream (per-node soil properties, weather).
+    stream : twin.rng.NodeStream
+        Counter-based stream for per-sample sensor noise.
+    history_samples : int
+        Samples simulated before ``t = 0`` so a node starts with a full model window.
+    """
+
+    channels = ("moisture_vwc", "soil_temp_c")
+
+    def __init__(
+        self,
+        params: SoilParams,
+        n_nodes: int,
+        period_s: float,
+        phase_s: np.ndarray,
+        horizon_s: float,
+        rng: np.random.Generator,
+        stream: NodeStream,
+        history_samples: int = 0,
+    ) -> None:
+        p = params
+        self.params = p
+        self.n_nodes = n_nodes
+        self.period_s = float(period_s)
+        self.phase_s = np.asarray(phase_s, dtype=np.float64)
+        self.stream = stream
+        self.history_samples = int(history_samples)
+        self.lookahead = int(np.ceil(p.horizon_truth_s / self.period_s))
+
+        self.fc = np.clip(
+            rng.normal(p.field_capacity_vwc, p.field_capacity_sd_vwc, n_nodes), 0.2, 0.5
+        )
+        self.wp = np.clip(
+            rng.normal(p.wilting_point_vwc, p.wilting_point_sd_vwc, n_nodes), 0.05, 0.18
+        )
+        self.crit = self.fc - p.depletion_fraction * (self.fc - self.wp)
+        self.et_mm_day = p.et_mm_per_day * np.clip(rng.normal(1.0, p.et_sd_frac, n_nodes), 0.5, 1.5)
+        self.infiltration = rng.uniform(0.7, 1.0, n_nodes)
+        self.temp_offset_c = rng.normal(0.0, p.temp_node_sd_c, n_nodes)
+
+        t0 = -self.history_samples * self.period_s - self.period_s
+        t1 = horizon_s + (self.lookahead + 2) * self.period_s + DAY_S
+        n_days = int(np.ceil((t1 - t0) / DAY_S)) + 2
+        self._day0 = int(np.floor(t0 / DAY_S)) - 1
+        self.day_temp_c = rng.normal(0.0, p.temp_day_sd_c, n_days)
+        n_rain = rng.poisson(p.rain_events_per_day * (t1 - t0) / DAY_S)
+        rain_t = np.sort(rng.uniform(t0, t1, n_rain))
+        rain_mm = rng.exponential(p.rain_mean_mm, n_rain)
+        self.rain_t = rain_t
+        self._rain_cum = np.concatenate([[0.0], np.cumsum(rain_mm)])
+
+        # Ring of true moisture for samples k .. k + lookahead (slot = index mod width).
+        self.width = self.lookahead + 1
+        self._ring = np.empty((n_nodes, self.width))
+        self._k_next = np.full(n_nodes, -self.history_samples, dtype=np.int64)
+        start = np.clip(rng.uniform(self.crit, self.fc), 0.0, None)
+        nodes = np.arange(n_nodes)
+        k = self._k_next.copy()
+        theta = start
+        for j in range(self.width):
+            self._ring[:, (k + j) % self.width] = theta
+            theta = self._step(nodes, k + j, theta)
+        self._theta_last = theta  # moisture at k + width (not yet stored)
+
+    # -- physics -----------------------------------------------------------------------------
+    def _time(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return self.phase_s[nodes] + k * self.period_s
+
+    def soil_temp_c(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """True soil temperature at 10 cm [degC] (daily cycle peaking 15:00, per-day weather)."""
+        p = self.params
+        day = np.floor(t_s / DAY_S).astype(np.int64) - self._day0
+        hour = (t_s % DAY_S) / HOUR_S
+        cycle = p.temp_daily_amplitude_c * np.sin(2 * np.pi * (hour - 9.0) / 24.0)
+        return p.temp_mean_c + self.temp_offset_c[nodes] + self.day_temp_c[day] + cycle
+
+    def _step(self, nodes: np.ndarray, k: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Moisture at sample ``k + 1`` from sample ``k`` (explicit Euler, dt = period)."""
+        p = self.params
+        t0 = self._time(nodes, k)
+        t1 = t0 + self.period_s
+        tm = 0.5 * (t0 + t1)
+        hour = (tm % DAY_S) / HOUR_S
+        shape = (
+            np.where((hour > 6) & (hour < 18), np.sin(np.pi * (hour - 6) / 12), 0.0) * np.pi / 24
+        )
+        temp = self.soil_temp_c(nodes, tm)
+        temp_factor = np.clip(1 + p.et_temp_coeff_per_c * (temp - p.temp_mean_c), 0.2, None)
+        fc, wp = self.fc[nodes], self.wp[nodes]
+        ks = np.clip((theta - wp) / ((1 - p.depletion_fraction) * (fc - wp)), 0.0, 1.0)
+        et_mm = self.et_mm_day[nodes] * shape * temp_factor * ks * (self.period_s / HOUR_S)
+        rain_mm = (
+            self._rain_cum[np.searchsorted(self.rain_t, t1)]
+            - self._rain_cum[np.searchsorted(self.rain_t, t0)]
+        )
+        theta = theta + (rain_mm * self.infiltration[nodes] - et_mm) / p.root_depth_mm
+        irr_day0 = np.floor((t0 - p.irrigation_hour * HOUR_S) / DAY_S)
+        irr_day1 = np.floor((t1 - p.irrigation_hour * HOUR_S) / DAY_S)
+        irrigate = (irr_day1 > irr_day0) & (theta < self.crit[nodes])
+        theta = theta + np.where(irrigate, p.irrigation_mm / p.root_depth_mm, 0.0)
+        return np.clip(theta, wp * 0.8, fc)
+
+    # -- sampling ----------------------------------------------------------------------------
+    def sample(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Take the next sample of each node in ``nodes`` (unique indices).
+
+        Returns
+        -------
+        readings : numpy.ndarray
+            ``(len(nodes), 2)`` float32: noisy moisture [m3/m3] and soil temperature [degC].
+        needs_irrigation : numpy.ndarray
+            Ground truth (bool): moisture below the refill point now or within 6 h.
+        """
+        nodes = np.asarray(nodes, dtype=np.int64)
+        k = self._k_next[nodes]
+        slot = k % self.width
+        theta = self._ring[nodes, slot]
+        truth = self._ring[nodes].min(axis=1) < self.crit[nodes]
+        t = self._time(nodes, k)
+        p = self.params
+        ctr = (k + self.history_samples).astype(np.uint64)
+        readings = np.empty((len(nodes), 2), dtype=np.float32)
+        readings[:, 0] = theta + p.noise_moisture_vwc * self.stream.normal(
+            nodes, ctr, _NOISE_MOISTURE
+        )
+        readings[:, 1] = self.soil_temp_c(nodes, t) + p.noise_temp_c * self.stream.normal(
+            nodes, ctr, _NOISE_TEMP
+        )
+        # Advance: the slot of sample k now holds sample k + width.
+        last = self._theta_last[nodes]
+        self._ring[nodes, slot] = last
+        self._theta_last[nodes] = self._step(nodes, k + self.width, last)
+        self._k_next[nodes] = k + 1
+        return readings, truth
+
+    def true_moisture(self, nodes: np.ndarray) -> np.ndarray:
+        """True moisture at each node's next sample (for diagnostics and tests)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        return self._ring[nodes, self._k_next[nodes] % self.width]
+
+
+def make_dataset(
+    n_nodes: int, days: float, period_s: float, window: int, seed: int, stride: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled model windows generated by the world, for training and evaluating models.
+
+    Returns ``X`` of shape ``(rows, window * 2)`` (oldest reading first, channels interleaved,
+    the layout the engine feeds the model) and ``y`` (1 = needs irrigation within 6 h).
+    """
+    from twin.rng import child_seeds, stream_key
+
+    ss_world, ss_stream, ss_phase = child_seeds(seed, 3)
+    rng = np.random.default_rng(ss_world)
+    phase = np.random.default_rng(ss_phase).uniform(0, period_s, n_nodes)
+    horizon_s = days * DAY_S
+    world = SoilWorld(
+        SoilParams(), n_nodes, period_s, phase, horizon_s, rng, NodeStream(stream_key(ss_stream))
+    )
+    n_steps = int(horizon_s // period_s)
+    nodes = np.arange(n_nodes)
+    ring = np.zeros((n_nodes, window, 2), dtype=np.float32)
+    xs, ys = [], []
+    for k in range(n_steps):
+        r, y = world.sample(nodes)
+        ring[:, k % window] = r
+        if k >= window - 1 and (k - window + 1) % stride == 0:
+            order = (k + 1 + np.arange(window)) % window
+            xs.append(ring[:, order].reshape(n_nodes, -1))
+            ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys).astype(np.int64)
