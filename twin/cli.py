@@ -31,38 +31,35 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _print_table(summary: dict) -> None:
+    """One column per (policy, group), one row per metric: fits a narrow terminal."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    results = summary["results"]
     table = Table(title=f"twin: {summary['scenario']['name']} (seed {summary['scenario']['seed']})")
-    for col in (
-        "policy",
-        "group",
-        "nodes",
-        "latency p50 s",
-        "latency p95 s",
-        "bytes /node-day",
-        "airtime s",
-        "energy J /node-day",
-        "battery life d (median)",
-        "F1",
-    ):
-        table.add_column(col, justify="left" if col in ("policy", "group") else "right")
-    for r in summary["results"]:
-        life = r["battery_life_days"]
-        life_txt = _fmt(life["median"], ",.0f") + (" proj." if life["projected"] else "")
-        table.add_row(
-            r["policy"],
-            r["group"],
-            str(r["nodes"]),
-            _fmt(r["latency_s"]["p50"], ".3g"),
-            _fmt(r["latency_s"]["p95"], ".3g"),
-            _fmt(r["bytes_per_node_day"], ",.0f"),
-            _fmt(r["airtime_s"], ",.0f"),
-            _fmt(r["energy_per_node_day_j"], ".3g"),
-            life_txt,
-            _fmt(r["decision"]["f1"], ".3f"),
-        )
+    table.add_column("metric")
+    for r in results:
+        table.add_column(escape(f"{r['policy']}\n{r['group']}"), justify="right")
+
+    def life(r: dict) -> str:
+        b = r["battery_life_days"]
+        return _fmt(b["median"], ",.0f") + (" (proj.)" if b["projected"] else "")
+
+    rows = [
+        ("nodes", lambda r: str(r["nodes"])),
+        ("decision latency p50 [s]", lambda r: _fmt(r["latency_s"]["p50"], ".3g")),
+        ("decision latency p95 [s]", lambda r: _fmt(r["latency_s"]["p95"], ".3g")),
+        ("uplink bytes per node-day", lambda r: _fmt(r["bytes_per_node_day"], ",.0f")),
+        ("air time [s]", lambda r: _fmt(r["airtime_s"], ",.0f")),
+        ("uplinks lost to collisions", lambda r: f"{r['uplink_lost']['collision']:,}"),
+        ("energy per node-day [J]", lambda r: _fmt(r["energy_per_node_day_j"], ".3g")),
+        ("battery life, median [days]", life),
+        ("cloud inferences", lambda r: f"{r['inferences_cloud']:,}"),
+        ("decision F1", lambda r: _fmt(r["decision"]["f1"], ".3f")),
+    ]
+    for label, cell in rows:
+        table.add_row(escape(label), *(cell(r) for r in results))
     Console().print(table)
 
 

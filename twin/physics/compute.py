@@ -52,6 +52,11 @@ _NO_MAC_OPS = {
     "MaxPool",
     "BatchNormalization",
     "Pad",
+    "ArrayFeatureExtractor",
+    "ZipMap",
+    "Neg",
+    "Exp",
+    "Log",
 }
 _MAC_OPS = {
     "MatMul",
@@ -117,9 +122,10 @@ def analyse_graph(model: onnx.ModelProto) -> GraphCost:
     unsupported: set[str] = set()
     for node in graph.node:
         op = node.op_type
-        if op in _NO_MAC_OPS or node.domain not in ("", "ai.onnx"):
-            if node.domain not in ("", "ai.onnx") and op not in _NO_MAC_OPS:
-                unsupported.add(f"{node.domain}.{op}")
+        if op in _NO_MAC_OPS:
+            continue
+        if node.domain not in ("", "ai.onnx"):
+            unsupported.add(f"{node.domain}.{op}")
             continue
         if op not in _MAC_OPS:
             unsupported.add(op)

@@ -19,6 +19,7 @@ from twin.ml.runner import OnnxModel
 from twin.physics import compute, lora
 from twin.rng import NodeStream
 from twin.sim.metrics import LatencyHistogram
+from twin.sim.window import WindowBuffer
 from twin.world.soil import SoilParams, SoilWorld
 
 # Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive.
@@ -112,11 +113,11 @@ class FleetGroup:
             history_samples=self.window,
         )
         # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
-        self.ring = np.empty((n, self.window, len(res.channels)), dtype=np.float32)
+        self.ring = WindowBuffer(n, self.window, len(res.channels))
         all_nodes = np.arange(n)
         for k in range(-self.window, 0):
             readings, _ = self.world.sample(all_nodes)
-            self.ring[:, k % self.window] = readings
+            self.ring.write(all_nodes, np.full(n, k), readings)
         self.history = self.ring.copy()
 
         # Per-sample costs from the profiles (charges above the sleep floor) [C].
@@ -305,15 +306,14 @@ class FleetGroup:
             return
 
         readings, truth = self.world.sample(nodes)
-        self.ring[nodes, k % self.window] = readings
+        self.ring.write(nodes, k, readings)
         self.prev_truth[nodes] = truth
         self.samples[nodes] += 1
         self.charge_c[nodes, SENSE] += self.sense_c
         ready_s = t + self.sense_s
 
         if self.policy == "on_device":
-            order = (k[:, None] + 1 + np.arange(self.window)[None, :]) % self.window
-            x = self.ring[nodes[:, None], order].reshape(len(nodes), -1)
+            x = self.ring.windows(nodes, k)
             _, decision = self.model.predict(x)
             decision = decision.astype(np.int8)
             self.inferences_device += len(nodes)

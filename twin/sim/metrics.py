@@ -15,7 +15,9 @@ class LatencyHistogram:
         self.edges_s = _LAT_EDGES_S
         self.counts = np.zeros(len(self.edges_s) - 1, dtype=np.int64)
         self.count = 0
-        self.sum_s = 0.0
+        # Sum kept in integer nanoseconds: exact, so the mean cannot depend on how the
+        # latencies were batched (float sums depend on the order of addition).
+        self.sum_ns = 0
         self.min_s = np.inf
         self.max_s = -np.inf
 
@@ -29,7 +31,7 @@ class LatencyHistogram:
         )
         self.counts += np.bincount(idx, minlength=len(self.counts))
         self.count += latency_s.size
-        self.sum_s += float(latency_s.sum())
+        self.sum_ns += int(np.round(latency_s * 1e9).astype(np.int64).sum(dtype=np.int64))
         self.min_s = min(self.min_s, float(latency_s.min()))
         self.max_s = max(self.max_s, float(latency_s.max()))
 
@@ -53,7 +55,7 @@ class LatencyHistogram:
             "p50": self.quantile(0.50),
             "p95": self.quantile(0.95),
             "p99": self.quantile(0.99),
-            "mean": self.sum_s / self.count if self.count else None,
+            "mean": self.sum_ns / 1e9 / self.count if self.count else None,
             "count": int(self.count),
         }
 

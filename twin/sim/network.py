@@ -55,7 +55,6 @@ class LoRaNetwork:
         # Cloud FIFO with k identical workers: job i starts at max(arrival_i, start_{i-k} + s).
         self._last_starts = np.full(cloud.workers, -np.inf)
         self._jobs = 0
-        self.cloud_busy_s = 0.0
         self.cloud_wait = LatencyHistogram()
         n = len(groups)
         self.delivered = np.zeros(n, dtype=np.int64)
@@ -65,6 +64,11 @@ class LoRaNetwork:
         self.downlink_airtime_s = np.zeros(n)
         self.cloud_rings = [g.history.copy() for g in groups]
         self.cloud_last_k = [np.full(g.n, -1, dtype=np.int64) for g in groups]
+
+    @property
+    def cloud_busy_s(self) -> float:
+        """Total worker busy time [s] (computed from the job count: exact for any batching)."""
+        return self._jobs * self.cloud.service_time_s
 
     # -- input -------------------------------------------------------------------------------
     def submit(self, group, nodes, k, ts, start, toa, chan, kind, phy, readings) -> None:
@@ -205,7 +209,6 @@ class LoRaNetwork:
             self._last_starts[r] = start[m][-1]
         self._jobs += len(arrive)
         done = start + s
-        self.cloud_busy_s += s * len(arrive)
         self.cloud_wait.add(start - arrive)
         for gi, g in enumerate(self.groups):
             m = a["gid"] == gi
@@ -228,13 +231,13 @@ class LoRaNetwork:
     def _cloud_decide(self, gi: int, nodes: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Update the cloud's copy of each node's window with the reading, run the cloud model."""
         ring, last = self.cloud_rings[gi], self.cloud_last_k[gi]
-        win = ring.shape[1]
+        win = ring.window
         # Rounds: a node appears at most once per round, so its window is updated in order.
         srt = np.argsort(nodes, kind="stable")
         first = np.r_[0, np.flatnonzero(np.diff(nodes[srt])) + 1]
         rank = np.empty(len(nodes), dtype=np.int64)
         rank[srt] = np.arange(len(nodes)) - np.repeat(first, np.diff(np.r_[first, len(nodes)]))
-        xs = np.empty((len(nodes), win * ring.shape[2]), dtype=np.float32)
+        xs = np.empty((len(nodes), win * ring.buf.shape[2]), dtype=np.float32)
         for rr in range(int(rank.max()) + 1):
             m = rank == rr
             n_, k_ = nodes[m], k[m]
@@ -243,12 +246,11 @@ class LoRaNetwork:
             # Lost readings: the cloud carries the last value it received forward.
             for d in range(1, int(min(max(gap.max(initial=0), 0), win)) + 1):
                 f = gap >= d
-                ring[n_[f], (lk[f] + d) % win] = ring[n_[f], lk[f] % win]
+                ring.fill_from(n_[f], lk[f], lk[f] + d)
             fresh = k_ > lk - win
-            ring[n_[fresh], k_[fresh] % win] = r[m][fresh]
+            ring.write(n_[fresh], k_[fresh], r[m][fresh])
             last[n_] = np.maximum(lk, k_)
-            order = (k_[:, None] + 1 + np.arange(win)[None, :]) % win
-            xs[m] = ring[n_[:, None], order].reshape(len(n_), -1)
+            xs[m] = ring.windows(n_, k_)
         _, decision = self.cloud_models[gi].predict(xs)
         return decision.astype(np.int8)
 

@@ -1,0 +1,165 @@
+"""The command line: outputs of `twin run`, and clean errors for bad input."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import twin
+from twin.cli import app
+from twin.report import PLOT_IDS
+
+runner = CliRunner()
+
+REQUIRED = {
+    "policy",
+    "group",
+    "nodes",
+    "samples",
+    "uplink_messages",
+    "uplink_bytes",
+    "airtime_s",
+    "latency_s",
+    "energy_j",
+    "battery_life_days",
+    "decision",
+}
+
+
+def _write(tmp_path, data, name="scenario.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_run_writes_every_output(tmp_path, small_farm):
+    scenario = _write(tmp_path, small_farm)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "on_device" in res.output and "cloud" in res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["results"]) == 2
+    for entry in summary["results"]:
+        assert REQUIRED <= set(entry)
+        assert set(entry["latency_s"]) >= {"p50", "p95", "p99"}
+        assert set(entry["energy_j"]) == {
+            "sleep",
+            "sense",
+            "compute",
+            "radio_tx",
+            "radio_rx",
+            "total",
+        }
+        assert set(entry["battery_life_days"]) >= {"median", "p05", "projected"}
+        assert set(entry["decision"]) >= {"precision", "recall", "f1"}
+    assert summary["scenario"]["seed"] == small_farm["world"]["seed"]
+    assert len(summary["scenario"]["hash"]) == 64
+    with (out / "nodes.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * small_farm["groups"]["soil"]["count"]
+    html = (out / "report.html").read_text()
+    for plot_id in PLOT_IDS:
+        assert f'id="{plot_id}"' in html
+    assert (out / "timeseries.csv").is_file() and (out / "manifest.json").is_file()
+    # The CLI is a thin layer: the API gives the same summary for the same file.
+    assert twin.run(scenario).summary["results"] == summary["results"]
+
+
+def test_seed_option_overrides(tmp_path, small_farm):
+    scenario = _write(tmp_path, small_farm)
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "o"), "--seed", "7"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["scenario"]["seed"] == 7
+
+
+def _mutate(d, path, value):
+    *head, last = path
+    for key in head:
+        d = d[key]
+    if value is KeyError:
+        del d[last]
+    else:
+        d[last] = value
+
+
+BAD = [
+    # (mutation path, value, text the message must contain)
+    (("groups", "soil", "sampling_period"), 900, "did you mean 'sampling_period_s'"),
+    (("groups", "soil", "count"), "many", "groups.soil.count"),
+    (("groups", "soil", "sampling_period_s"), -5, "groups.soil.sampling_period_s"),
+    (("groups", "soil", "board"), "nano34ble", "unknown board profile 'nano34ble'"),
+    (("groups", "soil", "model"), {"device_path": "missing.onnx"}, "model file not found"),
+    (("groups", "soil", "spreading_factor"), 13, "groups.soil.spreading_factor"),
+    (("world", "horizon_days"), KeyError, "world.horizon_days"),
+    (("policies",), ["on_device", "fog"], "policies.1"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "expect"), BAD)
+def test_bad_input_exits_2_with_one_clear_message(tmp_path, small_farm, path, value, expect):
+    d = copy.deepcopy(small_farm)
+    _mutate(d, path, value)
+    scenario = _write(tmp_path, d, "bad.yaml")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert str(scenario) in res.output
+    assert expect in res.output
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out-*"))
+
+
+def test_error_names_the_line(tmp_path, small_farm):
+    d = copy.deepcopy(small_farm)
+    d["groups"]["soil"]["sampling_period_s"] = -1
+    scenario = _write(tmp_path, d)
+    line = next(
+        i
+        for i, text in enumerate(scenario.read_text().splitlines(), 1)
+        if "sampling_period_s" in text
+    )
+    res = runner.invoke(app, ["run", str(scenario)])
+    assert res.exit_code == 2
+    assert f"{scenario}:{line}: groups.soil.sampling_period_s" in res.output
+
+
+def test_unreadable_inputs(tmp_path):
+    res = runner.invoke(app, ["run", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 2 and "file not found" in res.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: farm\ngroups: [unclosed\n")
+    res = runner.invoke(app, ["run", str(broken)])
+    assert res.exit_code == 2 and "invalid YAML" in res.output and "Traceback" not in res.output
+    corrupt = tmp_path / "model.onnx"
+    corrupt.write_bytes(b"not an onnx file")
+    d = yaml.safe_load((tmp_path.parent / "x").read_text()) if False else None
+    assert d is None
+
+
+def test_corrupt_model_file(tmp_path, small_farm):
+    corrupt = tmp_path / "model.onnx"
+    corrupt.write_bytes(b"\x08\x01garbage that is not a model")
+    d = copy.deepcopy(small_farm)
+    d["groups"]["soil"]["model"] = {"device_path": "model.onnx"}
+    scenario = _write(tmp_path, d)
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert "model.onnx" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_python_dash_m_and_help():
+    res = subprocess.run(
+        [sys.executable, "-m", "twin", "run", "--help"], capture_output=True, text=True
+    )
+    assert res.returncode == 0
+    assert "Example: twin run scenarios/farm.yaml" in res.stdout

@@ -1,0 +1,50 @@
+"""Per-node sliding windows of readings, the model's input, without per-sample gathers.
+
+Each reading is stored twice, at ``k % W`` and ``k % W + W``, so the window ending at sample
+``k`` is the contiguous slice ``[(k + 1) % W, (k + 1) % W + W)``. A batch of nodes shares one
+or two offsets, so building the model input is a handful of slice copies instead of a
+``(batch x W)`` fancy-index gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class WindowBuffer:
+    """The last ``window`` readings of ``channels`` values for each of ``n`` nodes."""
+
+    def __init__(self, n: int, window: int, channels: int) -> None:
+        self.window = window
+        self.buf = np.zeros((n, 2 * window, channels), dtype=np.float32)
+
+    def write(self, nodes: np.ndarray, k: np.ndarray, values: np.ndarray) -> None:
+        """Store reading ``k`` of each node (``values``: ``(len(nodes), channels)``)."""
+        slot = np.asarray(k) % self.window
+        self.buf[nodes, slot] = values
+        self.buf[nodes, slot + self.window] = values
+
+    def fill_from(self, nodes: np.ndarray, src_slot: np.ndarray, dst_slot: np.ndarray) -> None:
+        """Copy the reading in ``src_slot`` to ``dst_slot`` (slots taken modulo the window)."""
+        src = np.asarray(src_slot) % self.window
+        dst = np.asarray(dst_slot) % self.window
+        values = self.buf[nodes, src]
+        self.buf[nodes, dst] = values
+        self.buf[nodes, dst + self.window] = values
+
+    def windows(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Model input rows: the window ending at sample ``k`` (oldest first)."""
+        w = self.window
+        start = (np.asarray(k) + 1) % w
+        out = np.empty((len(nodes), w * self.buf.shape[2]), dtype=np.float32)
+        for s in np.unique(start):
+            m = start == s
+            out[m] = self.buf[nodes[m], s : s + w].reshape(int(m.sum()), -1)
+        return out
+
+    def copy(self) -> WindowBuffer:
+        """An independent copy (the cloud starts with the same history as the device)."""
+        twin = WindowBuffer.__new__(WindowBuffer)
+        twin.window = self.window
+        twin.buf = self.buf.copy()
+        return twin
