@@ -45,19 +45,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     scenario = ROOT / "scenarios" / "farm.yaml"
-    print(f"{'nodes':>7} {'days':>5} {'policy':>10} {'node-samples':>13} {'wall s':>8} "
-          f"{'samples/s':>11} {'peak MB':>8}")
+    print(
+        f"{'nodes':>7} {'days':>5} {'policy':>10} {'node-samples':>13} {'wall s':>8} "
+        f"{'samples/s':>11} {'peak MB':>8}"
+    )
     for n in args.nodes:
         runs = []
         for _ in range(args.repeat):
             out = subprocess.run(
                 [sys.executable, "-c", _CHILD, str(n), str(args.days), args.policy, str(scenario)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             rec = json.loads(out.stdout.strip().splitlines()[-1])
             runs.append(rec)
-            print(f"{n:>7} {args.days:>5g} {args.policy:>10} {rec['samples']:>13,} "
-                  f"{rec['wall_s']:>8.2f} {rec['rate']:>11,.0f} {rec['peak_rss_mb']:>8.0f}")
+            print(
+                f"{n:>7} {args.days:>5g} {args.policy:>10} {rec['samples']:>13,} "
+                f"{rec['wall_s']:>8.2f} {rec['rate']:>11,.0f} {rec['peak_rss_mb']:>8.0f}"
+            )
         med = statistics.median(r["rate"] for r in runs)
         mem = statistics.median(r["peak_rss_mb"] for r in runs)
         print(f"{n:>7} median of {len(runs)}: {med:,.0f} node-samples/s, peak {mem:.0f} MB")
