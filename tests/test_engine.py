@@ -46,7 +46,9 @@ def test_batching_window_changes_nothing(small_farm, sf):
     cloud = ref.result("cloud")
     if sf == 12:  # this seed's phases put some nodes within a frame of each other
         assert cloud["uplink_lost"]["collision"] > 0
-        assert cloud["latency_s"]["p99"] > 60  # some decisions wait for the next uplink
+        # Some answers miss both receive windows and wait for the node's next uplink.
+        hist = next(h for h in ref.latency_hist if h["policy"] == "cloud")
+        assert hist["edges_s"][-1] > 600
 
 
 def test_conservation(small_farm):
@@ -142,7 +144,7 @@ def test_dead_nodes_stop(small_farm, tmp_path, monkeypatch):
     per_node = [row["energy_j"] for row in r.nodes]
     assert max(per_node) < cap_j * 1.1
     last = [row for row in r.timeseries if row["policy"] == "cloud"][-1]
-    assert last["battery_soc_p95"] == 0.0
+    assert last["battery_soc_p95"] == pytest.approx(0.0, abs=1e-12)
 
 
 def orig_dirs():

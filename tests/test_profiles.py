@@ -253,11 +253,6 @@ def test_unparsable_and_non_mapping_yaml_are_rejected(profile_dir, tmp_path):
     _expect_error(path, "nano33ble", None, "mapping")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG twin/profiles.py load_profile: an int field given a fractional number is "
-    "silently truncated by int(value) (sram_bytes: 262144.9 -> 262144) instead of rejected",
-)
 def test_fractional_value_for_integer_field_is_rejected(profile_dir):
     path = profile_dir(lambda raw: raw.update(sram_bytes=262144.9))
     _expect_error(path, "nano33ble", "sram_bytes", ".")

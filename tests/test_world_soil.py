@@ -128,13 +128,8 @@ def _rain_in_step(world: SoilWorld, t0: np.ndarray) -> np.ndarray:
 
 
 def _first_trusted_step(world: SoilWorld) -> int:
-    """First sample index from which step-to-step checks are made.
-
-    The first ``world.width`` samples of every node currently carry the *last* node's moisture
-    (ring initialisation bug, see test_first_samples_use_each_nodes_own_moisture), so moisture
-    jumps between samples ``width - 1`` and ``width``. Return 0 once that bug is fixed.
-    """
-    return world.width
+    """First sample index from which step-to-step checks are made (every sample)."""
+    return 0
 
 
 def _crosses_irrigation_hour(world: SoilWorld, t0: np.ndarray) -> np.ndarray:
@@ -225,13 +220,6 @@ def test_without_rain_every_rise_is_a_six_oclock_irrigation():
     assert np.all(theta[:-1][rising] < crit_plus[rising])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG twin/world/soil.py SoilWorld.__init__: `self._ring[:, (k + j) % self.width] = "
-    "theta` indexes the node axis with ':' and the slot axis with an array of n_nodes equal "
-    "slots, so every node's first `width` samples get the last node's moisture; should be "
-    "`self._ring[nodes, (k + j) % self.width] = theta`",
-)
 def test_first_samples_use_each_nodes_own_moisture():
     # Each zone starts at its own moisture, drawn in [crit, fc] of that zone, and (rain off)
     # moisture changes continuously: no jump when the ring has been cycled once.

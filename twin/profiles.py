@@ -7,9 +7,12 @@ must be able to trace every number back to its origin.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -40,7 +43,7 @@ class Board:
     sleep_current_a: float
     macs_per_cycle: float
     inference_overhead_s: float
-    sources: dict[str, str]
+    sources: Mapping[str, str]
 
     @property
     def clock_hz(self) -> float:
@@ -71,7 +74,7 @@ class Radio:
     rx2_delay_s: float
     rx2_spreading_factor: int
     rx_window_symbols: int
-    sources: dict[str, str]
+    sources: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class Battery:
     nominal_v: float
     cutoff_v: float
     capacity_mah: float
-    sources: dict[str, str]
+    sources: Mapping[str, str]
 
     @property
     def capacity_c(self) -> float:
@@ -100,7 +103,7 @@ class Sensor:
     current_a: float
     duration_s: float
     reading_bytes: int
-    sources: dict[str, str]
+    sources: Mapping[str, str]
 
 
 _KINDS: dict[str, tuple[str, type]] = {
@@ -149,10 +152,12 @@ def load_profile(kind: str, profile_id: str) -> Any:
         raise ScenarioError("expected a mapping of profile fields", file=str(path))
     wanted = {f.name: f.type for f in fields(cls) if f.name != "sources"}
     values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    sources: Mapping[str, str] = {}
     for key, value in raw.items():
         if key.endswith("_source"):
             continue
+        if key == "kind" and value != kind:
+            raise ScenarioError(f"file is a '{value}' profile, expected '{kind}'", str(path), key)
         if key not in wanted and key != "kind":
             raise ScenarioError(f"unknown field; expected one of {sorted(wanted)}", str(path), key)
         if key in _META_KEYS:
@@ -169,10 +174,19 @@ def load_profile(kind: str, profile_id: str) -> Any:
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ScenarioError(f"expected a number, got {value!r}", str(path), key)
-        values[key] = int(value) if expected in ("int", int) else float(value)
+        if not math.isfinite(value) or value < 0:
+            raise ScenarioError(
+                f"expected a finite, non-negative number, got {value!r}", str(path), key
+            )
+        if expected in ("int", int):
+            if value != int(value):
+                raise ScenarioError(f"expected a whole number, got {value!r}", str(path), key)
+            value = int(value)
+        values[key] = value if expected in ("int", int) else float(value)
     missing = sorted(set(wanted) - set(values))
     if missing:
         raise ScenarioError(f"missing fields {missing}", str(path))
     if values["id"] != profile_id:
         raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
-    return cls(**values, sources=sources)
+    # Profiles are cached and shared: keep their sources read-only.
+    return cls(**values, sources=MappingProxyType(sources))

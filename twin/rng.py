@@ -67,8 +67,9 @@ class NodeStream:
 
     def normal(self, node: np.ndarray, counter: np.ndarray, purpose: int) -> np.ndarray:
         """Standard normal floats (Box-Muller on two independent uniforms)."""
-        u1 = self.uniform(node, counter, 2 * purpose + 1)
-        u2 = self.uniform(node, counter, 2 * purpose + 2)
+        # Tags above 2**32 keep the two uniforms apart from any uniform(purpose) stream.
+        u1 = self.uniform(node, counter, purpose + (1 << 32))
+        u2 = self.uniform(node, counter, purpose + (2 << 32))
         return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
 
     def integers(

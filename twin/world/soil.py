@@ -145,7 +145,7 @@ class SoilWorld:
         k = self._k_next.copy()
         theta = start
         for j in range(self.width):
-            self._ring[:, (k + j) % self.width] = theta
+            self._ring[nodes, (k + j) % self.width] = theta
             theta = self._step(nodes, k + j, theta)
         self._theta_last = theta  # moisture at k + width (not yet stored)
 
