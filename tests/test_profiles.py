@@ -14,24 +14,30 @@ import yaml
 
 import twin.profiles as profiles
 from twin.errors import ScenarioError
-from twin.profiles import Battery, Board, Radio, Sensor, available, load_profile
+from twin.profiles import Battery, Board, Radio, Runtime, Sensor, available, load_profile
 
 PROFILE_ROOT = Path(__file__).resolve().parent.parent / "device_profiles"
-SUBDIRS = {"board": "boards", "radio": "radios", "battery": "batteries", "sensor": "sensors"}
-CLASSES = {"board": Board, "radio": Radio, "battery": Battery, "sensor": Sensor}
+SUBDIRS = {
+    "board": "boards",
+    "radio": "radios",
+    "battery": "batteries",
+    "sensor": "sensors",
+    "runtime": "runtimes",
+}
+CLASSES = {"board": Board, "radio": Radio, "battery": Battery, "sensor": Sensor, "runtime": Runtime}
 META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
 UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols")
 # Dimensionless figures, named for the quantity instead of a unit:
-#   macs_per_cycle   a ratio (MAC operations per clock cycle), the unit is in the name
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit
 #   spreading_factor LoRa SF index (chips per symbol = 2^SF), no unit
 #   channels         a count of channels
-DIMENSIONLESS_SUFFIXES = ("_per_cycle", "duty_cycle", "coding_rate", "spreading_factor", "channels")
-# Categorical text figures (sourced, but not quantities): the CPU core name.
-TEXT_FIGURES = {"core"}
+DIMENSIONLESS_SUFFIXES = ("duty_cycle", "coding_rate", "spreading_factor", "channels")
+# Categorical figures (sourced, but not quantities): the CPU core family, the board's default
+# inference engine, the cores an engine runs on.
+TEXT_FIGURES = {"core", "default_runtime", "cores"}
 
 
 def _yaml_files() -> list[Path]:
@@ -77,7 +83,8 @@ def test_profile_loads_with_every_figure_sourced(path):
         src = raw.get(f"{key}_source")
         assert isinstance(src, str) and src.strip(), f"{path}: {key} has no source"
         assert prof.sources[key] == src
-        assert getattr(prof, key) == raw[key]
+        value = getattr(prof, key)
+        assert (list(value) if isinstance(value, tuple) else value) == raw[key]
     # Every field of the dataclass is in the file, and every source belongs to a figure.
     wanted = {f.name for f in dataclasses.fields(prof)} - {"sources"}
     assert set(raw) - {"kind"} - {k for k in raw if k.endswith("_source")} == wanted
@@ -97,7 +104,9 @@ def test_figure_names_carry_a_unit(path):
     assert not bad, f"{path}: figures without a unit suffix: {bad}"
     # Text figures are strings, all others numbers (bool is not a number here).
     for k in _figures(raw):
-        if k in TEXT_FIGURES:
+        if k == "cores":
+            assert isinstance(raw[k], list) and all(isinstance(c, str) for c in raw[k])
+        elif k in TEXT_FIGURES:
             assert isinstance(raw[k], str)
         else:
             assert isinstance(raw[k], int | float) and not isinstance(raw[k], bool), k
@@ -130,9 +139,6 @@ def test_nano33ble_published_figures():
     assert b.core.lower().startswith("cortex-m4")
     assert b.sram_bytes == 256 * 1024
     assert b.flash_bytes == 1024 * 1024
-    # hardware.md §1.4: TFLM reference on Cortex-M4F (L4R5, v0.5) 0.122 MAC/cycle, derived as
-    # KWS 2.657 M MAC / (181.9 ms x 120 MHz) (mlcommons/tiny_results_v0.5, closed/reference).
-    assert b.macs_per_cycle == pytest.approx(2.657e6 / (0.1819 * 120e6), rel=0.005)
     # nRF52840 supply range 1.7-3.6 V (profile's own source); a board must sleep below active.
     assert 1.7 <= b.supply_v <= 3.6
     assert 0 < b.sleep_current_a < b.active_current_a
@@ -206,7 +212,7 @@ def _expect_error(path: Path, profile_id: str, key: str | None, match: str) -> S
     return err
 
 
-@pytest.mark.parametrize("key", ["clock_mhz", "sram_bytes", "core", "macs_per_cycle"])
+@pytest.mark.parametrize("key", ["clock_mhz", "sram_bytes", "core", "default_runtime"])
 def test_missing_source_is_rejected(profile_dir, key):
     path = profile_dir(lambda raw: raw.pop(f"{key}_source"))
     _expect_error(path, "nano33ble", key, f"{key}_source")

@@ -18,6 +18,7 @@ from twin.config.loader import load_scenario, resolve, scenario_from_dict
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError
 from twin.ml.runner import OnnxModel
+from twin.physics.compute import inference_cost
 from twin.results import records
 from twin.sim.engine import GroupModels, simulate
 
@@ -124,6 +125,16 @@ def run(
     }
     for name, m in models.items():
         r = resolved[name]
+        if m.device.cost.unsupported_ops:
+            raise ScenarioError(
+                f"the device model uses ops the cost model cannot price: "
+                f"{', '.join(m.device.cost.unsupported_ops)}",
+                file,
+                f"groups.{name}.model",
+            )
+        est = inference_cost(m.device.cost, r.board, r.runtime)
+        if not est.fits:
+            raise ScenarioError(f"model does not fit: {est.misfit()}", file, f"groups.{name}.model")
         expected = r.window_samples * len(r.channels) if r.window_samples else None
         if expected is not None and m.device.input_features != expected:
             raise ScenarioError(
@@ -203,3 +214,40 @@ def write_results(result: RunResult, out: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def profile(model: str | Path, board: str, runtime: str | None = None):
+    """Cost of one inference of an ONNX model (a file or a zoo name) on a board.
+
+    Returns
+    -------
+    tuple of (GraphCost, InferenceCost)
+        The graph analysis (per node) and its latency, energy and fit on the board.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable model, unknown board or runtime, a runtime that does not run on the board's
+        core, or ops the cost model cannot price.
+    """
+    from twin.ml.runner import ZOO_DIR, load_zoo_metadata
+    from twin.physics.graph import analyse_graph
+    from twin.profiles import load_profile
+
+    path = Path(model)
+    if not path.is_file() and not path.suffix:
+        meta = load_zoo_metadata(str(model))
+        path = ZOO_DIR / meta["variants"]["int8"]["file"]
+    if not path.is_file():
+        raise ScenarioError("model file not found", str(path))
+    try:
+        graph = analyse_graph(str(path))
+    except Exception as exc:  # onnx raises many types for corrupt files
+        raise ScenarioError(f"cannot read ONNX model: {exc}", str(path)) from None
+    if graph.unsupported_ops:
+        raise ScenarioError(
+            f"ops the cost model cannot price: {', '.join(graph.unsupported_ops)}", str(path)
+        )
+    b = load_profile("board", board)
+    rt = load_profile("runtime", runtime or b.default_runtime)
+    return graph, inference_cost(graph, b, rt)

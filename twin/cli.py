@@ -93,6 +93,115 @@ def run(
     typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
 
 
+@app.command("profile")
+def profile_cmd(
+    model: str = typer.Argument(
+        ..., help="ONNX file, or the name of a zoo model.", show_default=False
+    ),
+    board: str = typer.Option(..., "--board", "-b", help="Board profile id (see: twin boards)."),
+    runtime: str | None = typer.Option(
+        None, "--runtime", "-r", help="Runtime id [default: the board's default runtime]."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Latency, energy, flash and RAM of one inference of a model on a board.
+
+    Exits 1 when the model does not fit the board, 2 on bad input.
+
+    Example: twin profile soil_irrigation --board nano33ble --runtime tflm-cmsis-nn
+    """
+    import json
+
+    from twin import api
+
+    try:
+        graph, est = api.profile(model, board, runtime)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps({
+            "model": str(model), "board": est.board, "runtime": est.runtime,
+            "macs": est.macs, "ops": est.ops, "flash_bytes": est.flash_bytes,
+            "ram_bytes": est.ram_bytes, "board_flash_bytes": est.board_flash_bytes,
+            "board_ram_bytes": est.board_ram_bytes, "latency_s": est.latency_s,
+            "energy_j": est.energy_j, "fits": est.fits,
+            "latency_by_class_s": dict(est.latency_by_class_s),
+        }, indent=2))  # fmt: skip
+    else:
+        _print_profile(graph, est)
+    if not est.fits:
+        typer.echo(f"does not fit: {est.misfit()}", err=True)
+        raise typer.Exit(code=1)
+
+
+def _print_profile(graph, est) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    by_op: dict[tuple[str, str], list[int]] = {}
+    for n in graph.nodes:
+        if n.op_class in ("free",):
+            continue
+        row = by_op.setdefault((n.op_type, n.op_class), [0, 0, 0])
+        row[0] += 1
+        row[1] += n.macs
+        row[2] += n.ops
+    t = Table(title=f"{est.board} / {est.runtime}: per op type")
+    for col in ("op type", "class", "nodes", "MACs", "ops"):
+        t.add_column(col, justify="left" if col in ("op type", "class") else "right")
+    for (op, cls), (count, macs, ops) in sorted(by_op.items(), key=lambda kv: -kv[1][1]):
+        t.add_row(op, cls, str(count), f"{macs:,}", f"{ops:,}")
+    console = Console()
+    console.print(t)
+    s = Table(title="totals", show_header=False)
+    s.add_column("what")
+    s.add_column("value", justify="right")
+    for cls, sec in est.latency_by_class_s.items():
+        if sec:
+            s.add_row(f"latency, {cls}", f"{sec * 1e3:,.3f} ms")
+    s.add_row("latency", f"{est.latency_s * 1e3:,.3f} ms")
+    s.add_row("energy", f"{est.energy_j * 1e6:,.1f} uJ")
+    s.add_row("MACs", f"{est.macs:,}")
+    flash = f"{est.flash_bytes / 1024:,.1f} / {est.board_flash_bytes / 1024:,.0f} KiB"
+    ram = f"{est.ram_bytes / 1024:,.1f} / {est.board_ram_bytes / 1024:,.0f} KiB"
+    s.add_row("flash (weights + runtime) / board", flash)
+    s.add_row("RAM (arena + runtime) / board", ram)
+    s.add_row("fits", "yes" if est.fits else "NO")
+    console.print(s)
+
+
+@app.command("boards")
+def boards_cmd() -> None:
+    """List board and runtime profiles.
+
+    Example: twin boards
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from twin.profiles import available, load_profile
+
+    try:
+        boards = [load_profile("board", b) for b in available("board")]
+        runtimes = [load_profile("runtime", r) for r in available("runtime")]
+    except TwinError as exc:
+        _fail(exc)
+        return
+    t = Table(title="boards")
+    for col in ("id", "core", "clock MHz", "SRAM KiB", "flash KiB", "default runtime"):
+        t.add_column(col)
+    for b in boards:
+        t.add_row(b.id, b.core, f"{b.clock_mhz:g}", f"{b.sram_bytes / 1024:,.0f}",
+                  f"{b.flash_bytes / 1024:,.0f}", b.default_runtime)  # fmt: skip
+    r = Table(title="runtimes")
+    r.add_column("id")
+    r.add_column("runs on")
+    for rt in runtimes:
+        r.add_row(rt.id, ", ".join(rt.cores))
+    Console().print(t, r)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="twin")

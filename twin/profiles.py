@@ -41,14 +41,26 @@ class Board:
     supply_v: float
     active_current_a: float
     sleep_current_a: float
-    macs_per_cycle: float
-    inference_overhead_s: float
+    default_runtime: str
     sources: Mapping[str, str]
 
     @property
     def clock_hz(self) -> float:
         """Core clock [Hz]."""
         return self.clock_mhz * 1e6
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """An inference engine: which cores it runs on and what it adds to flash and RAM."""
+
+    id: str
+    name: str
+    cores: tuple[str, ...]
+    flash_overhead_bytes: int
+    ram_overhead_bytes: int
+    overhead_s: float
+    sources: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ _KINDS: dict[str, tuple[str, type]] = {
     "radio": ("radios", Radio),
     "battery": ("batteries", Battery),
     "sensor": ("sensors", Sensor),
+    "runtime": ("runtimes", Runtime),
 }
 
 
@@ -171,6 +184,11 @@ def load_profile(kind: str, profile_id: str) -> Any:
         expected = wanted[key]
         if expected in ("str", str):
             values[key] = str(value)
+            continue
+        if expected == "tuple[str, ...]":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ScenarioError(f"expected a list of names, got {value!r}", str(path), key)
+            values[key] = tuple(value)
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ScenarioError(f"expected a number, got {value!r}", str(path), key)

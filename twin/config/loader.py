@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError
 from twin.ml.runner import ZOO_DIR, load_zoo_metadata
-from twin.profiles import Battery, Board, Radio, Sensor, load_profile
+from twin.profiles import Battery, Board, Radio, Runtime, Sensor, load_profile
 
 
 def _line_index(text: str) -> dict[tuple, int]:
@@ -141,6 +141,7 @@ class ResolvedGroup:
     radio: Radio
     battery: Battery
     sensor: Sensor
+    runtime: Runtime
     device_model_path: Path
     cloud_model_path: Path
     window_samples: int
@@ -162,6 +163,21 @@ def resolve(
                 if exc.file:  # a broken profile file: report that file
                     raise
                 raise ScenarioError(exc.message, file, f"{prefix}.{kind}") from None
+        runtime_id = g.runtime or profiles["board"].default_runtime
+        try:
+            profiles["runtime"] = load_profile("runtime", runtime_id)
+        except ScenarioError as exc:
+            if exc.file:
+                raise
+            raise ScenarioError(exc.message, file, f"{prefix}.runtime") from None
+        board, runtime = profiles["board"], profiles["runtime"]
+        if board.core not in runtime.cores:
+            raise ScenarioError(
+                f"runtime '{runtime_id}' does not run on {board.core} (board '{board.id}'); "
+                f"it supports {', '.join(runtime.cores)}",
+                file,
+                f"{prefix}.runtime",
+            )
         m = g.model
         if m.zoo is not None:
             try:

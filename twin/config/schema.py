@@ -67,6 +67,9 @@ class Group(_Strict):
 
     count: PositiveInt = Field(description="Number of nodes.")
     board: str = Field(description="Board profile id (device_profiles/boards).")
+    runtime: str | None = Field(
+        None, description="Inference engine (device_profiles/runtimes); default: the board's."
+    )
     radio: str = Field(description="Radio profile id (device_profiles/radios).")
     battery: str = Field(description="Battery profile id (device_profiles/batteries).")
     sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")

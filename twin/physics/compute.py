@@ -1,191 +1,193 @@
-"""On-device compute cost: ONNX graph analysis and a per-board latency/energy model.
+"""On-device compute cost: latency, energy and fit of one inference on a board and runtime.
 
-Graph analysis works on any ONNX model: per node the op type and multiply-accumulates (MACs),
-weight bytes at the stored precision (what goes to flash) and the peak activation memory from
-tensor lifetimes along the graph's topological order (the RAM arena an interpreter such as
-TFLM needs). Latency follows the first-order model of the MLPerf Tiny analyses:
-``latency_s = overhead_s + MACs / (macs_per_cycle * clock_hz)`` and energy is the board's
-active power over that time (MLPerf Tiny shows average inference power is nearly
-model-independent per board: E ~ P_board x latency).
+The cost model (fitted on MLPerf Tiny measurements by ``python -m twin.calibration``)::
+
+    cycles    = sum over op classes c of  units_c * weight_c * factor[runtime, c]
+    latency_s = overhead_s + cycles / (macs_per_cycle[core] * speedup[runtime] * clock_hz)
+    energy_j  = latency_s * active_current_a * supply_v
+
+``units_c`` are MACs (conv, depthwise, pointwise, fc) or operations (elementwise, pool) from the
+ONNX graph (:mod:`twin.physics.graph`); ``weight_c`` is the cost of one unit relative to a MAC
+of a k x k convolution (depthwise MACs cost several times more), ``factor[runtime, c]`` how an
+engine's depthwise and fully-connected kernels differ from that; ``macs_per_cycle[core]`` is the
+convolution throughput of a core family with TFLM's reference kernels and ``speedup[runtime]``
+how much faster an engine is than those (the same board runs the same model 4x faster with
+X-CUBE-AI than with reference kernels). Energy uses the board's active power: MLPerf Tiny shows
+average inference power is nearly model-independent per board and supply.
+
+Boards and runtimes without measurements get the factors of their core family and runtime,
+so the model generalises by core family and clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-import numpy as np
-import onnx
-from onnx import helper, numpy_helper, shape_inference
+import yaml
 
-# Ops that move or rescale data without multiply-accumulates (quantisation glue, shapes).
-_NO_MAC_OPS = {
-    "QuantizeLinear",
-    "DequantizeLinear",
-    "Cast",
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Identity",
-    "Transpose",
-    "Concat",
-    "Shape",
-    "Gather",
-    "Slice",
-    "Relu",
-    "Sigmoid",
-    "Softmax",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Clip",
-    "Tanh",
-    "ArgMax",
-    "Max",
-    "Min",
-    "Constant",
-    "Sqrt",
-    "ReduceMean",
-    "GlobalAveragePool",
-    "AveragePool",
-    "MaxPool",
-    "BatchNormalization",
-    "Pad",
-    "ArrayFeatureExtractor",
-    "ZipMap",
-    "Neg",
-    "Exp",
-    "Log",
-}
-_MAC_OPS = {
-    "MatMul",
-    "Gemm",
-    "Conv",
-    "MatMulInteger",
-    "QLinearMatMul",
-    "QLinearConv",
-    "ConvInteger",
-}
+from twin.errors import ScenarioError
+from twin.physics.graph import MAC_CLASSES, OP_CLASSES, GraphCost, analyse_graph
+from twin.profiles import Board, Runtime, profile_dirs
+
+__all__ = [
+    "CostParams",
+    "GraphCost",
+    "InferenceCost",
+    "analyse_graph",
+    "inference_cost",
+    "inference_energy_j",
+    "inference_latency_s",
+    "load_cost_params",
+]
+
+CALIBRATION_FILE = "compute_calibration.yaml"
 
 
 @dataclass(frozen=True)
-class GraphCost:
-    """Static cost of one inference of an ONNX model (batch of 1)."""
+class CostParams:
+    """Fitted cost-model factors, each with where it comes from."""
 
-    macs: int
-    flash_bytes: int
-    ram_bytes: int
-    macs_by_op: dict[str, int] = field(default_factory=dict)
-    unsupported_ops: tuple[str, ...] = ()
+    core_macs_per_cycle: Mapping[str, float]
+    runtime_speedup: Mapping[str, float]
+    class_weight: Mapping[str, float]
+    runtime_class_factor: Mapping[str, Mapping[str, float]]
+    sources: Mapping[str, str]
 
-
-def _dims(vi: onnx.ValueInfoProto) -> list[int] | None:
-    if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
-        return None
-    out = []
-    for d in vi.type.tensor_type.shape.dim:
-        if d.HasField("dim_value"):
-            out.append(d.dim_value)
-        else:
-            return None
-    return out
+    def weight(self, runtime: str, op_class: str) -> float:
+        """Cycles of one unit of ``op_class`` on ``runtime``, relative to a convolution MAC."""
+        factor = self.runtime_class_factor.get(runtime, {}).get(op_class, 1.0)
+        return self.class_weight.get(op_class, 1.0) * factor
 
 
-def _elem_bytes(vi: onnx.ValueInfoProto) -> int:
-    return np.dtype(helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)).itemsize
-
-
-def analyse_graph(model: onnx.ModelProto) -> GraphCost:
-    """MACs, flash and RAM of one inference of ``model`` with batch size 1.
-
-    Unknown ops are listed in ``unsupported_ops``, never silently counted as free.
-    """
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    graph = model.graph
-    init_names = {i.name for i in graph.initializer}
-    for inp in graph.input:
-        if inp.name in init_names:
-            continue
-        dims = inp.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value"):
-            dims[0].dim_value = 1  # batch of one, as on the device
-    model = shape_inference.infer_shapes(model)
-    graph = model.graph
-    infos = {vi.name: vi for vi in list(graph.value_info) + list(graph.input) + list(graph.output)}
-    shapes = {n: _dims(vi) for n, vi in infos.items()}
-    for init in graph.initializer:
-        shapes[init.name] = list(init.dims)
-
-    flash = sum(numpy_helper.to_array(i).nbytes for i in graph.initializer)
-    macs_by_op: dict[str, int] = {}
-    unsupported: set[str] = set()
-    for node in graph.node:
-        op = node.op_type
-        if op in _NO_MAC_OPS:
-            continue
-        if node.domain not in ("", "ai.onnx"):
-            unsupported.add(f"{node.domain}.{op}")
-            continue
-        if op not in _MAC_OPS:
-            unsupported.add(op)
-            continue
-        out = shapes.get(node.output[0])
-        a = shapes.get(node.input[0])
-        if out is None or a is None:
-            unsupported.add(f"{op}(unknown shape)")
-            continue
-        if op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
-            macs = int(np.prod(out)) * a[-1]
-        elif op == "Gemm":
-            trans_a = next((at.i for at in node.attribute if at.name == "transA"), 0)
-            macs = int(np.prod(out)) * (a[0] if trans_a else a[-1])
-        else:  # Conv family: weights are input 1 (input 3 for QLinearConv)
-            w = shapes.get(node.input[3 if op == "QLinearConv" else 1])
-            macs = int(np.prod(out)) * w[1] * int(np.prod(w[2:]))  # w[1] = C_in / group
-        macs_by_op[op] = macs_by_op.get(op, 0) + macs
-
-    ram = _peak_activation_bytes(graph, infos, init_names)
-    return GraphCost(
-        sum(macs_by_op.values()), int(flash), ram, macs_by_op, tuple(sorted(unsupported))
+@cache
+def load_cost_params(path: str | None = None) -> CostParams:
+    """Read the calibrated factors (``device_profiles/compute_calibration.yaml``)."""
+    if path is None:
+        found = [d / CALIBRATION_FILE for d in profile_dirs() if (d / CALIBRATION_FILE).is_file()]
+        if not found:
+            raise ScenarioError(f"{CALIBRATION_FILE} not found; run python -m twin.calibration")
+        path = str(found[0])
+    raw = yaml.safe_load(Path(path).read_text())
+    sources = {}
+    values: dict[str, dict[str, float]] = {}
+    for section in ("core_macs_per_cycle", "runtime_speedup", "class_weight"):
+        values[section] = {}
+        for key, entry in raw[section].items():
+            values[section][key] = float(entry["value"])
+            sources[f"{section}.{key}"] = str(entry["source"])
+    factors = {
+        rt: {c: float(e["value"]) for c, e in entries.items()}
+        for rt, entries in raw.get("runtime_class_factor", {}).items()
+    }
+    return CostParams(
+        values["core_macs_per_cycle"],
+        values["runtime_speedup"],
+        values["class_weight"],
+        factors,
+        sources,
     )
 
 
-def _peak_activation_bytes(graph: onnx.GraphProto, infos: dict, init_names: set[str]) -> int:
-    """Peak bytes of live activations along the topological order (tensor liveness)."""
+@dataclass(frozen=True)
+class InferenceCost:
+    """Latency, energy and memory of one inference of a model on a board with a runtime."""
 
-    def size(name: str) -> int:
-        vi = infos.get(name)
-        dims = _dims(vi) if vi is not None else None
-        return int(np.prod(dims)) * _elem_bytes(vi) if dims is not None else 0
+    board: str
+    runtime: str
+    macs: int
+    ops: int
+    cycles: float
+    latency_s: float
+    energy_j: float
+    latency_by_class_s: Mapping[str, float]
+    flash_bytes: int
+    ram_bytes: int
+    board_flash_bytes: int
+    board_ram_bytes: int
+    unsupported_ops: tuple[str, ...]
 
-    last_use: dict[str, int] = {}
-    for i, node in enumerate(graph.node):
-        for name in node.input:
-            last_use[name] = i
-    for out in graph.output:
-        last_use[out.name] = len(graph.node)
-    live = {inp.name: size(inp.name) for inp in graph.input if inp.name not in init_names}
-    peak = sum(live.values())
-    for i, node in enumerate(graph.node):
-        for name in node.output:
-            live[name] = size(name)
-        peak = max(peak, sum(live.values()))
-        for name in [n for n in live if last_use.get(n, -1) <= i]:
-            del live[name]
-    return int(peak)
+    @property
+    def fits(self) -> bool:
+        """Whether weights + runtime fit in flash and the arena + runtime in SRAM."""
+        return self.flash_bytes <= self.board_flash_bytes and self.ram_bytes <= self.board_ram_bytes
+
+    def misfit(self) -> str | None:
+        """Why the model does not fit, or None."""
+        parts = []
+        for what, need, have in (
+            ("flash", self.flash_bytes, self.board_flash_bytes),
+            ("RAM", self.ram_bytes, self.board_ram_bytes),
+        ):
+            if need > have:
+                parts.append(
+                    f"needs {need / 1024:,.1f} KiB of {what}, board '{self.board}' has "
+                    f"{have / 1024:,.1f} KiB (over by {(need - have) / 1024:,.1f} KiB)"
+                )
+        return "; ".join(parts) or None
 
 
 def inference_latency_s(
-    macs: float, clock_hz: float, macs_per_cycle: float, overhead_s: float = 0.0
+    units_by_class: Mapping[str, float],
+    clock_hz: float,
+    macs_per_cycle: float,
+    speedup: float = 1.0,
+    class_weight: Mapping[str, float] | None = None,
+    overhead_s: float = 0.0,
 ) -> float:
-    """On-board latency of one inference [s].
+    """Latency of one inference [s] from its work per op class.
 
-    ``latency_s = overhead_s + macs / (macs_per_cycle * clock_hz)``
+    ``overhead_s + sum_c(units_c * weight_c) / (macs_per_cycle * speedup * clock_hz)``
     """
-    return overhead_s + macs / (macs_per_cycle * clock_hz)
+    weight = class_weight or {}
+    cycles = sum(u * weight.get(c, 1.0) for c, u in units_by_class.items())
+    return overhead_s + cycles / (macs_per_cycle * speedup * clock_hz)
 
 
 def inference_energy_j(latency_s: float, active_current_a: float, supply_v: float) -> float:
     """Energy of one inference [J]: the board's active power over the inference time."""
     return latency_s * active_current_a * supply_v
+
+
+def inference_cost(
+    graph: GraphCost, board: Board, runtime: Runtime, params: CostParams | None = None
+) -> InferenceCost:
+    """Cost of one inference of ``graph`` on ``board`` with ``runtime``.
+
+    Raises
+    ------
+    ScenarioError
+        If the runtime does not run on the board's core, or the cost model has no factor for it.
+    """
+    params = params or load_cost_params()
+    if board.core not in runtime.cores:
+        raise ScenarioError(
+            f"runtime '{runtime.id}' does not run on {board.core} (board '{board.id}'); "
+            f"it supports {', '.join(runtime.cores)}"
+        )
+    try:
+        mpc = params.core_macs_per_cycle[board.core]
+        speedup = params.runtime_speedup[runtime.id]
+    except KeyError as exc:
+        raise ScenarioError(f"the compute model has no factor for {exc.args[0]}") from None
+    units = graph.units_by_class()
+    rate = mpc * speedup * board.clock_hz
+    by_class = {c: units[c] * params.weight(runtime.id, c) / rate for c in MAC_CLASSES + OP_CLASSES}
+    latency = runtime.overhead_s + sum(by_class.values())
+    return InferenceCost(
+        board=board.id,
+        runtime=runtime.id,
+        macs=graph.macs,
+        ops=graph.ops,
+        cycles=sum(by_class.values()) * board.clock_hz,
+        latency_s=latency,
+        energy_j=inference_energy_j(latency, board.active_current_a, board.supply_v),
+        latency_by_class_s=by_class,
+        flash_bytes=graph.flash_bytes + runtime.flash_overhead_bytes,
+        ram_bytes=graph.ram_bytes + runtime.ram_overhead_bytes,
+        board_flash_bytes=board.flash_bytes,
+        board_ram_bytes=board.sram_bytes,
+        unsupported_ops=graph.unsupported_ops,
+    )

@@ -57,8 +57,7 @@ def group_record(
     days = horizon_s / DAY_S
     sent = int(g.uplinks.sum())
     scheduled = int(g.g_end)
-    cost = g.model.cost
-    board = g.res.board
+    est = g.inference
     return {
         "policy": policy,
         "group": g.name,
@@ -97,13 +96,15 @@ def group_record(
         "model": {
             "name": g.res.device_model_path.stem,
             "variant": "int8",
-            "macs": int(cost.macs),
-            "flash_bytes": int(cost.flash_bytes),
-            "ram_bytes": int(cost.ram_bytes),
-            "board_flash_bytes": int(board.flash_bytes),
-            "board_ram_bytes": int(board.sram_bytes),
-            "latency_s": float(g.infer_s),
-            "energy_j": float(g.infer_c * board.supply_v),
+            "board": est.board,
+            "runtime": est.runtime,
+            "macs": int(est.macs),
+            "flash_bytes": int(est.flash_bytes),
+            "ram_bytes": int(est.ram_bytes),
+            "board_flash_bytes": int(est.board_flash_bytes),
+            "board_ram_bytes": int(est.board_ram_bytes),
+            "latency_s": float(est.latency_s),
+            "energy_j": float(est.energy_j),
         },
     }
 

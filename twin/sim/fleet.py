@@ -126,10 +126,8 @@ class FleetGroup:
         self.sense_c = (
             sensor.current_a + board.active_current_a - board.sleep_current_a
         ) * self.sense_s
-        cost = device_model.cost
-        self.infer_s = compute.inference_latency_s(
-            cost.macs, board.clock_hz, board.macs_per_cycle, board.inference_overhead_s
-        )
+        self.inference = compute.inference_cost(device_model.cost, board, res.runtime)
+        self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
         self.sf = cfg.spreading_factor
         self.payload = {
