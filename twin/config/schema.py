@@ -75,6 +75,12 @@ class Group(_Strict):
     sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")
     sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
     spreading_factor: int = Field(9, ge=7, le=12, description="LoRa spreading factor (7-12).")
+    tx_jitter_s: float = Field(
+        0.0,
+        ge=0.0,
+        description="Random delay before each uplink, uniform in [0, tx_jitter_s] [s]: "
+        "de-synchronises nodes that sample on the same period.",
+    )
     heartbeat_period_s: PositiveFloat = Field(86_400.0, description="On-device heartbeat [s].")
     model: ModelRef
     payload_bytes: Payloads = Payloads()
@@ -137,6 +143,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        for name, g in self.groups.items():
+            if g.tx_jitter_s >= g.sampling_period_s:
+                raise ValueError(
+                    f"groups.{name}.tx_jitter_s must be shorter than sampling_period_s"
+                )
         if len(set(self.policies)) != len(self.policies):
             raise ValueError("policies are listed more than once")
         ids = [g.id for g in self.gateways]

@@ -33,6 +33,7 @@ READING, DECISION, HEARTBEAT = range(3)
 PURPOSE_CHANNEL = 11
 PURPOSE_UP_LATENCY = 12
 PURPOSE_DOWN_LATENCY = 13
+PURPOSE_TX_JITTER = 14
 
 
 @dataclass
@@ -166,6 +167,7 @@ class FleetGroup:
             self.sense_s
             + self.infer_s
             + radio.wakeup_s
+            + cfg.tx_jitter_s
             + max(self.toa_s.values())
             + radio.rx2_delay_s
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
@@ -340,6 +342,9 @@ class FleetGroup:
         """
         radio = self.res.radio
         start = ready_s + radio.wakeup_s
+        if self.cfg.tx_jitter_s > 0:
+            u = self.stream.uniform(nodes, k.astype(np.uint64), PURPOSE_TX_JITTER)
+            start = start + self.cfg.tx_jitter_s * u
         ok = start >= self.radio_free_s[nodes]
         self.lost_duty_cycle += int((~ok).sum())
         sent = ok
