@@ -125,6 +125,10 @@ def test_dead_nodes_stop(small_farm, tmp_path, monkeypatch):
         "id: tiny\nkind: battery\nname: test cell\n"
         "nominal_v: 3.0\nnominal_v_source: test\ncutoff_v: 2.0\ncutoff_v_source: test\n"
         "capacity_mah: 0.2\ncapacity_mah_source: test\n"
+        "rated_current_a: 0.001\nrated_current_a_source: test\n"
+        "peukert_exponent: 1.0\npeukert_exponent_source: test\n"
+        "self_discharge_per_year: 0.0\nself_discharge_per_year_source: test\n"
+        "max_pulse_current_a: 0.1\nmax_pulse_current_a_source: test\n"
     )
     monkeypatch.setattr(profiles, "profile_dirs", lambda: [*orig_dirs(), tmp_path])
     profiles.load_profile.cache_clear()

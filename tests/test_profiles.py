@@ -34,7 +34,16 @@ UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols")
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit
 #   spreading_factor LoRa SF index (chips per symbol = 2^SF), no unit
 #   channels         a count of channels
-DIMENSIONLESS_SUFFIXES = ("duty_cycle", "coding_rate", "spreading_factor", "channels")
+#   peukert_exponent Peukert's k, a pure number
+#   *_per_year       a fraction lost per year: the unit (1/year) is in the name
+DIMENSIONLESS_SUFFIXES = (
+    "duty_cycle",
+    "coding_rate",
+    "spreading_factor",
+    "channels",
+    "_exponent",
+    "_per_year",
+)
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
 # inference engine, the cores an engine runs on.
 TEXT_FIGURES = {"core", "default_runtime", "cores"}

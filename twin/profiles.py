@@ -98,6 +98,10 @@ class Battery:
     nominal_v: float
     cutoff_v: float
     capacity_mah: float
+    rated_current_a: float
+    peukert_exponent: float
+    self_discharge_per_year: float
+    max_pulse_current_a: float
     sources: Mapping[str, str]
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.physics import battery
 from twin.sim.fleet import STATES, FleetGroup
 from twin.sim.metrics import confusion_summary
 from twin.sim.network import LoRaNetwork
@@ -40,8 +41,18 @@ def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.n
     nodes = np.arange(g.n)
     died = ~np.isinf(g.death_s)
     used = g.used_c(nodes, horizon_s)
+    # Projection at the node's mean current, with the capacity the cell gives at that current
+    # (Peukert; at or below the rated current the rated capacity).
+    bat = g.res.battery
+    mean_a = used / horizon_s
+    capacity_c = (
+        battery.peukert_capacity_mah(
+            bat.capacity_mah, bat.rated_current_a, mean_a, bat.peukert_exponent
+        )
+        * 3.6
+    )
     with np.errstate(divide="ignore"):
-        projected = np.where(used > 0, g.capacity_c / (used / horizon_s), np.inf)
+        projected = np.where(used > 0, capacity_c / mean_a, np.inf)
     life_s = np.where(died, g.death_s, projected)
     return life_s / DAY_S, ~died
 
@@ -53,6 +64,7 @@ def group_record(
     gi = g.index
     energy, _ = _energy_by_state_j(g, horizon_s)
     life, projected = battery_life_days(g, horizon_s)
+    alive_s = np.minimum(horizon_s, g.death_s)
     tp, fp, fn, tn = (int(v) for v in g.confusion.sum(axis=0))
     days = horizon_s / DAY_S
     sent = int(g.uplinks.sum())
@@ -87,6 +99,13 @@ def group_record(
             "dead_nodes": int((~projected).sum()),
         },
         "decision": confusion_summary(tp, fp, fn, tn),
+        "battery": {
+            "id": g.res.battery.id,
+            "capacity_mah": g.res.battery.capacity_mah,
+            "drawn_c": float(g.charge_c.sum() + g.sleep_current_a * alive_s.sum()),
+            "self_discharge_c": float(g.self_discharge_a * alive_s.sum()),
+        },
+        "warnings": list(g.warnings),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
             # One cloud service serves every group of a run: its utilisation is shared.

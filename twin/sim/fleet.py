@@ -16,7 +16,7 @@ import numpy as np
 from twin.config.loader import ResolvedGroup
 from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
-from twin.physics import compute, lora
+from twin.physics import battery, compute, lora
 from twin.rng import NodeStream
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
@@ -123,6 +123,17 @@ class FleetGroup:
 
         # Per-sample costs from the profiles (charges above the sleep floor) [C].
         self.sleep_current_a = board.sleep_current_a + radio.sleep_current_a
+        # The battery also loses charge by itself: a fixed fraction of capacity per year,
+        # counted like a constant current (it drains the cell, not the device ledger).
+        self.self_discharge_a = battery.self_discharge_c(
+            res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
+        ).item()
+        self.floor_a = self.sleep_current_a + self.self_discharge_a
+        peak_a = max(radio.tx_current_a, sensor.current_a + board.active_current_a)
+        warning = battery.pulse_warning(
+            res.battery.id, res.battery.max_pulse_current_a, peak_a + board.sleep_current_a
+        )
+        self.warnings = [warning] if warning else []
         self.sense_s = sensor.duration_s
         self.sense_c = (
             sensor.current_a + board.active_current_a - board.sleep_current_a
@@ -238,7 +249,7 @@ class FleetGroup:
     def used_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         """Charge drawn by ``nodes`` up to time ``t`` [C] (events plus sleep floor)."""
         alive_until = np.minimum(t, self.death_s[nodes])
-        return self.charge_c[nodes].sum(axis=1) + self.sleep_current_a * alive_until
+        return self.charge_c[nodes].sum(axis=1) + self.floor_a * alive_until
 
     def take_snapshot(self) -> None:
         """Open a battery snapshot at the next time-series step (all earlier samples done)."""
@@ -250,7 +261,7 @@ class FleetGroup:
         """Finish snapshots whose late RX corrections have all arrived."""
         while self.open_snapshots and self.open_snapshots[0].time_s + self.feedback_s <= resolved_s:
             snap = self.open_snapshots.pop(0)
-            used = snap.charge_c + self.sleep_current_a * np.minimum(snap.time_s, self.death_s)
+            used = snap.charge_c + self.floor_a * np.minimum(snap.time_s, self.death_s)
             soc = np.clip(1.0 - used / self.capacity_c, 0.0, 1.0)
             q = np.quantile(soc, [0.05, 0.5, 0.95])
             self.soc_rows.append((snap.time_s, float(q[0]), float(q[1]), float(q[2])))
@@ -279,7 +290,7 @@ class FleetGroup:
         remaining = self.capacity_c - self.used_c(nodes, horizon_s)
         dying = remaining <= 0
         d = nodes[dying]
-        self.death_s[d] = horizon_s + remaining[dying] / self.sleep_current_a
+        self.death_s[d] = horizon_s + remaining[dying] / self.floor_a
         self.alive[d] = False
         self.score(np.arange(self.n))
 
@@ -299,7 +310,7 @@ class FleetGroup:
         dying = remaining <= 0
         if dying.any():
             d = nodes[dying]
-            self.death_s[d] = t[dying] + remaining[dying] / self.sleep_current_a
+            self.death_s[d] = t[dying] + remaining[dying] / self.floor_a
             self.alive[d] = False
             nodes, k, t = nodes[~dying], k[~dying], t[~dying]
         if nodes.size == 0:
