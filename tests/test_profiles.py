@@ -14,7 +14,16 @@ import yaml
 
 import twin.profiles as profiles
 from twin.errors import ScenarioError
-from twin.profiles import Battery, Board, Radio, Runtime, Sensor, available, load_profile
+from twin.profiles import (
+    Battery,
+    Board,
+    Propagation,
+    Radio,
+    Runtime,
+    Sensor,
+    available,
+    load_profile,
+)
 
 PROFILE_ROOT = Path(__file__).resolve().parent.parent / "device_profiles"
 SUBDIRS = {
@@ -23,12 +32,20 @@ SUBDIRS = {
     "battery": "batteries",
     "sensor": "sensors",
     "runtime": "runtimes",
+    "propagation": "propagation",
 }
-CLASSES = {"board": Board, "radio": Radio, "battery": Battery, "sensor": Sensor, "runtime": Runtime}
+CLASSES = {
+    "board": Board,
+    "radio": Radio,
+    "battery": Battery,
+    "sensor": Sensor,
+    "runtime": Runtime,
+    "propagation": Propagation,
+}
 META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
-UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols")
+UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m")
 # Dimensionless figures, named for the quantity instead of a unit:
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit

@@ -86,6 +86,8 @@ class Radio:
     rx2_delay_s: float
     rx2_spreading_factor: int
     rx_window_symbols: int
+    tx_power_dbm: float
+    noise_figure_db: float
     sources: Mapping[str, str]
 
 
@@ -122,12 +124,26 @@ class Sensor:
     sources: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class Propagation:
+    """A log-distance path-loss model with log-normal shadowing, from a measurement campaign."""
+
+    id: str
+    name: str
+    path_loss_d0_db: float
+    d0_m: float
+    path_loss_exponent: float
+    shadowing_sd_db: float
+    sources: Mapping[str, str]
+
+
 _KINDS: dict[str, tuple[str, type]] = {
     "board": ("boards", Board),
     "radio": ("radios", Radio),
     "battery": ("batteries", Battery),
     "sensor": ("sensors", Sensor),
     "runtime": ("runtimes", Runtime),
+    "propagation": ("propagation", Propagation),
 }
 
 

@@ -74,7 +74,11 @@ class Group(_Strict):
     battery: str = Field(description="Battery profile id (device_profiles/batteries).")
     sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")
     sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
-    spreading_factor: int = Field(9, ge=7, le=12, description="LoRa spreading factor (7-12).")
+    spreading_factor: Annotated[int, Field(ge=7, le=12)] | Literal["auto"] = Field(
+        "auto",
+        description="LoRa spreading factor 7-12, or 'auto': the fastest one the node's best "
+        "link allows with the ADR margin (what adaptive data rate converges to).",
+    )
     tx_jitter_s: float = Field(
         0.0,
         ge=0.0,
@@ -105,6 +109,9 @@ class Gateway(_Strict):
     id: str
     x_m: float = Field(ge=0.0)
     y_m: float = Field(ge=0.0)
+    demodulators: PositiveInt = Field(
+        8, description="Frames it can demodulate at once (SX1301-based gateways: 8)."
+    )
 
 
 class Cloud(_Strict):
@@ -118,6 +125,23 @@ class Cloud(_Strict):
     )
     workers: PositiveInt = Field(1, description="Parallel inference workers.")
     service_time_s: PositiveFloat = Field(description="Time one worker takes per request [s].")
+
+
+class Channel(_Strict):
+    """How radio links and the shared channel behave."""
+
+    propagation: str = Field(
+        "oulu-868", description="Path-loss model (device_profiles/propagation)."
+    )
+    capture_threshold_db: float = Field(
+        6.0,
+        ge=0.0,
+        description="A frame survives an overlapping one on its channel and SF when this much "
+        "stronger (6 dB: Bor et al., MSWiM 2016, LoRaSim).",
+    )
+    adr_margin_db: float = Field(
+        10.0, ge=0.0, description="Link margin kept by 'auto' spreading factors [dB]."
+    )
 
 
 class Engine(_Strict):
@@ -138,6 +162,7 @@ class Scenario(_Strict):
     groups: Annotated[dict[str, Group], Field(min_length=1)]
     gateways: Annotated[list[Gateway], Field(min_length=1)]
     cloud: Cloud
+    channel: Channel = Channel()
     policies: Annotated[list[Literal["on_device", "cloud"]], Field(min_length=1)]
     engine: Engine = Engine()
 

@@ -78,3 +78,51 @@ def rx_window_s(
 ) -> np.ndarray:
     """How long a class-A receive window keeps the receiver on when no frame arrives [s]."""
     return window_symbols * symbol_time_s(spreading_factor, bandwidth_hz)
+
+
+# LoRa demodulator SNR limit per spreading factor [dB] (Semtech SX1276/77/78/79 datasheet,
+# table "Range of spreading factors"; also Semtech AN1200.22 "LoRa Modulation Basics").
+SNR_LIMIT_DB = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
+
+
+def sensitivity_dbm(
+    spreading_factor: ArrayLike, bandwidth_hz: float = 125e3, noise_figure_db: float = 6.0
+) -> np.ndarray:
+    """Receiver sensitivity [dBm]: ``-174 + 10 log10(BW) + NF + SNR_limit(SF)``.
+
+    Thermal noise floor at 290 K plus the receiver's noise figure plus the SNR the LoRa
+    demodulator needs at that spreading factor (Semtech AN1200.22).
+
+    Examples
+    --------
+    >>> round(float(sensitivity_dbm(12)), 1)
+    -137.0
+    """
+    sf = np.asarray(spreading_factor)
+    snr = np.vectorize(SNR_LIMIT_DB.__getitem__, otypes=[float])(sf)
+    return -174.0 + 10 * np.log10(bandwidth_hz) + noise_figure_db + snr
+
+
+def log_distance_path_loss_db(
+    distance_m: ArrayLike, path_loss_d0_db: float, d0_m: float, exponent: float
+) -> np.ndarray:
+    """Log-distance path loss [dB]: ``PL(d0) + 10 n log10(d / d0)`` (shadowing added apart)."""
+    d = np.maximum(np.asarray(distance_m, dtype=np.float64), 1.0)
+    return path_loss_d0_db + 10.0 * exponent * np.log10(d / d0_m)
+
+
+def assign_spreading_factor(
+    rx_power_dbm: ArrayLike, margin_db: float, bandwidth_hz: float = 125e3,
+    noise_figure_db: float = 6.0,
+) -> np.ndarray:  # fmt: skip
+    """The fastest spreading factor whose sensitivity the link clears by ``margin_db``.
+
+    What LoRaWAN's adaptive data rate converges to for a static node. Links too weak for
+    SF12 get 12 too (they will mostly fail to reach a gateway).
+    """
+    rx = np.asarray(rx_power_dbm, dtype=np.float64)
+    out = np.full(rx.shape, 12, dtype=np.int64)
+    for sf in range(11, 6, -1):
+        ok = rx >= sensitivity_dbm(sf, bandwidth_hz, noise_figure_db) + margin_db
+        out = np.where(ok, sf, out)
+    return out

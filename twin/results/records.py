@@ -81,7 +81,7 @@ def group_record(
         "uplink_messages": sent + int(g.lost_duty_cycle),
         "uplink_delivered": int(net.delivered[gi]),
         "uplink_lost": {
-            "collision": int(net.lost_collision[gi]),
+            **{reason: int(count[gi]) for reason, count in net.lost.items()},
             "duty_cycle": int(g.lost_duty_cycle),
         },
         "uplink_bytes": int(g.uplink_bytes.sum()),

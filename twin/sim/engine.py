@@ -15,8 +15,9 @@ import simpy
 from twin.config.loader import ResolvedGroup
 from twin.config.schema import Scenario
 from twin.ml.runner import OnnxModel
+from twin.profiles import load_profile
 from twin.rng import NodeStream, stream_key
-from twin.sim.fleet import FleetGroup
+from twin.sim.fleet import FleetGroup, LinkSetup
 from twin.sim.network import LoRaNetwork
 
 
@@ -56,9 +57,15 @@ def simulate(
     seed_seqs = np.random.SeedSequence(scenario.world.seed).spawn(len(scenario.groups))
     window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
     site = (scenario.world.site.width_m, scenario.world.site.height_m)
+    propagation = load_profile("propagation", scenario.channel.propagation)
     groups = []
     for i, ((name, cfg), ss) in enumerate(zip(scenario.groups.items(), seed_seqs, strict=True)):
-        ss_setup, ss_node, ss_world = ss.spawn(3)
+        # Children are keyed by index: adding the fourth left the first three unchanged.
+        ss_setup, ss_node, ss_world, ss_link = ss.spawn(4)
+        link = LinkSetup(
+            scenario.gateways, propagation, scenario.channel.adr_margin_db,
+            np.random.default_rng(ss_link),
+        )  # fmt: skip
         groups.append(
             FleetGroup(
                 i,
@@ -73,9 +80,13 @@ def simulate(
                 models[name].device,
                 window,
                 scenario.engine.timeseries_interval_s,
+                link,
             )
         )
-    net = LoRaNetwork(groups, scenario.cloud, [models[g.name].cloud for g in groups])
+    net = LoRaNetwork(
+        groups, scenario.cloud, [models[g.name].cloud for g in groups], scenario.gateways,
+        scenario.channel.capture_threshold_db,
+    )  # fmt: skip
     env = simpy.Environment()
     for g in groups:
         env.process(_group_process(env, g, net))

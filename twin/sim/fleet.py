@@ -36,6 +36,16 @@ PURPOSE_DOWN_LATENCY = 13
 PURPOSE_TX_JITTER = 14
 
 
+@dataclass(frozen=True)
+class LinkSetup:
+    """What a group needs to compute its nodes' link budgets."""
+
+    gateways: list
+    propagation: object
+    adr_margin_db: float
+    rng: np.random.Generator
+
+
 @dataclass
 class Snapshot:
     """Battery state at a time-series step, kept open until late RX corrections are in."""
@@ -69,6 +79,8 @@ class FleetGroup:
         Requested batching window; capped at the exact bound.
     timeseries_interval_s : float
         Time-series step [s].
+    link : LinkSetup
+        Gateways, propagation model, ADR margin and the stream for shadowing.
     """
 
     def __init__(
@@ -85,6 +97,7 @@ class FleetGroup:
         device_model: OnnxModel,
         batch_window_s: float | None,
         timeseries_interval_s: float,
+        link: LinkSetup,
     ) -> None:
         self.index = index
         self.name = res.name
@@ -141,7 +154,7 @@ class FleetGroup:
         self.inference = compute.inference_cost(device_model.cost, board, res.runtime)
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
-        self.sf = cfg.spreading_factor
+        self._link_budget(link)
         self.payload = {
             READING: cfg.payload_bytes.reading,
             DECISION: cfg.payload_bytes.decision,
@@ -156,16 +169,20 @@ class FleetGroup:
                 radio.preamble_symbols,
             )
         )
-        self.toa_s = {kind: toa(pl, self.sf) for kind, pl in self.payload.items()}
-        self.rx1_window_s = float(
-            lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
-        )
+        sfs = np.arange(7, 13)
+        # Air time per (message kind, spreading factor); a node's frames index it by its SF.
+        self.toa_table_s = np.array([[toa(self.payload[kind], sf) for sf in sfs]
+                                     for kind in (READING, DECISION, HEARTBEAT)])  # fmt: skip
+        self.max_airtime_s = float(self.toa_table_s[:, self.sf - 7].max())
+        self.rx1_window_s = lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
         self.rx2_window_s = float(
             lora.rx_window_s(
                 radio.rx2_spreading_factor, radio.rx_window_symbols, radio.bandwidth_hz
             )
         )
-        self.dl_toa_rx1_s = toa(cfg.payload_bytes.downlink, self.sf)
+        self.dl_toa_rx1_s = np.array([toa(cfg.payload_bytes.downlink, sf) for sf in sfs])[
+            self.sf - 7
+        ]
         self.dl_toa_rx2_s = toa(cfg.payload_bytes.downlink, radio.rx2_spreading_factor)
         self.nominal_rx_s = self.rx1_window_s + self.rx2_window_s
         self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
@@ -179,7 +196,7 @@ class FleetGroup:
             + self.infer_s
             + radio.wakeup_s
             + cfg.tx_jitter_s
-            + max(self.toa_s.values())
+            + self.max_airtime_s
             + radio.rx2_delay_s
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
             + 1e-3
@@ -216,6 +233,31 @@ class FleetGroup:
         self.open_snapshots: list[Snapshot] = []
         self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
         self.capacity_c = res.battery.capacity_c
+
+    def _link_budget(self, link: LinkSetup) -> None:
+        """Received power at every gateway, and each node's spreading factor.
+
+        ``rx_dbm[node, gateway] = tx_power - PL(distance) - shadowing`` with log-normal
+        shadowing fixed per link (nodes and gateways do not move). ``spreading_factor: auto``
+        gives each node the fastest SF that clears the best gateway's sensitivity by the ADR
+        margin, as LoRaWAN's adaptive data rate converges to for static nodes.
+        """
+        radio, prop = self.res.radio, link.propagation
+        gx = np.array([gw.x_m for gw in link.gateways])
+        gy = np.array([gw.y_m for gw in link.gateways])
+        dist = np.hypot(self.x_m[:, None] - gx[None, :], self.y_m[:, None] - gy[None, :])
+        loss = lora.log_distance_path_loss_db(
+            dist, prop.path_loss_d0_db, prop.d0_m, prop.path_loss_exponent
+        )
+        shadow = link.rng.normal(0.0, prop.shadowing_sd_db, dist.shape)
+        self.rx_dbm = radio.tx_power_dbm - loss - shadow
+        if self.cfg.spreading_factor == "auto":
+            self.sf = lora.assign_spreading_factor(
+                self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,
+                radio.noise_figure_db,
+            )  # fmt: skip
+        else:
+            self.sf = np.full(self.n, int(self.cfg.spreading_factor), dtype=np.int64)
 
     # -- schedule ----------------------------------------------------------------------------
     def _first_g(self, t: float) -> int:
@@ -364,14 +406,14 @@ class FleetGroup:
             readings = readings[ok]
         if nodes.size == 0:
             return sent
-        toa = np.array([self.toa_s[READING], self.toa_s[DECISION], self.toa_s[HEARTBEAT]])[kind]
+        toa = self.toa_table_s[kind, self.sf[nodes] - 7]
         phy = np.array([self.payload[READING], self.payload[DECISION], self.payload[HEARTBEAT]])[
             kind
         ]
         phy = phy + radio.mac_overhead_bytes
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.charge_c[nodes, RADIO_TX] += self.tx_current_a * toa
-        self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s
+        self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s[nodes]
         self.uplinks[nodes] += 1
         self.uplink_bytes[nodes] += phy
         b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)

@@ -7,10 +7,8 @@ settle, exactly, every transmission that *ended* by ``t`` (collisions), every cl
 arrived by ``t`` (FIFO queue) and every class-A receive window decided by ``t``. Work is done
 on sorted arrays, not one event per message.
 
-Model (issue-2 scope, see README "Model limits"): pure-ALOHA collisions per channel and
-spreading factor (any overlap destroys both frames, no capture effect), every gateway hears
-every node (the site is within range), no gateway demodulator limit or half-duplex, downlinks
-do not occupy the uplink channels.
+Model limits (see README): spreading factors are taken as orthogonal, gateways are not
+half-duplex-limited and downlinks do not occupy the uplink channels.
 """
 
 from __future__ import annotations
@@ -19,8 +17,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from twin.config.schema import Cloud, LatencyDistribution
+from twin.config.schema import Cloud, Gateway, LatencyDistribution
 from twin.ml.runner import OnnxModel
+from twin.physics import lora
 from twin.sim.fleet import PURPOSE_DOWN_LATENCY, PURPOSE_UP_LATENCY, READING, FleetGroup
 from twin.sim.metrics import LatencyHistogram
 
@@ -33,20 +32,29 @@ def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
     return dist.median_s * np.exp(sigma * z)
 
 
-_TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "sticky")
+_TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "done")
+
+# Why an uplink frame was lost on the channel.
+LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY = "collision", "out_of_range", "gateway_busy"
 
 
 class LoRaNetwork:
     """Uplink channel, cloud service and downlinks shared by all groups of one run."""
 
-    def __init__(self, groups: list[FleetGroup], cloud: Cloud, cloud_models: list[OnnxModel]):
+    def __init__(
+        self,
+        groups: list[FleetGroup],
+        cloud: Cloud,
+        cloud_models: list[OnnxModel],
+        gateways: list[Gateway],
+        capture_db: float,
+    ):
         self.groups = groups
         self.cloud = cloud
         self.cloud_models = cloud_models
         self.resolved_s = -np.inf
         self._batches: list[dict] = []
         self._pending: dict | None = None
-        self._carry_end: dict[int, float] = defaultdict(lambda: -np.inf)
         self._arrivals: list[dict] = []
         self._rx_wait: list[dict] = []
         self._downlinks: dict[tuple[int, int], list[tuple[float, int, float, int]]] = defaultdict(
@@ -58,7 +66,18 @@ class LoRaNetwork:
         self.cloud_wait = LatencyHistogram()
         n = len(groups)
         self.delivered = np.zeros(n, dtype=np.int64)
-        self.lost_collision = np.zeros(n, dtype=np.int64)
+        self.lost = {
+            code: np.zeros(n, dtype=np.int64)
+            for code in (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY)
+        }
+        self.n_gateways = len(gateways)
+        self.demodulators = np.array([gw.demodulators for gw in gateways])
+        self.capture_db = capture_db
+        radios = [g.res.radio for g in groups]
+        self.sensitivity_dbm = lora.sensitivity_dbm(
+            np.arange(7, 13), radios[0].bandwidth_hz, radios[0].noise_figure_db
+        )
+        self.max_airtime_s = max(g.max_airtime_s for g in groups)
         self.cloud_requests = np.zeros(n, dtype=np.int64)
         self.downlinks = np.zeros(n, dtype=np.int64)
         self.downlink_airtime_s = np.zeros(n)
@@ -84,11 +103,11 @@ class LoRaNetwork:
                 "start": start,
                 "end": start + toa,
                 "chan": chan.astype(np.int64),
-                "sf": np.full(m, group.sf, dtype=np.int64),
+                "sf": group.sf[nodes].astype(np.int64),
                 "kind": kind.astype(np.int64),
                 "phy": phy.astype(np.int64),
                 "r": r,
-                "sticky": np.zeros(m, dtype=bool),
+                "done": np.zeros(m, dtype=bool),
             }
         )
 
@@ -118,36 +137,69 @@ class LoRaNetwork:
 
     # -- channel -----------------------------------------------------------------------------
     def _settle_channel(self, t: float) -> None:
+        """Decide every frame that ended by ``t``: heard, captured, demodulated, or lost.
+
+        At each gateway a frame is *heard* when its received power clears the sensitivity of
+        its spreading factor, *survives* a collision when it is at least the capture
+        threshold stronger than every overlapping frame on its channel and spreading factor
+        (other spreading factors are taken as orthogonal), and is *demodulated* when fewer
+        than the gateway's demodulators are already locked on frames heard earlier. It is
+        delivered when any gateway decodes it. Frames that ended long enough ago to overlap
+        nothing new are dropped from the working set.
+        """
         p = self._take_pending()
         if p is None:
             self._pending = None
             return
-        key = p["chan"] * 16 + p["sf"]
-        order = np.lexsort((p["k"], p["node"], p["gid"], p["start"], key))
+        order = np.lexsort((p["k"], p["node"], p["gid"], p["start"]))
         p = {f: v[order] for f, v in p.items()}
-        key = key[order]
         start, end = p["start"], p["end"]
-        collided = np.zeros(len(start), dtype=bool)
-        final = end <= t
-        bounds = np.flatnonzero(np.diff(key)) + 1
-        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(key)], strict=True):
-            kk = int(key[a])
-            carry = self._carry_end[kk]
-            prev_end = np.maximum(np.r_[carry, np.maximum.accumulate(end[a:b])[:-1]], carry)
-            next_start = np.r_[start[a + 1 : b], np.inf]
-            collided[a:b] = (start[a:b] < prev_end) | (next_start < end[a:b])
-            done = final[a:b]
-            if done.any():
-                self._carry_end[kk] = max(carry, float(end[a:b][done].max()))
-        p["sticky"] = p["sticky"] | collided
-        self._pending = {f: v[~final] for f, v in p.items()}
-        fin = {f: v[final] for f, v in p.items()}
-        if len(fin["node"]) == 0:
+        final = (end <= t) & ~p["done"]
+        if final.any():
+            power = np.empty((len(start), self.n_gateways))
+            for gi, g in enumerate(self.groups):
+                m = p["gid"] == gi
+                power[m] = g.rx_dbm[p["node"][m]]
+            heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+            strongest_other = np.full(power.shape, -np.inf)
+            busy = np.zeros(power.shape, dtype=np.int64)
+            for d in range(1, len(start)):
+                i = np.arange(len(start) - d)
+                j = i + d
+                overlap = start[j] < end[i]
+                if not overlap.any():
+                    break  # starts are sorted: no later pair can overlap either
+                i, j = i[overlap], j[overlap]
+                same = (p["chan"][i] == p["chan"][j]) & (p["sf"][i] == p["sf"][j])
+                si, sj = i[same], j[same]
+                np.maximum.at(strongest_other, si, power[sj])
+                np.maximum.at(strongest_other, sj, power[si])
+                # A demodulator locks on every preamble it detects, decodable or not.
+                np.add.at(busy, j, heard[i])
+            captured = power >= strongest_other + self.capture_db
+            free = busy < self.demodulators[None, :]
+            decoded = heard & captured & free
+            fin_idx = np.flatnonzero(final)
+            ok = decoded[fin_idx].any(axis=1)
+            reason = np.where(
+                ~heard[fin_idx].any(axis=1),
+                LOST_OUT_OF_RANGE,
+                np.where(
+                    (heard & captured)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION
+                ),
+            )
+            p["done"] = p["done"] | final
+        # Keep frames that may still overlap frames not yet settled.
+        keep = ~p["done"] | (end > t - self.max_airtime_s)
+        self._pending = {f: v[keep] for f, v in p.items()}
+        if not final.any():
             return
-        ok = ~fin["sticky"]
+        fin = {f: v[fin_idx] for f, v in p.items()}
         n = len(self.groups)
+        for code in (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY):
+            lost = (~ok) & (reason == code)
+            self.lost[code] += np.bincount(fin["gid"][lost], minlength=n)
         self.delivered += np.bincount(fin["gid"][ok], minlength=n)
-        self.lost_collision += np.bincount(fin["gid"][~ok], minlength=n)
         rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[fin["gid"]]
         self._rx_wait.append(
             {
@@ -278,7 +330,11 @@ class LoRaNetwork:
             g = self.groups[gi]
             radio = g.res.radio
             for delay, toa, delta in (
-                (radio.rx1_delay_s, g.dl_toa_rx1_s, g.dl_toa_rx1_s - g.nominal_rx_s),
+                (
+                    radio.rx1_delay_s,
+                    g.dl_toa_rx1_s[node],
+                    g.dl_toa_rx1_s[node] - g.nominal_rx_s[node],
+                ),
                 (radio.rx2_delay_s, g.dl_toa_rx2_s, g.dl_toa_rx2_s - g.rx2_window_s),
             ):
                 opens = end + delay
