@@ -13,8 +13,6 @@ half-duplex-limited and downlinks do not occupy the uplink channels.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 from twin.config.schema import Cloud, Gateway, LatencyDistribution
@@ -24,6 +22,20 @@ from twin.sim.fleet import PURPOSE_DOWN_LATENCY, PURPOSE_UP_LATENCY, READING, Fl
 from twin.sim.metrics import LatencyHistogram
 
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+def _key(gid: np.ndarray, node: np.ndarray) -> np.ndarray:
+    """One integer per (group, node)."""
+    return np.asarray(gid, dtype=np.int64) * (1 << 32) + np.asarray(node, dtype=np.int64)
+
+
+def _rounds(key: np.ndarray) -> list[np.ndarray]:
+    """Split positions into rounds in which each key appears once, keeping their order."""
+    srt = np.argsort(key, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(key[srt])) + 1]
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[srt] = np.arange(len(key)) - np.repeat(first, np.diff(np.r_[first, len(key)]))
+    return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
 
 
 def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
@@ -57,9 +69,7 @@ class LoRaNetwork:
         self._pending: dict | None = None
         self._arrivals: list[dict] = []
         self._rx_wait: list[dict] = []
-        self._downlinks: dict[tuple[int, int], list[tuple[float, int, float, int]]] = defaultdict(
-            list
-        )
+        self._pool: dict | None = None  # decisions waiting for a receive window
         # Cloud FIFO with k identical workers: job i starts at max(arrival_i, start_{i-k} + s).
         self._last_starts = np.full(cloud.workers, -np.inf)
         self._jobs = 0
@@ -270,15 +280,18 @@ class LoRaNetwork:
             decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m])
             z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
             ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
-            for node, rd, dec, ts, k in zip(
-                a["node"][m].tolist(),
-                ready.tolist(),
-                decision.tolist(),
-                a["ts"][m].tolist(),
-                a["k"][m].tolist(),
-                strict=True,
-            ):
-                self._downlinks[(gi, node)].append((rd, k, ts, dec))
+            self._add_to_pool(gi, a["node"][m], a["k"][m], a["ts"][m], ready, decision)
+
+    def _add_to_pool(self, gi, nodes, k, ts, ready, decision) -> None:
+        """Queue decisions at the network server until a receive window can carry them."""
+        new = {
+            "key": _key(np.full(len(nodes), gi), nodes), "gid": np.full(len(nodes), gi),
+            "node": nodes, "k": k, "ts": ts, "ready": ready, "dec": decision,
+        }  # fmt: skip
+        if self._pool is None:
+            self._pool = new
+        else:
+            self._pool = {f: np.concatenate([self._pool[f], new[f]]) for f in new}
 
     def _cloud_decide(self, gi: int, nodes: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
         """Update the cloud's copy of each node's window with the reading, run the cloud model."""
@@ -308,50 +321,80 @@ class LoRaNetwork:
 
     # -- class-A receive windows ---------------------------------------------------------------
     def _open_windows(self, t: float) -> None:
+        """Deliver pending cloud decisions in the receive windows decided by ``t``.
+
+        A class-A node listens only after its own uplink: in RX1 (same SF) then RX2 (SF12).
+        The network server sends the newest decision ready at the gateway when a window opens
+        (older ones are superseded); a decision that misses both waits for the next uplink
+        the server hears. Vectorised in rounds so that each node appears once per round and
+        its windows are served in time order.
+        """
         if not self._rx_wait:
             return
         w = {f: np.concatenate([x[f] for x in self._rx_wait]) for f in self._rx_wait[0]}
         due = w["decide"] <= t
         self._rx_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
-        if not due.any():
+        w = {f: v[due & w["ok"]] for f, v in w.items()}  # no uplink heard, no downlink
+        if not len(w["node"]) or self._pool is None or not len(self._pool["node"]):
             return
-        w = {f: v[due] for f, v in w.items()}
         order = np.lexsort((w["node"], w["gid"], w["decide"]))
         w = {f: v[order] for f, v in w.items()}
-        if not self._downlinks:
+        key = _key(w["gid"], w["node"])
+        has = np.isin(key, self._pool["key"])
+        w = {f: v[has] for f, v in w.items()}
+        key = key[has]
+        if not len(key):
             return
-        corr: dict[int, list] = defaultdict(list)
-        for gi, node, end, ok in zip(
-            w["gid"].tolist(), w["node"].tolist(), w["end"].tolist(), w["ok"].tolist(), strict=True
-        ):
-            queue = self._downlinks.get((gi, node))
-            if not ok or not queue:
+        for r in _rounds(key):
+            self._serve_round({f: v[r] for f, v in w.items()}, key[r])
+
+    def _serve_round(self, w: dict, key: np.ndarray) -> None:
+        pool = self._pool
+        srt = np.argsort(key)
+        key_sorted = key[srt]
+        pos = np.searchsorted(key_sorted, pool["key"])
+        pos_c = np.minimum(pos, len(key_sorted) - 1)
+        match = key_sorted[pos_c] == pool["key"]
+        entry = np.where(match, srt[pos_c], -1)  # the window entry each pool row belongs to
+        rows = np.flatnonzero(match)
+        e = entry[rows]
+        rx1 = np.array([g.res.radio.rx1_delay_s for g in self.groups])[w["gid"]] + w["end"]
+        rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[w["gid"]] + w["end"]
+        chosen = np.full(len(key), -1, dtype=np.int64)
+        window = np.zeros(len(key), dtype=np.int64)
+        for win, opens in ((1, rx1), (2, rx2)):
+            free = chosen < 0
+            ready = (pool["ready"][rows] <= opens[e]) & free[e]
+            best = np.full(len(key), -1, dtype=np.int64)
+            np.maximum.at(best, e[ready], pool["k"][rows][ready])  # the newest decision wins
+            got = free & (best >= 0)
+            chosen[got] = best[got]
+            window[got] = win
+        served = np.flatnonzero(chosen >= 0)
+        if not len(served):
+            return
+        # The pool row of each chosen decision, and every row it supersedes.
+        pick = rows[(pool["k"][rows] == chosen[e]) & (chosen[e] >= 0)]
+        pick_entry = entry[pick]
+        gone = np.zeros(len(pool["node"]), dtype=bool)
+        gone[rows] = (chosen[e] >= 0) & (pool["k"][rows] <= chosen[e])
+        for gi, g in enumerate(self.groups):
+            m = w["gid"][pick_entry] == gi
+            if not m.any():
                 continue
-            g = self.groups[gi]
-            radio = g.res.radio
-            for delay, toa, delta in (
-                (
-                    radio.rx1_delay_s,
-                    g.dl_toa_rx1_s[node],
-                    g.dl_toa_rx1_s[node] - g.nominal_rx_s[node],
-                ),
-                (radio.rx2_delay_s, g.dl_toa_rx2_s, g.dl_toa_rx2_s - g.rx2_window_s),
-            ):
-                opens = end + delay
-                ready = [d for d in queue if d[0] <= opens]
-                if not ready:
-                    continue
-                _, k, ts, dec = max(ready, key=lambda d: d[1])  # newest decision wins
-                queue[:] = [d for d in queue if d[1] > k]
-                delivered = opens + toa
-                g.valve[node] = dec
-                corr[gi].append((node, g.rx_current_a * delta, opens, delivered - ts))
-                self.downlinks[gi] += 1
-                self.downlink_airtime_s[gi] += toa
-                break
-            if not queue:
-                del self._downlinks[(gi, node)]
-        for gi, rows in corr.items():
-            nodes, delta, when, latency = (np.array(c) for c in zip(*rows, strict=True))
-            self.groups[gi].add_rx_charge(nodes.astype(np.int64), delta, when)
-            self.groups[gi].latency.add(latency)
+            rowsel, ent = pick[m], pick_entry[m]
+            nodes = w["node"][ent]
+            in_rx1 = window[ent] == 1
+            opens = np.where(in_rx1, rx1[ent], rx2[ent])
+            toa = np.where(in_rx1, g.dl_toa_rx1_s[nodes], g.dl_toa_rx2_s)
+            delta_s = np.where(
+                in_rx1,
+                g.dl_toa_rx1_s[nodes] - g.nominal_rx_s[nodes],
+                g.dl_toa_rx2_s - g.rx2_window_s,
+            )
+            g.valve[nodes] = pool["dec"][rowsel]
+            g.add_rx_charge(nodes, g.rx_current_a * delta_s, opens)
+            g.latency.add(opens + toa - pool["ts"][rowsel])
+            self.downlinks[gi] += len(nodes)
+            self.downlink_airtime_s[gi] += float(toa.sum())
+        self._pool = {f: v[~gone] for f, v in pool.items()}
