@@ -306,6 +306,7 @@ def test_every_plot_has_title_and_axis_titles(inputs):
         rep._fig_battery_life(ctx, nodes),
         rep._fig_bytes_per_day(ctx, ts),
         rep._fig_airtime_per_day(ctx, ts),
+        rep._fig_channel(ctx),
         rep._fig_decision_quality(ctx),
         rep._fig_model_fit(ctx),
         rep._fig_model_inference(ctx),

@@ -69,6 +69,7 @@ PLOT_IDS: tuple[str, ...] = (
     "plot-battery-life",
     "plot-bytes-per-day",
     "plot-airtime-per-day",
+    "plot-channel",
     "plot-decision-quality",
     "plot-model-fit",
     "plot-model-inference",
@@ -722,6 +723,49 @@ def _fig_decision_quality(ctx: _Ctx) -> go.Figure:
     return fig if fig.data else _no_data(fig, "No decision-quality data.")
 
 
+_LOSS_LABELS = {
+    "collision": "Lost: collision",
+    "out_of_range": "Lost: out of range",
+    "gateway_busy": "Lost: gateway busy",
+    "duty_cycle": "Not sent: duty cycle",
+}
+
+
+def _fig_channel(ctx: _Ctx) -> go.Figure:
+    """Uplink fate per policy/group: delivered and lost by reason, as shares of messages."""
+    fig = go.Figure()
+    keys = [k for k in ctx.entries if _num(ctx.result(k).get("uplink_messages"))]
+    if not keys:
+        return _no_data(_style(fig, "Uplink fate", "Policy", "Share of uplink messages [%]"),
+                        "No uplink messages.")  # fmt: skip
+    ticks = _policy_ticks(ctx, keys)
+    x = [_ptext(ctx.label(k)) for k in keys]
+    fates = [("uplink_delivered", "Delivered")] + [(f"uplink_lost.{r}", lab)
+                                                   for r, lab in _LOSS_LABELS.items()]  # fmt: skip
+    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#f0f0f0"]
+    for (path, label), colour in zip(fates, greys, strict=True):
+        shares = []
+        for k in keys:
+            r = ctx.result(k)
+            total = _num(r.get("uplink_messages")) or 0
+            v = _num(_get(r, path)) or 0
+            shares.append(100.0 * v / total if total else 0.0)
+        if not any(shares) and path != "uplink_delivered":
+            continue
+        fig.add_trace(go.Bar(
+            x=x, y=shares, name=label,
+            marker={"color": colour, "line": {"color": "#333", "width": 0.5}},
+            text=[f"{s:.1f} %" if s >= 0.05 else "" for s in shares], textposition="inside",
+            hovertemplate="%{y:.2f} %<extra>" + label + "</extra>",
+        ))  # fmt: skip
+    _style(
+        fig, "Uplink fate: delivered and lost by reason", "Policy", "Share of uplink messages [%]"
+    )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(**ticks)
+    return fig
+
+
 def _model_entries(ctx: _Ctx) -> list[tuple[Key, dict]]:
     """Entries whose summary carries an (at least partly filled) model record."""
     out = []
@@ -1284,6 +1328,13 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         "plot-airtime-per-day",
         "Total uplink airtime of the group per simulated day (channel occupancy).",
     )
+    channel = _plot_block(
+        _fig_channel(ctx),
+        "plot-channel",
+        "Every uplink message: delivered to the network, lost on the channel (collision "
+        "without capture, no gateway in range, all demodulators busy) or never sent because "
+        "the duty-cycle limit was reached.",
+    )
     quality = _plot_block(
         _fig_decision_quality(ctx),
         "plot-decision-quality",
@@ -1305,7 +1356,7 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section("sec-latency", "Decision latency", latency),
         _section("sec-energy", "Energy", energy),
         _section("sec-battery", "Battery", soc + life),
-        _section("sec-traffic", "Bytes on air", bytes_day + airtime),
+        _section("sec-traffic", "Bytes on air and the channel", bytes_day + airtime + channel),
         _section("sec-decisions", "Decision quality", quality + _confusion_table(ctx)),
         _section("sec-model", "Model on the board", fit + cost + _model_table(ctx)),
         _section_provenance(ctx.summary),
