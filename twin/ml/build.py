@@ -443,8 +443,29 @@ def build_soil_irrigation(
     return meta
 
 
+# Every shipped workload: zoo name -> module with ``build(out_dir, small=False) -> metadata``.
+# The soil model is built here; the others live in twin/ml/zoo_<workload>.py. Torch-based
+# builders need the ``train`` extra plus ``pip install torch==2.13.0`` (CPU build).
+WORKLOADS = {
+    "soil_irrigation": "twin.ml.build",
+    "room_occupancy": "twin.ml.zoo_occupancy",
+    "heart_rhythm": "twin.ml.zoo_heart",
+    "keyword_spotting": "twin.ml.zoo_keyword",
+    "person_detection": "twin.ml.zoo_person",
+    "machine_anomaly": "twin.ml.zoo_vibration",
+}
+
+
+def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict:
+    """Build the soil irrigation model (the interface every zoo builder shares)."""
+    if small:
+        return build_soil_irrigation(out_dir, n_nodes=20, days=20.0, heldout_nodes=10,
+                                     heldout_days=20.0)  # fmt: skip
+    return build_soil_irrigation(out_dir)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point: ``python -m twin.ml.build [--out DIR]``.
+    """Command-line entry point: ``python -m twin.ml.build [NAME ...] [--out DIR]``.
 
     Parameters
     ----------
@@ -455,17 +476,30 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m twin.ml.build", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
+        "names", nargs="*", default=["soil_irrigation"],
+        help=f"zoo models to build, or 'all' (choices: {', '.join(WORKLOADS)})",
+    )  # fmt: skip
+    parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})"
     )
     args = parser.parse_args(argv)
+    names = list(WORKLOADS) if args.names == ["all"] else args.names
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(WORKLOADS)} or 'all'")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    meta = build_soil_irrigation(args.out)
-    for key, variant in meta["variants"].items():
-        m = variant["heldout"]
-        print(
-            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
-            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
-        )
+    import importlib
+
+    for name in names:
+        meta = importlib.import_module(WORKLOADS[name]).build(args.out)
+        print(name)
+        for key, variant in meta["variants"].items():
+            m = variant["heldout"]
+            print(
+                f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
+                f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  "
+                f"rows {m['rows']}"
+            )
 
 
 if __name__ == "__main__":
