@@ -25,19 +25,28 @@ A frame is rendered per node and sample with numpy, vectorised over nodes:
   against the background varies and can be low), position jitter per frame, partially cropped
   at the frame edges and occluded by foreground furniture.
 
-Presence follows a per-camera daily routine. Each camera has a kind -- ``doorbell`` (short
-visits in the daytime), ``hallway`` (people passing, morning and evening peaks),
-``living_room`` (long evening stays), ``office`` (long stays in working hours) -- with an hourly
-activity profile, a per-camera activity factor and a mean stay. Occupancy is a two-state
-continuous-time Markov chain (arrival rate ``lambda(hour)``, departure rate ``1 / stay``),
-sampled exactly at the capture times (transition probabilities over one period, rates at the
-period midpoint), so the occupancy statistics do not depend on the period. Transitions use the
-counter-based node stream, keyed by node and sample counter; person appearance is keyed by the
-counter of the sample that started the visit. Nothing depends on how nodes are grouped.
+Presence follows a per-camera daily routine. Each camera has a kind with an hourly activity
+profile, a peak arrival rate, a mean stay and a per-camera (log-normal) activity factor:
+
+* ``doorbell`` -- a porch/entrance camera that sees visitors, deliveries and passers-by: up to
+  10 arrivals an hour in the daytime, ~2 min in view;
+* ``hallway`` -- people passing through: up to 20 an hour at the morning and evening peaks,
+  ~45 s in view;
+* ``living_room`` -- stays of ~1 h, mostly in the evening, often seated;
+* ``office`` -- stays of ~1.5 h in working hours with a lunch dip, often seated.
+
+Occupancy is a two-state continuous-time Markov chain (arrival rate ``lambda(hour)``, departure
+rate ``1 / stay``), sampled exactly at the capture times (transition probabilities over one
+period, rates at the period midpoint), so the occupancy statistics do not depend on the period.
+Transitions use the counter-based node stream, keyed by node and sample counter; person
+appearance is keyed by the counter of the sample that started the visit, per-frame pose and
+position jitter by the sample counter. Nothing depends on how nodes are grouped. With the
+defaults about 21 % of frames show a person (doorbell ~14 %, hallway ~10 %, living room and
+office ~31 %).
 
 Ground truth: a person is in view, i.e. the camera is occupied and the visible part of the
 silhouette (inside the frame, not hidden by foreground furniture) covers at least 0.5 % of the
-frame -- the rule of the Visual Wake Words dataset.
+frame (after the Visual Wake Words labelling rule, which applies 0.5 % to the bounding box).
 
 Simplifications (stated so users can judge): one person at most; one static camera pose and
 scene per node (no furniture moved, no doors opened); silhouettes are flat-shaded geometric
@@ -70,10 +79,18 @@ DOORBELL, HALLWAY, LIVING_ROOM, OFFICE = range(4)
 # working hours with a lunch dip.
 _ACTIVITY = np.array(
     [
-        [.02, .01, .01, .01, .01, .02, .05, .2, .5, .8, 1, 1, 1, 1, 1, 1, 1, .9, .8, .6, .4, .2, .1, .05],
-        [.05, .03, .03, .03, .05, .1, .6, 1, .9, .5, .3, .3, .4, .3, .3, .4, .6, .9, 1, .8, .7, .6, .4, .1],
-        [.02, .01, .01, .01, .01, .02, .1, .4, .4, .2, .2, .2, .3, .3, .2, .3, .4, .6, .9, 1, 1, 1, .7, .3],
-        [.01, .01, .01, .01, .01, .01, .02, .2, .8, 1, 1, 1, .5, .7, 1, 1, 1, .7, .3, .1, .05, .02, .01, .01],
+        # doorbell: hours 0-11, 12-23
+        [.02, .01, .01, .01, .01, .02, .05, .2, .5, .8, 1, 1,
+         1, 1, 1, 1, 1, .9, .8, .6, .4, .2, .1, .05],
+        # hallway: hours 0-11, 12-23
+        [.05, .03, .03, .03, .05, .1, .6, 1, .9, .5, .3, .3,
+         .4, .3, .3, .4, .6, .9, 1, .8, .7, .6, .4, .1],
+        # living_room: hours 0-11, 12-23
+        [.02, .01, .01, .01, .01, .02, .1, .4, .4, .2, .2, .2,
+         .3, .3, .2, .3, .4, .6, .9, 1, 1, 1, .7, .3],
+        # office: hours 0-11, 12-23
+        [.01, .01, .01, .01, .01, .01, .02, .2, .8, 1, 1, 1,
+         .5, .7, 1, 1, 1, .7, .3, .1, .05, .02, .01, .01],
     ]
 )  # fmt: skip
 
@@ -126,26 +143,27 @@ class CameraParams:
     """
 
     kind_weights: tuple[float, float, float, float] = (0.25, 0.25, 0.3, 0.2)
-    arrivals_per_hour: tuple[float, float, float, float] = (4.0, 10.0, 1.2, 1.0)
-    stay_mean_s: tuple[float, float, float, float] = (75.0, 40.0, 3600.0, 5400.0)
+    arrivals_per_hour: tuple[float, float, float, float] = (10.0, 20.0, 2.0, 1.5)
+    stay_mean_s: tuple[float, float, float, float] = (120.0, 45.0, 3600.0, 5400.0)
     activity_sd_log: float = 0.4
-    person_height_min_frac: tuple[float, float, float, float] = (0.55, 0.3, 0.3, 0.3)
-    person_height_max_frac: tuple[float, float, float, float] = (0.9, 0.8, 0.7, 0.65)
+    person_height_min_frac: tuple[float, float, float, float] = (0.55, 0.3, 0.35, 0.35)
+    person_height_max_frac: tuple[float, float, float, float] = (0.9, 0.8, 0.75, 0.7)
     sit_probability: tuple[float, float, float, float] = (0.0, 0.0, 0.6, 0.7)
     jitter_sd_px: tuple[float, float, float, float] = (1.5, 4.0, 0.8, 0.6)
-    visible_min_frac: float = 0.005  # Visual Wake Words: person box >= 0.5 % of the image
+    person_contrast: tuple[float, float] = (0.12, 0.55)  # |person - background| reflectance
+    visible_min_frac: float = 0.005  # Visual Wake Words: person >= 0.5 % of the image
     sunrise_hour: float = 6.5
     sunset_hour: float = 19.5
     sun_sd_hour: float = 0.5
-    lights_on_hour: float = 18.0  # evening lights: on around 18:00 +- 1.5 h, off 22:00-24:30
+    lights_on_hour: float = 18.0  # evening lights: on ~18:00, off ~23:00, each +- 1 h (sd)
     lights_off_hour: float = 23.0
     lights_sd_hour: float = 1.0
     lights_used_probability: float = 0.85
     ir_threshold: float = 0.08  # scene illumination below which the IR illuminator switches on
     target_mean: float = 0.45  # auto exposure target (mean frame level)
-    gain_max: float = 12.0
-    read_noise: float = 0.006
-    shot_noise: float = 0.025
+    gain_max: float = 8.0
+    read_noise: float = 0.003
+    shot_noise: float = 0.012
     pet_camera_probability: float = 0.35
     pet_in_view_probability: float = 0.35
     shadow_probability: float = 0.12
@@ -282,13 +300,12 @@ class CameraWorld:
         idx = np.minimum((np.arange(SIDE_PX) * 5) // SIDE_PX, 4)
         tex_amp = _col(rng.uniform(0.0, 0.08, n))
         scene = scene + tex_amp * _smooth(coarse[:, idx][:, :, idx])
-        n_rect = 6
-        for _ in range(n_rect):
+        for _ in range(5):
             x0 = rng.uniform(-4, SIDE_PX, n)
             y0 = rng.uniform(-4, SIDE_PX, n)
             bw, bh = rng.uniform(2, 14, n), rng.uniform(2, 12, n)
-            val = rng.uniform(0.05, 0.95, n)
-            on = rng.random(n) < 0.75
+            val = np.clip(wall[:, 0, 0] + rng.normal(0, 0.2, n), 0.03, 0.97)
+            on = rng.random(n) < 0.7
             a = _box(_col(x0), _col(x0 + bw), _col(y0), _col(y0 + bh)) * _col(on)
             scene = _over(scene, _col(val), a)
         # Door: a tall rectangle standing on the floor, often darker or lighter than the wall.
@@ -325,7 +342,9 @@ class CameraWorld:
 
         # Pet and swinging object.
         self.pet = rng.random(n) < p.pet_camera_probability
-        self.pet_value = np.where(rng.random(n) < 0.5, rng.uniform(0.05, 0.3, n), rng.uniform(0.6, 0.95, n))
+        self.pet_value = np.where(
+            rng.random(n) < 0.5, rng.uniform(0.05, 0.3, n), rng.uniform(0.6, 0.95, n)
+        )
         self.swing = rng.random(n) < p.swing_camera_probability
         self.swing_x = rng.uniform(4, SIDE_PX - 4, n)
         self.swing_len = rng.uniform(5, 12, n)
@@ -378,9 +397,7 @@ class CameraWorld:
         hour = (t_s % DAY_S) / HOUR_S
         dctr = (day + _DAY_OFFSET).astype(np.uint64)
         on_h = p.lights_on_hour + p.lights_sd_hour * self.stream.normal(nodes, dctr, _P_LIGHT_ON)
-        off_h = p.lights_off_hour + p.lights_sd_hour * self.stream.normal(
-            nodes, dctr, _P_LIGHT_OFF
-        )
+        off_h = p.lights_off_hour + p.lights_sd_hour * self.stream.normal(nodes, dctr, _P_LIGHT_OFF)
         used = self.stream.uniform(nodes, dctr, _P_LIGHT_USED) < p.lights_used_probability
         home = used & (hour >= on_h) & (hour < off_h)
         office = (hour >= 8.0) & (hour < 18.0)
@@ -416,9 +433,7 @@ class CameraWorld:
         return k
 
     # -- rendering ------------------------------------------------------------------------------
-    def _person(
-        self, nodes: np.ndarray, ctr: np.ndarray, t_s: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _person(self, nodes: np.ndarray, ctr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Silhouette coverage and reflectance of each node's (possible) person."""
         p = self.params
         s = self.stream
@@ -430,9 +445,7 @@ class CameraWorld:
         height = (lo + (hi - lo) * u_scale) * SIDE_PX
         sit = s.uniform(nodes, vc, _V_SIT) < np.asarray(p.sit_probability)[kind]
         jit = np.asarray(p.jitter_sd_px)[kind]
-        fx = (
-            s.uniform(nodes, vc, _V_X) * 1.3 - 0.15
-        ) * SIDE_PX + jit * s.normal(nodes, ctr, _S_JX)
+        fx = (s.uniform(nodes, vc, _V_X) * 1.1 - 0.05) * SIDE_PX + jit * s.normal(nodes, ctr, _S_JX)
         # Perspective: feet on the floor, lower in the frame for a larger (closer) person.
         fy = (
             self.horizon_px[nodes]
@@ -452,16 +465,16 @@ class CameraWorld:
         # A seated person: upper body lowered onto the seat, thigh sideways, shin down.
         v_up = np.where(sit_c, v + 0.22, v)
         head = _cover((0.095 - np.sqrt(u**2 + (v_up - 0.88) ** 2)) * H)
-        torso = _cover(
-            np.minimum(0.125 - np.abs(u), np.minimum(v_up - 0.46, 0.80 - v_up)) * H
-        )
+        torso = _cover(np.minimum(0.125 - np.abs(u), np.minimum(v_up - 0.46, 0.80 - v_up)) * H)
         arm_u = np.abs(u) - 0.16 - _col(arms) * (0.78 - v_up)
         arm = _cover(np.minimum(0.04 - np.abs(arm_u), np.minimum(v_up - 0.42, 0.78 - v_up)) * H)
         top = np.maximum(torso, arm)
         legs = np.zeros_like(top)
         for sgn in (-1.0, 1.0):
             lu = u - sgn * 0.055 - sgn * _col(spread) * (0.47 - v)
-            legs = np.maximum(legs, _cover(np.minimum(0.05 - np.abs(lu), np.minimum(v, 0.48 - v)) * H))
+            legs = np.maximum(
+                legs, _cover(np.minimum(0.05 - np.abs(lu), np.minimum(v, 0.48 - v)) * H)
+            )
         side_c = _col(side)
         thigh = _cover(
             np.minimum(
@@ -476,9 +489,22 @@ class CameraWorld:
         )
         legs = np.where(sit_c, np.maximum(thigh, shin), legs)
         alpha = np.maximum(np.maximum(head, top), legs)
-        refl = np.broadcast_to(_col(s.uniform(nodes, vc, _V_BOTTOM) * 0.9 + 0.05), top.shape)
-        refl = _over(refl, _col(s.uniform(nodes, vc, _V_TOP) * 0.9 + 0.05), top)
-        refl = _over(refl, _col(s.uniform(nodes, vc, _V_HEAD) * 0.7 + 0.1), head)
+        # Clothing and head contrast against the background behind the person, drawn per visit:
+        # sign and size vary, so some persons stand out and some nearly blend in.
+        bg = self.scene[nodes].reshape(-1, SIDE_PX, SIDE_PX)
+        under = (alpha * bg).sum(axis=(1, 2)) / np.maximum(alpha.sum(axis=(1, 2)), 1e-6)
+        lo_c, hi_c = p.person_contrast
+        parts = []
+        for purpose in (_V_BOTTOM, _V_TOP, _V_HEAD):
+            u_c = s.uniform(nodes, vc, purpose)
+            delta = lo_c + (hi_c - lo_c) * (2.0 * np.abs(u_c - 0.5))
+            sign = np.where(u_c < 0.5, -1.0, 1.0)
+            val = under + sign * delta
+            val = np.where((val < 0.02) | (val > 0.98), under - sign * delta, val)
+            parts.append(_col(np.clip(val, 0.02, 0.98)))
+        refl = np.broadcast_to(parts[0], top.shape)
+        refl = _over(refl, parts[1], top)
+        refl = _over(refl, parts[2], head)
         alpha = alpha * (1.0 - self._foreground(nodes))
         return alpha, refl
 
@@ -506,44 +532,50 @@ class CameraWorld:
         t = self._time(nodes, k)
         refl = self.scene[nodes].reshape(n, SIDE_PX, SIDE_PX)
 
-        # Distractors painted into the reflectance.
-        if self.tv_on[nodes].any():
+        # Distractors painted into the reflectance, each on the subset of frames that has it.
+        sub = np.flatnonzero(self.tv_on[nodes])
+        if len(sub):
+            nd = nodes[sub]
             tv = _box(
-                _col(self.tv_x0[nodes]),
-                _col(self.tv_x0[nodes] + self.tv_w[nodes]),
-                _col(self.tv_y0[nodes]),
-                _col(self.tv_y0[nodes] + self.tv_h[nodes]),
-            ) * _col(self.tv_on[nodes])
-            refl = _over(refl, _col(0.1 + 0.9 * s.uniform(nodes, ctr, _S_TV)), tv)
-        if self.swing[nodes].any():
-            ang = 0.6 * np.sin(
-                2 * np.pi * t / self.swing_period_s[nodes]
-                + 2 * np.pi * s.uniform(nodes, ctr, _S_SWING) * 0.1
+                _col(self.tv_x0[nd]),
+                _col(self.tv_x0[nd] + self.tv_w[nd]),
+                _col(self.tv_y0[nd]),
+                _col(self.tv_y0[nd] + self.tv_h[nd]),
             )
-            sx, ln = self.swing_x[nodes], self.swing_len[nodes]
+            level = _col(0.1 + 0.9 * s.uniform(nd, ctr[sub], _S_TV))
+            refl[sub] = _over(refl[sub], level, tv)
+        sub = np.flatnonzero(self.swing[nodes])
+        if len(sub):
+            nd = nodes[sub]
+            ang = 0.6 * np.sin(
+                2 * np.pi * t[sub] / self.swing_period_s[nd]
+                + 2 * np.pi * s.uniform(nd, ctr[sub], _S_SWING) * 0.1
+            )
+            sx, ln = self.swing_x[nd], self.swing_len[nd]
             bx, by = sx + ln * np.sin(ang), ln * np.cos(ang)
-            bob = _disc(_col(bx), _col(by), _col(self.swing_r[nodes]))
+            bob = _disc(_col(bx), _col(by), _col(self.swing_r[nd]))
             cord = _segment(_col(sx), np.float32(0.0), _col(bx), _col(by), 0.4)
-            swing = np.maximum(bob, cord) * _col(self.swing[nodes])
-            refl = _over(refl, _col(self.swing_value[nodes]), swing)
+            refl[sub] = _over(refl[sub], _col(self.swing_value[nd]), np.maximum(bob, cord))
         pet = self.pet[nodes] & (s.uniform(nodes, ctr, _S_PET) < p.pet_in_view_probability)
-        if pet.any():
-            hz = self.horizon_px[nodes]
-            py = hz + 2 + s.uniform(nodes, ctr, _S_PET_Y) * (SIDE_PX - hz)
-            px = s.uniform(nodes, ctr, _S_PET_X) * SIDE_PX
-            size = 0.7 + 0.8 * s.uniform(nodes, ctr, _S_PET_SIZE)
+        sub = np.flatnonzero(pet)
+        if len(sub):
+            nd, c = nodes[sub], ctr[sub]
+            hz = self.horizon_px[nd]
+            py = hz + 2 + s.uniform(nd, c, _S_PET_Y) * (SIDE_PX - hz)
+            px = s.uniform(nd, c, _S_PET_X) * SIDE_PX
+            size = 0.7 + 0.8 * s.uniform(nd, c, _S_PET_SIZE)
             body = _ellipse(_col(px), _col(py), _col(3.5 * size), _col(1.6 * size))
             head = _disc(_col(px + 3.3 * size), _col(py - 1.5 * size), _col(1.3 * size))
-            refl = _over(refl, _col(self.pet_value[nodes]), np.maximum(body, head) * _col(pet))
+            refl[sub] = _over(refl[sub], _col(self.pet_value[nd]), np.maximum(body, head))
 
         # Person.
         present = self._present[nodes]
         visible = np.zeros(n, dtype=bool)
-        if present.any():
-            alpha, prefl = self._person(nodes, ctr, t)
-            alpha = alpha * _col(present)
-            refl = _over(refl, prefl, alpha)
-            visible = alpha.sum(axis=(1, 2)) >= p.visible_min_frac * N_PIXELS
+        sub = np.flatnonzero(present)
+        if len(sub):
+            alpha, prefl = self._person(nodes[sub], ctr[sub])
+            refl[sub] = _over(refl[sub], prefl, alpha)
+            visible[sub] = alpha.sum(axis=(1, 2)) >= p.visible_min_frac * N_PIXELS
 
         # Illumination, moving shadow, exposure, noise, quantisation.
         light = self._illumination(nodes, t)

@@ -23,23 +23,31 @@ sees rounded QRS complexes as a real low-rate wearable does.
   irregular (log-normal, coefficient of variation 12-30 %, Tateno and Glass, Med. Biol. Eng.
   Comput. 39, 2001), the ventricular rate is faster, P waves are absent and fibrillatory
   f-waves (5-8 Hz, 0.02-0.08 mV) ride on the baseline.
-* **Ectopic beats.** Premature ventricular contractions (PVCs) occur per beat with a per-node
-  probability (log-normal, median 0.4 %, a few nodes with frequent ectopy). A PVC comes early
-  (coupling 55-75 % of the RR), has a wide, tall QRS with no P wave and a discordant T wave,
-  and is followed by a compensatory pause.
+* **Ventricular ectopic beats.** Premature ventricular contractions (PVCs) occur per beat
+  with a per-node probability (log-normal, median 0.4 %, a few nodes with frequent ectopy). A
+  PVC comes early (coupling 55-75 % of the RR), has a wide QRS with no P wave and a discordant
+  T wave (width, height and polarity vary per node), and is followed by a compensatory pause.
+* **Atrial ectopic beats (confounders).** Premature atrial contractions (PACs) occur in sinus
+  rhythm with a per-node probability (log-normal, median 0.5 %, three times more in AF-prone
+  nodes): an early beat (coupling 60-85 %) with a normal QRS, an abnormal P wave and no
+  compensatory pause. Isolated PACs are common in healthy people and are *not* labelled as
+  arrhythmia, but they make the RR series irregular, as AF does.
 * **Artefacts.** Respiratory baseline wander always; motion-induced wander and bursts of
   band-limited noise (0.3-2 s, 0.2-1 mV) at a rate that grows with activity; white
   (EMG/electronics) noise per node; the front end saturates at +-5 mV.
 
+The population is a monitored cohort (45 % of wearers with paroxysmal AF), not the general
+public, so that arrhythmia windows are common enough to train and score a detector.
+
 Ground truth of a window: an arrhythmia is present, i.e. the node is in an AF episode at the
-sample time, or at least one PVC has its R peak inside the window.
+sample time, or at least one PVC has its R peak inside the window (PACs do not count).
 
 Simplifications (stated so users can judge): the episode state is constant over a window
 (episodes start and stop at sample instants); heart rate and activity are drawn independently
 per sample (no minute-scale autocorrelation beyond the daily rhythm); wave shapes are fixed
 Gaussian sums with per-node scaling (no axis changes, no ischaemia, no bundle-branch blocks);
-only AF and PVCs (no atrial ectopy, flutter, pauses or heart block); artefacts are additive
-(no loss of contact, no filtering by a device's own DSP); one lead only.
+only AF, PVCs and PACs (no flutter, runs of tachycardia, pauses or heart block); artefacts
+are additive (no loss of contact, no filtering by a device's own DSP); one lead only.
 """
 
 from __future__ import annotations
@@ -67,6 +75,8 @@ _ART_EVENT = 10
 _ART_SHAPE = 11
 _ART_NOISE = 12
 _BEAT_AMP = 13
+_PAC = 14
+_PAC_COUPLING = 15
 
 # Vector draws of one sample use counters ``ctr * _VEC + j`` (j < _VEC) of their own purpose.
 _VEC = 1024
@@ -95,9 +105,9 @@ class HeartParams:
     sample_rate_hz: float = 64.0
     window_s: float = 4.0
     antialias_sigma_s: float = 0.006  # front-end low-pass (~25 Hz) as a Gaussian
-    hr_rest_bpm: float = 68.0  # resting adult heart rate
+    hr_rest_bpm: float = 68.0  # resting adult heart rate (normal range 60-100 bpm)
     hr_rest_sd_bpm: float = 8.0
-    hr_sleep_drop_bpm: float = 10.0  # nocturnal dip
+    hr_sleep_drop_bpm: float = 10.0  # nocturnal dip, typically 10-15 % of the daytime rate
     hr_activity_gain_bpm: float = 55.0  # rate increase at full activity
     hr_jitter_sd_bpm: float = 3.0
     sleep_start_hour: float = 23.0
@@ -105,27 +115,37 @@ class HeartParams:
     sleep_duration_h: float = 7.5
     activity_max_range: tuple[float, float] = (0.4, 1.0)  # per-node peak activity level
     breathing_hz_range: tuple[float, float] = (0.2, 0.33)
-    rsa_frac_range: tuple[float, float] = (0.01, 0.09)  # respiratory sinus arrhythmia of RR
+    rsa_frac_range: tuple[float, float] = (0.01, 0.12)  # respiratory sinus arrhythmia of RR
     sinus_jitter_frac: float = 0.015
     af_node_fraction: float = 0.45  # share of AF-prone wearers (a monitored cohort)
     af_burden_range: tuple[float, float] = (0.05, 0.45)
     af_episode_mean_s_range: tuple[float, float] = (600.0, 10_800.0)  # log-uniform
     af_rate_factor_range: tuple[float, float] = (1.05, 1.45)  # ventricular rate vs sinus
-    af_rr_cv_range: tuple[float, float] = (0.12, 0.30)
-    af_fwave_mv_range: tuple[float, float] = (0.02, 0.08)
+    af_rr_cv_range: tuple[float, float] = (0.08, 0.28)
+    af_fwave_mv_range: tuple[float, float] = (0.0, 0.07)
     af_fwave_hz_range: tuple[float, float] = (5.0, 8.0)
+    # Holter studies find PVCs in most adults, usually well under 1 % of beats.
     pvc_per_beat_median: float = 0.004
     pvc_per_beat_log_sd: float = 1.2
     pvc_per_beat_max: float = 0.2
     pvc_coupling_range: tuple[float, float] = (0.55, 0.75)
+    pvc_amp_scale_range: tuple[float, float] = (0.5, 1.3)  # relative to the typical PVC
+    pvc_width_scale_range: tuple[float, float] = (0.7, 1.3)
+    pvc_negative_fraction: float = 0.3  # nodes whose PVCs point down in this lead
+    pac_per_beat_median: float = 0.005
+    pac_per_beat_log_sd: float = 1.2
+    pac_af_prone_factor: float = 3.0  # PACs trigger AF: more of them in AF-prone nodes
+    pac_per_beat_max: float = 0.25
+    pac_coupling_range: tuple[float, float] = (0.6, 0.85)
+    pac_p_scale_range: tuple[float, float] = (-0.6, 0.8)  # ectopic P wave vs sinus P
     r_amplitude_mv_median: float = 1.0
     r_amplitude_log_sd: float = 0.3
-    p_amp_scale_range: tuple[float, float] = (0.5, 1.4)
+    p_amp_scale_range: tuple[float, float] = (0.25, 1.4)
     t_amp_scale_range: tuple[float, float] = (0.6, 1.4)
     resp_wander_mv_range: tuple[float, float] = (0.02, 0.15)
     motion_wander_mv: float = 0.6  # low-frequency wander amplitude at full activity
-    noise_mv_range: tuple[float, float] = (0.01, 0.04)
-    artefact_base_prob: float = 0.04  # per window, at rest
+    noise_mv_range: tuple[float, float] = (0.01, 0.06)
+    artefact_base_prob: float = 0.06  # per window, at rest
     artefact_activity_prob: float = 0.35  # added at full activity
     artefact_mv_range: tuple[float, float] = (0.2, 1.0)
     artefact_s_range: tuple[float, float] = (0.3, 2.0)
@@ -159,6 +179,8 @@ class HeartWorld:
         Samples taken before ``t = 0`` (counter offset, as in the other worlds).
     """
 
+    channels = tuple(f"ecg_{i}" for i in range(256))  # window of the default parameters
+
     def __init__(
         self,
         params: HeartParams,
@@ -181,7 +203,8 @@ class HeartWorld:
         self.n_samples = int(round(p.window_s * p.sample_rate_hz))
         if self.n_samples + 2 > _VEC:
             raise ValueError("window too long for the per-sample counter layout")
-        self.channels = tuple(f"ecg_{i}" for i in range(self.n_samples))
+        if self.n_samples != len(self.channels):
+            self.channels = tuple(f"ecg_{i}" for i in range(self.n_samples))
 
         def u(lo_hi: tuple[float, float]) -> np.ndarray:
             return rng.uniform(lo_hi[0], lo_hi[1], n_nodes)
@@ -203,6 +226,10 @@ class HeartWorld:
             p.pvc_per_beat_median * np.exp(rng.normal(0.0, p.pvc_per_beat_log_sd, n_nodes)),
             p.pvc_per_beat_max,
         )
+        self.pvc_amp_scale = u(p.pvc_amp_scale_range) * np.where(
+            rng.uniform(size=n_nodes) < p.pvc_negative_fraction, -1.0, 1.0
+        )
+        self.pvc_width_scale = u(p.pvc_width_scale_range)
         # AF: two-state Markov process with onset rate a and termination rate b [1/s]; the
         # stationary share of time in AF (the burden) is a / (a + b).
         self.af_prone = rng.uniform(size=n_nodes) < p.af_node_fraction
@@ -212,6 +239,13 @@ class HeartWorld:
         self.af_off_rate = 1.0 / self.af_episode_mean_s
         self.af_on_rate = self.af_off_rate * burden / (1.0 - burden)
         self.af_burden = burden
+        self.pac_prob = np.minimum(
+            p.pac_per_beat_median
+            * np.where(self.af_prone, p.pac_af_prone_factor, 1.0)
+            * np.exp(rng.normal(0.0, p.pac_per_beat_log_sd, n_nodes)),
+            p.pac_per_beat_max,
+        )
+        self.pac_p_scale = u(p.pac_p_scale_range)
         total = self.af_on_rate + self.af_off_rate
         decay = 1.0 - np.exp(-total * self.period_s)
         self._p_start = self.af_on_rate / total * decay  # P(off -> on) over one period
@@ -224,13 +258,6 @@ class HeartWorld:
         # Episode state at each node's next sample, started from the stationary distribution.
         self._af = rng.uniform(size=n_nodes) < burden
         self._k_next = np.full(n_nodes, -self.history_samples, dtype=np.int64)
-
-        # Effective wave widths after the anti-aliasing filter (area preserved).
-        aa = p.antialias_sigma_s
-        self._sinus_w = np.sqrt(_SINUS_WIDTH_S**2 + aa**2)
-        self._sinus_a = _SINUS_AMP * _SINUS_WIDTH_S / self._sinus_w
-        self._pvc_w = np.sqrt(_PVC_WIDTH_S**2 + aa**2)
-        self._pvc_a = _PVC_AMP * _PVC_WIDTH_S / self._pvc_w
 
     # -- helpers -----------------------------------------------------------------------------
     def _vec_uniform(self, nodes: np.ndarray, ctr: np.ndarray, purpose: int, n: int) -> np.ndarray:
@@ -319,6 +346,14 @@ class HeartWorld:
         delta[:, 0] = 0.0
         rr = rr - delta
         rr[:, 1:] += delta[:, :-1]
+        # Premature atrial beats (sinus rhythm only): early, no compensatory pause (the sinus
+        # node is reset, the next interval is a normal one).
+        pac = (self._vec_uniform(nodes, ctr, _PAC, m) < self.pac_prob[nodes][:, None]) & ~(
+            pvc | af[:, None]
+        )
+        lo, hi = p.pac_coupling_range
+        pac_coupling = lo + (hi - lo) * self._vec_uniform(nodes, ctr, _PAC_COUPLING, m)
+        rr = np.where(pac, rr * pac_coupling, rr)
         rr[:, 0] = 0.0
         first = -_LEAD_IN_S - self.stream.uniform(nodes, ctr, _FIRST_BEAT) * rr0
         beat_t = first[:, None] + np.cumsum(rr, axis=1)
@@ -326,30 +361,41 @@ class HeartWorld:
         pvc_in_window = np.any(pvc & in_window, axis=1)
         truth = af | pvc_in_window
 
-        # Waves of every beat on a local support of 64 samples, scatter-added into a buffer.
+        # Waves of the beats that reach into the window, each on a local support of 64
+        # samples, scatter-added into the window (beats far outside it are skipped).
         rr_prev = np.where(j[None, :] == 0, rr0[:, None], rr)
-        offset = np.where(pvc[..., None], _PVC_OFFSET_S, _SINUS_OFFSET_S)
-        offset = np.broadcast_to(offset, (n, m, 5)).copy()
-        offset[..., _T_WAVE] = np.where(
-            pvc, 0.42 * np.sqrt(rr_prev) - 0.05, 0.40 * np.sqrt(rr_prev) - 0.09
+        t_offset = np.where(pvc, 0.42 * np.sqrt(rr_prev) - 0.05, 0.40 * np.sqrt(rr_prev) - 0.09)
+        support_s = _SUPPORT_SAMPLES / fs
+        near = (beat_t > -(support_s - _SUPPORT_BEFORE_S)) & (
+            beat_t < p.window_s + _SUPPORT_BEFORE_S
         )
-        width = np.where(pvc[..., None], self._pvc_w, self._sinus_w)
-        amp = np.where(pvc[..., None], self._pvc_a, self._sinus_a)
-        scale = np.ones((n, 1, 5))
-        scale[:, 0, 0] = self.p_scale[nodes] * ~af  # no P waves in AF
-        scale[:, 0, _T_WAVE] = self.t_scale[nodes]
-        beat_amp = 1.0 + 0.04 * self._vec_normal(nodes, ctr, _BEAT_AMP, m)
-        amp = amp * scale * beat_amp[..., None]
-        start = np.floor((beat_t - _SUPPORT_BEFORE_S) * fs).astype(np.int64)
-        idx = start[..., None] + np.arange(_SUPPORT_SAMPLES)  # (n, m, L)
-        ts = idx / fs - beat_t[..., None]  # time relative to each R peak
-        d = (ts[..., None] - offset[:, :, None, :]) / width[:, :, None, :]
-        waves = np.sum(amp[:, :, None, :] * np.exp(-0.5 * d * d), axis=-1)
+        row, col = np.nonzero(near)
+        b_t, b_pvc, b_node = beat_t[row, col], pvc[row, col][:, None], nodes[row]
+        offset = np.where(b_pvc, _PVC_OFFSET_S, _SINUS_OFFSET_S)
+        offset[:, _T_WAVE] = t_offset[row, col]
+        width = np.where(
+            b_pvc, _PVC_WIDTH_S * self.pvc_width_scale[b_node][:, None], _SINUS_WIDTH_S
+        )
+        amp = np.where(b_pvc, _PVC_AMP * self.pvc_amp_scale[b_node][:, None], _SINUS_AMP)
+        p_wave = np.where(pac[row, col], self.pac_p_scale[b_node], 1.0)
+        amp[:, 0] *= self.p_scale[b_node] * p_wave * ~af[row]  # no P waves in AF
+        amp[:, _T_WAVE] *= self.t_scale[b_node]
+        # The front end's anti-aliasing filter widens each wave, preserving its area.
+        filtered = np.sqrt(width**2 + p.antialias_sigma_s**2)
+        amp *= width / filtered
+        width = filtered
+        beat_amp = 1.0 + 0.04 * self._vec_normal(nodes, ctr, _BEAT_AMP, m)[row, col]
+        amp *= (beat_amp * self.r_amp_mv[b_node])[:, None]
+        start = np.floor((b_t - _SUPPORT_BEFORE_S) * fs).astype(np.int64)
+        idx = start[:, None] + np.arange(_SUPPORT_SAMPLES)  # (beats, L)
+        ts = idx / fs - b_t[:, None]  # time relative to each R peak
+        d = (ts[..., None] - offset[:, None, :]) / width[:, None, :]
+        waves = np.einsum("blc,bc->bl", np.exp(-0.5 * d * d), amp)
         ns = self.n_samples
         valid = (idx >= 0) & (idx < ns)
-        flat = (np.arange(n)[:, None, None] * ns + np.clip(idx, 0, ns - 1)).ravel()
+        flat = (row[:, None] * ns + np.clip(idx, 0, ns - 1)).ravel()
         ecg = np.bincount(flat, weights=(waves * valid).ravel(), minlength=n * ns)
-        ecg = ecg.reshape(n, ns) * self.r_amp_mv[nodes][:, None]
+        ecg = ecg.reshape(n, ns)
 
         # f-waves in AF, baseline wander, noise, motion artefacts.
         tt = np.arange(ns) / fs
@@ -391,6 +437,7 @@ class HeartWorld:
             "pvc_in_window": pvc_in_window,
             "beat_t_s": beat_t,
             "pvc": pvc,
+            "pac": pac,
             "heart_rate_bpm": hr,
             "activity": activity,
             "asleep": asleep,

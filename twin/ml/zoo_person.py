@@ -1,0 +1,386 @@
+"""Zoo builder: person detection (visual wake word) on 32 x 32 grayscale camera frames.
+
+Trains a small MobileNet-like CNN on frames of :mod:`twin.world.camera` and ships
+
+* ``person_detection_fp32.onnx`` -- the float graph (BatchNorm folded into the convolutions by
+  the exporter), input ``window`` ``[N, 1, 32, 32]`` (pixel values in ``[0, 1]``), output
+  ``probabilities`` ``[N, 2]`` (softmax; column 1 = person in view);
+* ``person_detection_int8.onnx`` -- static int8 QDQ quantization by onnxruntime (int8 weights
+  per output channel, int8 activations, MinMax calibration on training frames);
+* ``person_detection.json`` -- metadata in the format of ``soil_irrigation.json``.
+
+Architecture (MLPerf Tiny VWW MobileNetV1 in miniature): conv 3x3 stride 2 to 8 channels, then
+four depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU) to 16,
+32 (stride 2), 32 and 64 (stride 2) channels, global average pool, FC 64 -> 2, softmax. About
+0.23 M MACs and 5.2 k parameters.
+
+Data: cameras of the world sampled every 30 s, one frame kept every hour (``stride`` 120) so
+that rows are nearly independent and cover all hours of the day; training and held-out worlds
+have different seeds, hence different cameras, scenes and routines. Training: Adam with a
+one-cycle learning-rate schedule, random horizontal flips, fixed seeds, one thread, so a rebuild
+on the same machine gives the same weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.ml.build import binary_metrics, predict_proba
+from twin.world.camera import SIDE_PX, CameraWorld, make_dataset
+
+NAME = "person_detection"
+INPUT_NAME = "window"
+OUTPUT_NAME = "probabilities"
+POSITIVE_INDEX = 1
+THRESHOLD = 0.5
+PERIOD_S = 30.0  # one frame every 30 s (periodic duty-cycled capture)
+STRIDE = 120  # keep one frame per camera every hour for the data sets
+INPUT_SHAPE = (1, SIDE_PX, SIDE_PX)
+OPSET = 17
+
+TRAIN_SEED = 20_240_701
+HELDOUT_SEED = 20_240_702
+TORCH_SEED = 0
+
+TRAIN_NODES = 1000
+TRAIN_DAYS = 1.0
+HELDOUT_NODES = 500
+HELDOUT_DAYS = 1.0
+EPOCHS = 12
+BATCH = 256
+LEARNING_RATE = 6e-3
+CALIBRATION_ROWS = 1_000
+CALIBRATION_BATCH = 250
+
+# small=True: a tiny, fast build for tests (seconds), same code path.
+SMALL = {"n_nodes": 60, "days": 1.0, "heldout_nodes": 30, "heldout_days": 1.0, "epochs": 2}
+
+BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+
+log = logging.getLogger(__name__)
+
+
+def _network() -> Any:
+    """The CNN (torch ``nn.Sequential``), randomly initialised from the current torch seed."""
+    from torch import nn
+
+    def conv_bn(c_in: int, c_out: int, k: int, stride: int, groups: int = 1) -> list:
+        return [
+            nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+        ]
+
+    layers = conv_bn(1, 8, 3, 2)
+    c = 8
+    for c_out, stride in ((16, 1), (32, 2), (32, 1), (64, 2)):
+        layers += conv_bn(c, c, 3, stride, groups=c)  # depthwise
+        layers += conv_bn(c, c_out, 1, 1)  # pointwise
+        c = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 2)]
+    return nn.Sequential(*layers)
+
+
+def train_network(X: np.ndarray, y: np.ndarray, epochs: int = EPOCHS, seed: int = TORCH_SEED):
+    """Train the CNN on frames ``X`` ``(rows, 1024)`` with labels ``y``.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Training frames, float32 in ``[0, 1]``.
+    y : numpy.ndarray
+        Labels (1 = person in view).
+    epochs : int
+        Passes over the training set.
+    seed : int
+        Torch seed (weight initialisation, shuffling, flips).
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained network in eval mode, producing logits ``[N, 2]``.
+    """
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    # channels-last memory layout: ~2.5x faster depthwise convolutions on CPU.
+    net = _network().to(memory_format=torch.channels_last)
+    xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32).reshape(-1, *INPUT_SHAPE))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    steps = epochs * int(np.ceil(len(xt) / BATCH))
+    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LEARNING_RATE, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(xt), BATCH):
+            idx = order[i : i + BATCH]
+            xb = xt[idx]
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            opt.zero_grad()
+            loss = loss_fn(net(xb), yt[idx])
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        log.info("epoch %d: loss %.4f", epoch + 1, total / len(xt))
+    return net.to(memory_format=torch.contiguous_format).eval()
+
+
+def to_onnx(net: Any, path: Path) -> None:
+    """Export the trained network with a softmax head to ONNX (opset 17, dynamic batch).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Output of :func:`train_network` (eval mode: BatchNorm is folded into the convs).
+    path : pathlib.Path
+        Destination file.
+    """
+    import torch
+
+    model = torch.nn.Sequential(net, torch.nn.Softmax(dim=1)).eval()
+    dummy = torch.zeros(1, *INPUT_SHAPE)
+    torch.onnx.export(
+        model,
+        (dummy,),
+        str(path),
+        dynamo=False,
+        opset_version=OPSET,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}},
+        do_constant_folding=True,
+    )
+
+
+class _FrameReader:
+    """Calibration frames for the quantizer in fixed batches (a CalibrationDataReader)."""
+
+    def __init__(self, X: np.ndarray, batch: int) -> None:
+        X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
+        self._batches = [{INPUT_NAME: X[i : i + batch]} for i in range(0, len(X), batch)]
+        self._pos = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._pos >= len(self._batches):
+            return None
+        self._pos += 1
+        return self._batches[self._pos - 1]
+
+    def rewind(self) -> None:
+        self._pos = 0
+
+
+def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
+    """Static int8 QDQ quantization (per-channel int8 weights, int8 activations, MinMax).
+
+    Parameters
+    ----------
+    fp32_path : pathlib.Path
+        Float model written by :func:`to_onnx`.
+    int8_path : pathlib.Path
+        Where to write the quantized model.
+    X_calib : numpy.ndarray
+        Calibration frames ``(rows, 1024)`` from the training data.
+    """
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    CalibrationDataReader.register(_FrameReader)
+    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
+        pre_path = Path(tmp) / "pre.onnx"
+        quant_pre_process(
+            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
+        )
+        quantize_static(
+            str(pre_path),
+            str(int8_path),
+            _FrameReader(X_calib, CALIBRATION_BATCH),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            # Per-output-channel weight scales, as CMSIS-NN / TFLite Micro use for convolutions:
+            # depthwise filters of very different magnitudes share no single scale well.
+            per_channel=True,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import onnx
+    import onnxruntime
+    import torch
+
+    return {
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
+    """Train, export, quantize and evaluate the person detection model.
+
+    Parameters
+    ----------
+    out_dir : pathlib.Path
+        Directory for the two ONNX files and the JSON metadata (created if missing).
+    small : bool
+        Build a tiny version (few cameras, two epochs) in seconds, for tests.
+
+    Returns
+    -------
+    dict
+        The metadata written to ``person_detection.json``.
+    """
+    cfg = {
+        "n_nodes": TRAIN_NODES,
+        "days": TRAIN_DAYS,
+        "heldout_nodes": HELDOUT_NODES,
+        "heldout_days": HELDOUT_DAYS,
+        "epochs": EPOCHS,
+    }
+    if small:
+        cfg.update(SMALL)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    X, y = make_dataset(cfg["n_nodes"], cfg["days"], PERIOD_S, TRAIN_SEED, stride=STRIDE)
+    sub_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
+    calib_idx = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    t_data = time.perf_counter()
+    net = train_network(X, y, epochs=cfg["epochs"])
+    t_train = time.perf_counter()
+
+    fp32_path = out_dir / f"{NAME}_fp32.onnx"
+    int8_path = out_dir / f"{NAME}_int8.onnx"
+    to_onnx(net, fp32_path)
+    quantize_int8(fp32_path, int8_path, X[calib_idx])
+
+    Xh, yh = make_dataset(
+        cfg["heldout_nodes"], cfg["heldout_days"], PERIOD_S, HELDOUT_SEED, stride=STRIDE
+    )
+    Xh4 = Xh.reshape(-1, *INPUT_SHAPE)
+    variants = {}
+    for key, path in (("int8", int8_path), ("fp32", fp32_path)):
+        pred = predict_proba(path, Xh4) >= THRESHOLD
+        variants[key] = {
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "sha256": _sha256(path),
+            "heldout": binary_metrics(yh, pred),
+        }
+
+    n_params = int(sum(p.numel() for p in net.parameters()))
+    meta: dict[str, Any] = {
+        "name": NAME,
+        "task": (
+            "binary classification: is a person in view of this camera (visible silhouette "
+            ">= 0.5 % of the frame, after the Visual Wake Words rule), from one 32 x 32 "
+            "grayscale frame"
+        ),
+        "input": INPUT_NAME,
+        "input_shape": [None, *INPUT_SHAPE],
+        "input_layout": "one frame, row-major pixels in [0, 1] (8-bit level / 255)",
+        "output": OUTPUT_NAME,
+        "positive_index": POSITIVE_INDEX,
+        "threshold": THRESHOLD,
+        "window_samples": 1,
+        "channels": list(CameraWorld.channels),
+        "period_s": int(PERIOD_S),
+        "train_seed": TRAIN_SEED,
+        "heldout_seed": HELDOUT_SEED,
+        "train_data": {
+            "n_nodes": cfg["n_nodes"],
+            "days": cfg["days"],
+            "stride": STRIDE,
+            "rows_generated": int(len(X)),
+            "rows_used": int(len(X)),
+            "positives_rate": round(float(np.mean(y)), 6),
+            "calibration_rows": int(len(calib_idx)),
+        },
+        "heldout_data": {
+            "n_nodes": cfg["heldout_nodes"],
+            "days": cfg["heldout_days"],
+            "stride": STRIDE,
+            "rows": int(len(Xh)),
+        },
+        "architecture": {
+            "network": (
+                "conv3x3/2 8 -> dw-sep 16 -> dw-sep 32 /2 -> dw-sep 32 -> dw-sep 64 /2 -> "
+                "global average pool -> FC 2 -> softmax (BatchNorm folded, ReLU)"
+            ),
+            "framework": "torch",
+            "seed": TORCH_SEED,
+            "epochs": cfg["epochs"],
+            "batch": BATCH,
+            "optimizer": f"Adam, one-cycle lr max {LEARNING_RATE}, weight decay 1e-4",
+            "augmentation": "random horizontal flip",
+            "parameters": n_params,
+        },
+        "quantization": {
+            "tool": "onnxruntime.quantization.quantize_static",
+            "format": "QDQ",
+            "weights": "int8 symmetric, per-channel",
+            "activations": "int8 asymmetric, per-tensor",
+            "calibration": "MinMax",
+        },
+        "build_command": BUILD_COMMAND,
+        "variants": variants,
+        "versions": _versions(),
+    }
+    log.info(
+        "%s: %d training frames generated in %.1f s, trained in %.1f s, built in %.1f s",
+        NAME,
+        len(X),
+        t_data - t_start,
+        t_train - t_data,
+        time.perf_counter() - t_start,
+    )
+    (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def main() -> None:
+    """Build the shipped person detection models into ``twin/zoo/`` and print the metrics."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    meta = build(DEFAULT_OUT)
+    for key, variant in meta["variants"].items():
+        m = variant["heldout"]
+        print(
+            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
+            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
