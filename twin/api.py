@@ -132,7 +132,7 @@ def run(
                 file,
                 f"groups.{name}.model",
             )
-        est = inference_cost(m.device.cost, r.board, r.runtime)
+        est = inference_cost(m.device.cost, r.board, r.runtime, frontend_ops=r.frontend_ops)
         if not est.fits:
             raise ScenarioError(f"model does not fit: {est.misfit()}", file, f"groups.{name}.model")
         expected = r.window_samples * len(r.channels) if r.window_samples else None
@@ -216,8 +216,13 @@ def write_results(result: RunResult, out: str | Path) -> Path:
     return out
 
 
-def profile(model: str | Path, board: str, runtime: str | None = None):
+def profile(
+    model: str | Path, board: str, runtime: str | None = None, frontend_ops: float | None = None
+):
     """Cost of one inference of an ONNX model (a file or a zoo name) on a board.
+
+    A zoo model brings its DSP front end (``frontend.ops`` in its metadata); for a file, give
+    ``frontend_ops`` (floating-point operations per inference, see :mod:`twin.physics.dsp`).
 
     Returns
     -------
@@ -235,9 +240,13 @@ def profile(model: str | Path, board: str, runtime: str | None = None):
     from twin.profiles import load_profile
 
     path = Path(model)
+    ops = 0.0
     if not path.is_file() and not path.suffix:
         meta = load_zoo_metadata(str(model))
         path = ZOO_DIR / meta["variants"]["int8"]["file"]
+        ops = float(meta.get("frontend", {}).get("ops", 0.0))
+    if frontend_ops is not None:
+        ops = frontend_ops
     if not path.is_file():
         raise ScenarioError("model file not found", str(path))
     try:
@@ -250,4 +259,4 @@ def profile(model: str | Path, board: str, runtime: str | None = None):
         )
     b = load_profile("board", board)
     rt = load_profile("runtime", runtime or b.default_runtime)
-    return graph, inference_cost(graph, b, rt)
+    return graph, inference_cost(graph, b, rt, frontend_ops=ops)

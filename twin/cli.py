@@ -103,6 +103,11 @@ def profile_cmd(
         None, "--runtime", "-r", help="Runtime id [default: the board's default runtime]."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    frontend_ops: float | None = typer.Option(
+        None,
+        "--frontend-ops",
+        help="Work of the model's DSP front end [float ops]; zoo models bring theirs.",
+    ),
 ) -> None:
     """Latency, energy, flash and RAM of one inference of a model on a board.
 
@@ -115,7 +120,7 @@ def profile_cmd(
     from twin import api
 
     try:
-        graph, est = api.profile(model, board, runtime)
+        graph, est = api.profile(model, board, runtime, frontend_ops)
     except TwinError as exc:
         _fail(exc)
         return

@@ -146,6 +146,7 @@ class ResolvedGroup:
     cloud_model_path: Path
     window_samples: int
     channels: tuple[str, ...]
+    frontend_ops: float = 0.0
 
 
 def resolve(
@@ -187,6 +188,7 @@ def resolve(
             device = ZOO_DIR / meta["variants"]["int8"]["file"]
             cloud = ZOO_DIR / meta["variants"]["fp32"]["file"]
             window, channels = int(meta["window_samples"]), tuple(meta["channels"])
+            frontend_ops = float(meta.get("frontend", {}).get("ops", 0.0))
             if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
                 raise ScenarioError(
                     f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
@@ -198,6 +200,7 @@ def resolve(
             device = (base_dir / m.device_path).resolve()
             cloud = (base_dir / (m.cloud_path or m.device_path)).resolve()
             window, channels = 0, ("moisture_vwc", "soil_temp_c")
+            frontend_ops = 0.0
             for key, p in (("device_path", device), ("cloud_path", cloud)):
                 if not p.is_file():
                     raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
@@ -215,5 +218,6 @@ def resolve(
             cloud_model_path=cloud,
             window_samples=window,
             channels=channels,
+            frontend_ops=frontend_ops,
         )
     return out

@@ -485,6 +485,15 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
         "calibration": "MinMax",
     }
     meta["build_command"] = BUILD_COMMAND
+    # The on-device cost of computing the MFCCs (twin/physics/dsp.py prices it per core).
+    from twin.physics import dsp
+
+    meta["frontend"] = {
+        "kind": "mfcc",
+        "ops": dsp.mfcc_ops(49, 240, 256, 40, 10),
+        "description": "49 frames of 30 ms at 8 kHz (240 samples), Hann window, 256-point FFT, "
+        "40 mel bands, log, DCT to 10 coefficients (twin/world/audio.py features)",
+    }
     meta["variants"] = variants
     meta["versions"] = _versions()
     log.info(

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.physics import dsp
 from twin.world.vibration import make_dataset
 
 NAME = "machine_anomaly"
@@ -430,6 +431,13 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
             "float_nodes": float_nodes,
         },
         "build_command": BUILD_COMMAND,
+        # The on-device cost of the spectrum (twin/physics/dsp.py prices it per core).
+        "frontend": {
+            "kind": "spectrum",
+            "ops": dsp.spectrum_ops(512, 64),
+            "description": "512 samples at 1.6 kHz, window, 512-point FFT, magnitude, 64 bands "
+            "(twin/world/vibration.py)",
+        },
         "variants": variants,
         "versions": _versions(),
     }

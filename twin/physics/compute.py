@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 CALIBRATION_FILE = "compute_calibration.yaml"
+FRONTEND_FILE = "frontend_costs.yaml"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class CostParams:
     class_weight: Mapping[str, float]
     runtime_class_factor: Mapping[str, Mapping[str, float]]
     sources: Mapping[str, str]
+    dsp_cycles_per_op: Mapping[str, float] = None  # type: ignore[assignment]
 
     def weight(self, runtime: str, op_class: str) -> float:
         """Cycles of one unit of ``op_class`` on ``runtime``, relative to a convolution MAC."""
@@ -82,12 +84,19 @@ def load_cost_params(path: str | None = None) -> CostParams:
         rt: {c: float(e["value"]) for c, e in entries.items()}
         for rt, entries in raw.get("runtime_class_factor", {}).items()
     }
+    dsp: dict[str, float] = {}
+    dsp_file = Path(path).with_name(FRONTEND_FILE)
+    if dsp_file.is_file():
+        for core, entry in yaml.safe_load(dsp_file.read_text()).items():
+            dsp[core] = float(entry["value"])
+            sources[f"dsp_cycles_per_op.{core}"] = str(entry["source"])
     return CostParams(
         values["core_macs_per_cycle"],
         values["runtime_speedup"],
         values["class_weight"],
         factors,
         sources,
+        dsp,
     )
 
 
@@ -152,9 +161,17 @@ def inference_energy_j(latency_s: float, active_current_a: float, supply_v: floa
 
 
 def inference_cost(
-    graph: GraphCost, board: Board, runtime: Runtime, params: CostParams | None = None
+    graph: GraphCost,
+    board: Board,
+    runtime: Runtime,
+    params: CostParams | None = None,
+    frontend_ops: float = 0.0,
 ) -> InferenceCost:
     """Cost of one inference of ``graph`` on ``board`` with ``runtime``.
+
+    ``frontend_ops`` is the work of the model's DSP front end (MFCC, spectrum) in
+    floating-point operations (:mod:`twin.physics.dsp`); it runs before the network at the
+    core's ``dsp_cycles_per_op`` and shows as the ``frontend`` entry of ``latency_by_class_s``.
 
     Raises
     ------
@@ -175,6 +192,12 @@ def inference_cost(
     units = graph.units_by_class()
     rate = mpc * speedup * board.clock_hz
     by_class = {c: units[c] * params.weight(runtime.id, c) / rate for c in MAC_CLASSES + OP_CLASSES}
+    if frontend_ops:
+        try:
+            cpo = params.dsp_cycles_per_op[board.core]
+        except (KeyError, TypeError):
+            raise ScenarioError(f"no DSP front-end cost for core {board.core}") from None
+        by_class["frontend"] = frontend_ops * cpo / board.clock_hz
     latency = runtime.overhead_s + sum(by_class.values())
     return InferenceCost(
         board=board.id,

@@ -151,7 +151,9 @@ class FleetGroup:
         self.sense_c = (
             sensor.current_a + board.active_current_a - board.sleep_current_a
         ) * self.sense_s
-        self.inference = compute.inference_cost(device_model.cost, board, res.runtime)
+        self.inference = compute.inference_cost(
+            device_model.cost, board, res.runtime, frontend_ops=res.frontend_ops
+        )
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
         self._link_budget(link)
