@@ -159,3 +159,12 @@ def test_python_dash_m_and_help():
     )
     assert res.returncode == 0
     assert "Example: twin run scenarios/farm.yaml" in res.stdout
+
+
+def test_non_lorawan_radio_is_refused_clearly(tmp_path, small_farm):
+    d = copy.deepcopy(small_farm)
+    d["groups"]["soil"]["radio"] = "esp32-wifi"
+    scenario = _write(tmp_path, d)
+    res = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "groups.soil.radio" in res.output and "wifi" in res.output

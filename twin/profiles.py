@@ -92,6 +92,65 @@ class Radio:
 
 
 @dataclass(frozen=True)
+class BleRadio:
+    """A Bluetooth Low Energy radio (connection-based, a phone relays to the cloud)."""
+
+    id: str
+    name: str
+    technology: str
+    supply_v: float
+    tx_current_a: float
+    rx_current_a: float
+    sleep_current_a: float
+    ramp_s: float
+    connection_interval_s: float
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class WifiRadio:
+    """A Wi-Fi station that sleeps between messages and associates to send."""
+
+    id: str
+    name: str
+    technology: str
+    supply_v: float
+    boot_s: float
+    boot_current_a: float
+    associate_dhcp_s: float
+    associate_static_s: float
+    listen_current_a: float
+    tx_current_a: float
+    tx_per_message_s: float
+    sleep_current_a: float
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CellularRadio:
+    """An LTE-M or NB-IoT modem in power-saving mode between exchanges."""
+
+    id: str
+    name: str
+    technology: str
+    supply_v: float
+    wake_s: float
+    exchange_s: float
+    connected_tail_s: float
+    average_current_a: float
+    sleep_current_a: float
+    sources: Mapping[str, str]
+
+
+RADIO_CLASSES = {
+    "wifi": WifiRadio,
+    "ble": BleRadio,
+    "lte-m": CellularRadio,
+    "nb-iot": CellularRadio,
+}
+
+
+@dataclass(frozen=True)
 class Battery:
     """A primary battery pack."""
 
@@ -183,6 +242,8 @@ def load_profile(kind: str, profile_id: str) -> Any:
         raise ScenarioError(f"cannot parse YAML: {exc}", file=str(path)) from None
     if not isinstance(raw, dict):
         raise ScenarioError("expected a mapping of profile fields", file=str(path))
+    if kind == "radio" and isinstance(raw, dict) and raw.get("technology") in RADIO_CLASSES:
+        cls = RADIO_CLASSES[raw["technology"]]
     wanted = {f.name: f.type for f in fields(cls) if f.name != "sources"}
     values: dict[str, Any] = {}
     sources: Mapping[str, str] = {}

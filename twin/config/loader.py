@@ -164,6 +164,14 @@ def resolve(
                 if exc.file:  # a broken profile file: report that file
                     raise
                 raise ScenarioError(exc.message, file, f"{prefix}.{kind}") from None
+        if not isinstance(profiles["radio"], Radio):
+            raise ScenarioError(
+                f"radio '{g.radio}' is {profiles['radio'].technology}; fleets are simulated on "
+                "LoRaWAN radios so far (BLE, Wi-Fi and cellular have message-cost models in "
+                "twin.physics.radios but no network path in the engine yet)",
+                file,
+                f"{prefix}.radio",
+            )
         runtime_id = g.runtime or profiles["board"].default_runtime
         try:
             profiles["runtime"] = load_profile("runtime", runtime_id)
