@@ -100,3 +100,20 @@ def test_jitter_must_be_shorter_than_the_period(farm_dict):
     d["groups"]["soil"]["tx_jitter_s"] = 900.0
     with pytest.raises(twin.ScenarioError, match="tx_jitter_s"):
         twin.run(d)
+
+
+def test_gateway_downlink_duty_cycle_caps_cloud_answers(farm_dict):
+    # EU868: a gateway may transmit 1 % of the time in RX1's sub-band and 10 % at RX2's
+    # frequency. With one gateway and 300 nodes streaming, the cloud's answers exceed that
+    # budget: downlink air time stays within it and the rest of the answers are held back.
+    d = _aloha_farm(farm_dict, n=300, capture_db=6.0)
+    horizon_s = d["world"]["horizon_days"] * 86400
+    e = twin.run(d).result("cloud")
+    assert e["downlinks_blocked_duty_cycle"] > 0
+    # One gateway: its two bands together may be on air at most 11 % of the time.
+    assert 0 < e["downlink_airtime_s"] <= (0.01 + 0.10) * horizon_s
+    assert e["downlink_messages"] < e["inferences_cloud"]
+    # Without the cap every answer would have gone out: the cap is what held them back.
+    free = copy.deepcopy(d)
+    free["gateways"][0].update(rx1_duty_cycle=1.0, rx2_duty_cycle=1.0)
+    assert twin.run(free).result("cloud")["downlink_messages"] > e["downlink_messages"]

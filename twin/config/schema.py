@@ -112,6 +112,19 @@ class Gateway(_Strict):
     demodulators: PositiveInt = Field(
         8, description="Frames it can demodulate at once (SX1301-based gateways: 8)."
     )
+    rx1_duty_cycle: float = Field(
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="Downlink duty cycle in the uplink sub-band used by RX1 (EU868 868.0-868.6 "
+        "MHz: 1 %, ETSI EN 300 220).",
+    )
+    rx2_duty_cycle: float = Field(
+        0.10,
+        gt=0.0,
+        le=1.0,
+        description="Downlink duty cycle at the RX2 frequency (EU868 869.525 MHz: 10 %).",
+    )
 
 
 class Cloud(_Strict):

@@ -87,6 +87,9 @@ def group_record(
         "uplink_bytes": int(g.uplink_bytes.sum()),
         "uplink_payload_bytes": int(g.uplink_bytes.sum() - sent * g.res.radio.mac_overhead_bytes),
         "downlink_messages": int(net.downlinks[gi]),
+        "downlink_airtime_s": float(net.downlink_airtime_s[gi]),
+        # Receive windows with a decision ready that the gateway's duty cycle could not serve.
+        "downlinks_blocked_duty_cycle": int(net.downlinks_blocked[gi]),
         "airtime_s": float(g.airtime_bins.sum()),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),

@@ -253,6 +253,7 @@ class FleetGroup:
         )
         shadow = link.rng.normal(0.0, prop.shadowing_sd_db, dist.shape)
         self.rx_dbm = radio.tx_power_dbm - loss - shadow
+        self.best_gateway = np.argmax(self.rx_dbm, axis=1)
         if self.cfg.spreading_factor == "auto":
             self.sf = lora.assign_spreading_factor(
                 self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,

@@ -82,6 +82,11 @@ class LoRaNetwork:
         }
         self.n_gateways = len(gateways)
         self.demodulators = np.array([gw.demodulators for gw in gateways])
+        self.rx1_duty_cycle = np.array([gw.rx1_duty_cycle for gw in gateways])
+        self.rx2_duty_cycle = np.array([gw.rx2_duty_cycle for gw in gateways])
+        self._gw_free1 = np.full(len(gateways), -np.inf)
+        self._gw_free2 = np.full(len(gateways), -np.inf)
+        self.downlinks_blocked = np.zeros(len(groups), dtype=np.int64)
         self.capture_db = capture_db
         radios = [g.res.radio for g in groups]
         self.sensitivity_dbm = lora.sensitivity_dbm(
@@ -90,9 +95,14 @@ class LoRaNetwork:
         self.max_airtime_s = max(g.max_airtime_s for g in groups)
         self.cloud_requests = np.zeros(n, dtype=np.int64)
         self.downlinks = np.zeros(n, dtype=np.int64)
-        self.downlink_airtime_s = np.zeros(n)
+        self.downlink_airtime_ns = np.zeros(n, dtype=np.int64)
         self.cloud_rings = [g.history.copy() for g in groups]
         self.cloud_last_k = [np.full(g.n, -1, dtype=np.int64) for g in groups]
+
+    @property
+    def downlink_airtime_s(self) -> np.ndarray:
+        """Downlink air time per group [s]."""
+        return self.downlink_airtime_ns / 1e9
 
     @property
     def cloud_busy_s(self) -> float:
@@ -348,6 +358,43 @@ class LoRaNetwork:
         for r in _rounds(key):
             self._serve_round({f: v[r] for f, v in w.items()}, key[r])
 
+    def _gateway_airtime(self, w, best1, best2, rx1, rx2) -> tuple[np.ndarray, np.ndarray]:
+        """Pick RX1 or RX2 for each window, within the serving gateway's duty-cycle budget.
+
+        EU868 gateways may transmit 1 % of the time in the uplink sub-band (RX1) and 10 % at
+        869.525 MHz (RX2); after a downlink of air time T the band is off for T (1/dc - 1).
+        The network server answers through the gateway that heard the node best; windows are
+        served in the order they open, so the budget is spent first come, first served.
+        """
+        chosen = np.full(len(best1), -1, dtype=np.int64)
+        window = np.zeros(len(best1), dtype=np.int64)
+        order = np.flatnonzero(best2 >= 0)
+        if not len(order):
+            return chosen, window
+        order = order[np.argsort(rx1[order], kind="stable")]
+        gw = np.empty(len(order), dtype=np.int64)
+        toa1 = np.empty(len(order))
+        toa2 = np.empty(len(order))
+        for gi, g in enumerate(self.groups):
+            m = w["gid"][order] == gi
+            nodes = w["node"][order][m]
+            gw[m] = g.best_gateway[nodes]
+            toa1[m] = g.dl_toa_rx1_s[nodes]
+            toa2[m] = g.dl_toa_rx2_s
+        free1, free2 = self._gw_free1, self._gw_free2
+        dc1, dc2 = self.rx1_duty_cycle, self.rx2_duty_cycle
+        for pos, i in enumerate(order.tolist()):  # sequential: each send spends the budget
+            g_ = gw[pos]
+            if best1[i] >= 0 and free1[g_] <= rx1[i]:
+                free1[g_] = rx1[i] + toa1[pos] / dc1[g_]
+                chosen[i], window[i] = best1[i], 1
+            elif free2[g_] <= rx2[i]:
+                free2[g_] = rx2[i] + toa2[pos] / dc2[g_]
+                chosen[i], window[i] = best2[i], 2
+            else:
+                self.downlinks_blocked[w["gid"][i]] += 1
+        return chosen, window
+
     def _serve_round(self, w: dict, key: np.ndarray) -> None:
         pool = self._pool
         srt = np.argsort(key)
@@ -360,16 +407,13 @@ class LoRaNetwork:
         e = entry[rows]
         rx1 = np.array([g.res.radio.rx1_delay_s for g in self.groups])[w["gid"]] + w["end"]
         rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[w["gid"]] + w["end"]
-        chosen = np.full(len(key), -1, dtype=np.int64)
-        window = np.zeros(len(key), dtype=np.int64)
-        for win, opens in ((1, rx1), (2, rx2)):
-            free = chosen < 0
-            ready = (pool["ready"][rows] <= opens[e]) & free[e]
-            best = np.full(len(key), -1, dtype=np.int64)
-            np.maximum.at(best, e[ready], pool["k"][rows][ready])  # the newest decision wins
-            got = free & (best >= 0)
-            chosen[got] = best[got]
-            window[got] = win
+        best = []
+        for opens in (rx1, rx2):
+            ready = pool["ready"][rows] <= opens[e]
+            b = np.full(len(key), -1, dtype=np.int64)
+            np.maximum.at(b, e[ready], pool["k"][rows][ready])  # the newest decision wins
+            best.append(b)
+        chosen, window = self._gateway_airtime(w, best[0], best[1], rx1, rx2)
         served = np.flatnonzero(chosen >= 0)
         if not len(served):
             return
@@ -396,5 +440,6 @@ class LoRaNetwork:
             g.add_rx_charge(nodes, g.rx_current_a * delta_s, opens)
             g.latency.add(opens + toa - pool["ts"][rowsel])
             self.downlinks[gi] += len(nodes)
-            self.downlink_airtime_s[gi] += float(toa.sum())
+            # Integer nanoseconds: exact sums, whatever the batching.
+            self.downlink_airtime_ns[gi] += int(np.round(toa * 1e9).astype(np.int64).sum())
         self._pool = {f: v[~gone] for f, v in pool.items()}
