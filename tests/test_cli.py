@@ -168,3 +168,25 @@ def test_non_lorawan_radio_is_refused_clearly(tmp_path, small_farm):
     res = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "groups.soil.radio" in res.output and "wifi" in res.output
+
+
+def test_validate_checks_without_running(tmp_path, small_farm):
+    scenario = _write(tmp_path, small_farm)
+    res = runner.invoke(app, ["validate", str(scenario)])
+    assert res.exit_code == 0 and "valid" in res.output and "30 nodes" in res.output
+    assert not (tmp_path / "results").exists()
+    bad = copy.deepcopy(small_farm)
+    bad["groups"]["soil"]["sampling_period_s"] = -1
+    res = runner.invoke(app, ["validate", str(_write(tmp_path, bad, "bad.yaml"))])
+    assert res.exit_code == 2 and "groups.soil.sampling_period_s" in res.output
+
+
+def test_schema_is_json_schema_of_scenarios():
+    res = runner.invoke(app, ["schema"])
+    assert res.exit_code == 0
+    schema = json.loads(res.output)
+    assert schema["title"] == "Scenario"
+    assert {"world", "groups", "gateways", "cloud", "policies"} <= set(schema["required"])
+    # Editors complete group keys from it.
+    group = schema["$defs"]["Group"]["properties"]
+    assert "sampling_period_s" in group and "spreading_factor" in group

@@ -72,31 +72,8 @@ class RunResult:
         raise KeyError((policy, group))
 
 
-def run(
-    scenario: Scenario | str | Path | dict,
-    seed: int | None = None,
-    batch_window_s: float | None = None,
-    base_dir: str | Path | None = None,
-) -> RunResult:
-    """Run every policy of a scenario.
-
-    Parameters
-    ----------
-    scenario : Scenario, path or dict
-        A validated scenario, a YAML file, or plain data in the YAML's shape.
-    seed : int, optional
-        Overrides the scenario's ``world.seed``.
-    batch_window_s : float, optional
-        Overrides the engine's batching window (results do not depend on it).
-    base_dir : path, optional
-        Directory that relative model paths are resolved against (default: the scenario
-        file's directory, or the working directory).
-
-    Raises
-    ------
-    ScenarioError
-        If the scenario, a profile or a model file is invalid.
-    """
+def _prepare(scenario, seed=None, base_dir=None):
+    """Validate and resolve a scenario; load its models and check they fit their boards."""
     file = None
     if isinstance(scenario, (str, Path)):
         file = str(scenario)
@@ -142,6 +119,51 @@ def run(
                 file,
                 f"groups.{name}.model",
             )
+    return scenario, resolved, models, file
+
+
+def validate(scenario: Scenario | str | Path | dict) -> str:
+    """Check a scenario as :func:`run` would, without simulating. Returns a one-line summary.
+
+    Raises
+    ------
+    ScenarioError
+        On the first problem, with file, line and key path.
+    """
+    sc, _, _, _ = _prepare(scenario)
+    nodes = sum(g.count for g in sc.groups.values())
+    return (
+        f"{len(sc.groups)} group(s), {nodes:,} nodes, {sc.world.horizon_days:g} days, "
+        f"policies {', '.join(sc.policies)}"
+    )
+
+
+def run(
+    scenario: Scenario | str | Path | dict,
+    seed: int | None = None,
+    batch_window_s: float | None = None,
+    base_dir: str | Path | None = None,
+) -> RunResult:
+    """Run every policy of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario, path or dict
+        A validated scenario, a YAML file, or plain data in the YAML's shape.
+    seed : int, optional
+        Overrides the scenario's ``world.seed``.
+    batch_window_s : float, optional
+        Overrides the engine's batching window (results do not depend on it).
+    base_dir : path, optional
+        Directory that relative model paths are resolved against (default: the scenario
+        file's directory, or the working directory).
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario, a profile or a model file is invalid.
+    """
+    scenario, resolved, models, file = _prepare(scenario, seed, base_dir)
 
     started = time.perf_counter()
     results, nodes, series, hists = [], [], [], []

@@ -93,6 +93,37 @@ def run(
     typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
 
 
+@app.command()
+def validate(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
+) -> None:
+    """Check a scenario (keys, types, ranges, profiles, model files, fit) without running it.
+
+    Example: twin validate scenarios/farm.yaml
+    """
+    from twin import api
+
+    try:
+        summary = api.validate(scenario)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{scenario}: valid ({summary})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion and validation).
+
+    Example: twin schema > scenario.schema.json
+    """
+    import json
+
+    from twin.config.schema import Scenario
+
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
 @app.command("profile")
 def profile_cmd(
     model: str = typer.Argument(
