@@ -21,7 +21,6 @@ Needs the ``train`` extra (scikit-learn, skl2onnx); the simulator itself only ne
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.ml.zoo_common import sha256, versions
 from twin.world.soil import make_dataset
 
 NAME = "soil_irrigation"
@@ -291,25 +291,6 @@ def evaluate(path: Path, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]
     return binary_metrics(y, predict_proba(path, X) >= THRESHOLD)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import skl2onnx
-    import sklearn
-
-    return {
-        "sklearn": sklearn.__version__,
-        "skl2onnx": skl2onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def build_soil_irrigation(
     out_dir: Path,
     n_nodes: int = TRAIN_NODES,
@@ -377,7 +358,7 @@ def build_soil_irrigation(
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256(path),
             "heldout": evaluate(path, Xh, yh),
         }
 
@@ -428,7 +409,7 @@ def build_soil_irrigation(
         },
         "build_command": BUILD_COMMAND,
         "variants": variants,
-        "versions": _versions(),
+        "versions": versions("sklearn", "skl2onnx"),
     }
     # Timings are logged, not stored: they vary from run to run and would make the metadata
     # file differ between otherwise identical builds.

@@ -20,7 +20,6 @@ seeded shuffling, MinMax calibration on fixed training rows. Needs torch (traini
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.ml.zoo_common import sha256, versions
 from twin.world.heart import HeartParams, make_dataset
 
 NAME = "heart_rhythm"
@@ -286,19 +286,6 @@ def predict_proba(path: Path, X: np.ndarray, batch: int = 4096) -> np.ndarray:
     return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
 
 
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import torch
-
-    return {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     """Train, export, quantize and evaluate the heart-rhythm model; write the zoo files.
 
@@ -340,7 +327,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "sha256": sha256(path),
             "heldout": binary_metrics(yh, predict_proba(path, Xh) >= THRESHOLD),
         }
     n_params = int(sum(p.numel() for p in net.parameters()))
@@ -401,7 +388,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         },
         "build_command": BUILD_COMMAND,
         "variants": variants,
-        "versions": _versions(),
+        "versions": versions("torch"),
     }
     log.info(
         "%s: data %.1f s, training %.1f s (%d rows), total %.1f s",

@@ -29,7 +29,6 @@ tensor is the standardised input of the first convolution.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics
+from twin.ml.zoo_common import sha256, versions
 from twin.world.audio import N_FRAMES, N_MFCC, AudioParams, AudioWorld, make_dataset
 
 NAME = "keyword_spotting"
@@ -342,23 +342,6 @@ def predict_proba(path: Path, X: np.ndarray, batch: int = 4096) -> np.ndarray:
     return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import torch
-
-    return {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Regenerate the held-out set recorded in ``meta`` (default world parameters).
 
@@ -458,7 +441,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256(path),
             "heldout": binary_metrics(yh, pred),
         }
     n_params = int(sum(p.numel() for p in _fold_batchnorm(model).parameters()))
@@ -495,7 +478,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
         "40 mel bands, log, DCT to 10 coefficients (twin/world/audio.py features)",
     }
     meta["variants"] = variants
-    meta["versions"] = _versions()
+    meta["versions"] = versions("torch")
     log.info(
         "%s: data %.1f s, trained on %d rows in %.1f s, built in %.1f s",
         NAME,

@@ -17,7 +17,6 @@ the first layer a common range.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics, predict_proba, quantize_int8
+from twin.ml.zoo_common import sha256, versions
 from twin.world.room import RoomWorld, make_dataset
 
 NAME = "room_occupancy"
@@ -118,25 +118,6 @@ def to_onnx(pipeline: Any) -> Any:
     if OUTPUT_NAME not in {o.name for o in model.graph.output}:
         raise RuntimeError("skl2onnx output names changed")
     return model
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import skl2onnx
-    import sklearn
-
-    return {
-        "sklearn": sklearn.__version__,
-        "skl2onnx": skl2onnx.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
 
 
 def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -245,7 +226,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256(path),
             "heldout": binary_metrics(yh, pred),
         }
     mlp = pipeline.named_steps["mlp"]
@@ -266,7 +247,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     }
     meta["build_command"] = BUILD_COMMAND
     meta["variants"] = variants
-    meta["versions"] = _versions()
+    meta["versions"] = versions("sklearn", "skl2onnx")
     log.info(
         "%s: trained on %d rows in %.1f s, built in %.1f s",
         NAME,

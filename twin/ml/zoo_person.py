@@ -23,7 +23,6 @@ on the same machine gives the same weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics, predict_proba
+from twin.ml.zoo_common import sha256, versions
 from twin.world.camera import SIDE_PX, CameraWorld, make_dataset
 
 NAME = "person_detection"
@@ -229,23 +229,6 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None
         )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import torch
-
-    return {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     """Train, export, quantize and evaluate the person detection model.
 
@@ -296,7 +279,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256(path),
             "heldout": binary_metrics(yh, pred),
         }
 
@@ -356,7 +339,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         },
         "build_command": BUILD_COMMAND,
         "variants": variants,
-        "versions": _versions(),
+        "versions": versions("torch"),
     }
     log.info(
         "%s: %d training frames generated in %.1f s, trained in %.1f s, built in %.1f s",

@@ -36,7 +36,6 @@ seeded shuffling, MinMax calibration on fixed training rows. Needs torch (traini
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -47,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.ml.zoo_common import sha256, versions
 from twin.physics import dsp
 from twin.world.vibration import make_dataset
 
@@ -310,19 +310,6 @@ def predict_score(path: Path, X: np.ndarray, batch: int = 8192) -> np.ndarray:
     return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
 
 
-def _versions() -> dict[str, str]:
-    import onnx
-    import onnxruntime
-    import torch
-
-    return {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "onnx": onnx.__version__,
-        "numpy": np.__version__,
-    }
-
-
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     """Train, export, quantize and evaluate the machine-anomaly model; write the zoo files.
 
@@ -369,7 +356,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         variants[key] = {
             "file": path.name,
             "bytes": path.stat().st_size,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "sha256": sha256(path),
             "heldout": binary_metrics(yh, predict_score(path, Xh) >= threshold),
         }
     meta: dict[str, Any] = {
@@ -439,7 +426,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
             "(twin/world/vibration.py)",
         },
         "variants": variants,
-        "versions": _versions(),
+        "versions": versions("torch"),
     }
     log.info(
         "%s: data %.1f s, training %.1f s (%d healthy rows), total %.1f s",
