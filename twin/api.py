@@ -91,14 +91,10 @@ def _prepare(scenario, seed=None, base_dir=None):
     resolved = resolve(scenario, base, file)
     models = {
         name: GroupModels(
-            OnnxModel(
-                r.device_model_path, g.model.output, g.model.positive_index, g.model.threshold
-            ),
-            OnnxModel(
-                r.cloud_model_path, g.model.output, g.model.positive_index, g.model.threshold
-            ),
+            OnnxModel(r.device_model_path, r.output, r.positive_index, r.threshold),
+            OnnxModel(r.cloud_model_path, r.output, r.positive_index, r.threshold),
         )
-        for (name, g), r in zip(scenario.groups.items(), resolved.values(), strict=True)
+        for name, r in resolved.items()
     }
     for name, m in models.items():
         r = resolved[name]

@@ -147,6 +147,9 @@ class ResolvedGroup:
     window_samples: int
     channels: tuple[str, ...]
     frontend_ops: float = 0.0
+    output: str = "probabilities"
+    positive_index: int = 1
+    threshold: float = 0.5
 
 
 def resolve(
@@ -197,6 +200,11 @@ def resolve(
             cloud = ZOO_DIR / meta["variants"]["fp32"]["file"]
             window, channels = int(meta["window_samples"]), tuple(meta["channels"])
             frontend_ops = float(meta.get("frontend", {}).get("ops", 0.0))
+            # A zoo model brings its output, positive column and threshold; keys the scenario
+            # sets explicitly win.
+            decision = {k: meta.get(k, getattr(m, k)) for k in ("output", "positive_index",
+                                                                 "threshold")}  # fmt: skip
+            decision.update({k: getattr(m, k) for k in m.model_fields_set & set(decision)})
             if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
                 raise ScenarioError(
                     f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
@@ -209,6 +217,7 @@ def resolve(
             cloud = (base_dir / (m.cloud_path or m.device_path)).resolve()
             window, channels = 0, ("moisture_vwc", "soil_temp_c")
             frontend_ops = 0.0
+            decision = {k: getattr(m, k) for k in ("output", "positive_index", "threshold")}
             for key, p in (("device_path", device), ("cloud_path", cloud)):
                 if not p.is_file():
                     raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
@@ -227,5 +236,6 @@ def resolve(
             window_samples=window,
             channels=channels,
             frontend_ops=frontend_ops,
+            **decision,
         )
     return out

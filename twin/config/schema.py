@@ -30,7 +30,9 @@ class Site(_Strict):
 class World(_Strict):
     """What the sensors observe, where, for how long, from which seed."""
 
-    kind: Literal["soil"] = Field("soil", description="World model producing the sensor signal.")
+    kind: Literal["soil", "room", "heart", "audio", "camera", "vibration"] = Field(
+        "soil", description="World model producing the sensor signal (twin/world/<kind>.py)."
+    )
     site: Site
     horizon_days: PositiveFloat = Field(description="Simulated time [days].")
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
@@ -44,7 +46,7 @@ class ModelRef(_Strict):
     cloud_path: str | None = Field(None, description="ONNX file run in the cloud (fp32).")
     output: str = Field("probabilities", description="Output holding class scores, (N, classes).")
     positive_index: int = Field(1, ge=0)
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    threshold: float = Field(0.5, gt=0.0, description="Decision threshold on the positive score.")
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelRef:

@@ -81,6 +81,7 @@ def simulate(
                 window,
                 scenario.engine.timeseries_interval_s,
                 link,
+                scenario.world.kind,
             )
         )
     net = LoRaNetwork(

@@ -20,7 +20,23 @@ from twin.physics import battery, compute, lora
 from twin.rng import NodeStream
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
-from twin.world.soil import SoilParams, SoilWorld
+
+
+def _world_classes(kind: str) -> tuple[type, type]:
+    """The world class and its parameter class for a scenario's ``world.kind``."""
+    import importlib
+
+    module, name = {
+        "soil": ("twin.world.soil", "Soil"),
+        "room": ("twin.world.room", "Room"),
+        "heart": ("twin.world.heart", "Heart"),
+        "audio": ("twin.world.audio", "Audio"),
+        "camera": ("twin.world.camera", "Camera"),
+        "vibration": ("twin.world.vibration", "Vibration"),
+    }[kind]
+    mod = importlib.import_module(module)
+    return getattr(mod, f"{name}World"), getattr(mod, f"{name}Params")
+
 
 # Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive.
 SENSE, COMPUTE, RADIO_TX, RADIO_RX = range(4)
@@ -98,6 +114,7 @@ class FleetGroup:
         batch_window_s: float | None,
         timeseries_interval_s: float,
         link: LinkSetup,
+        world_kind: str = "soil",
     ) -> None:
         self.index = index
         self.name = res.name
@@ -116,8 +133,9 @@ class FleetGroup:
         self.phase_s = np.sort(setup_rng.uniform(0, self.period_s, n))
 
         self.window = res.window_samples or device_model.input_features // len(res.channels)
-        self.world = SoilWorld(
-            SoilParams(),
+        world_cls, params_cls = _world_classes(world_kind)
+        self.world = world_cls(
+            params_cls(),
             n,
             self.period_s,
             self.phase_s,
