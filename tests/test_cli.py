@@ -190,3 +190,16 @@ def test_schema_is_json_schema_of_scenarios():
     # Editors complete group keys from it.
     group = schema["$defs"]["Group"]["properties"]
     assert "sampling_period_s" in group and "spreading_factor" in group
+
+
+def test_with_overrides_by_path(farm_dict):
+    sc = twin.scenario_from_dict(farm_dict)
+    changed = sc.with_overrides({"groups.soil.count": 7, "gateways.0.x_m": 10.0})
+    assert changed.groups["soil"].count == 7 and changed.gateways[0].x_m == 10.0
+    assert sc.groups["soil"].count == 500  # the original is unchanged
+    with pytest.raises(twin.ScenarioError, match="groups.soil.cont"):
+        sc.with_overrides({"groups.soil.cont": 7})  # unknown key: validation names it
+    with pytest.raises(twin.ScenarioError, match="groups.soil.sampling_period_s"):
+        sc.with_overrides({"groups.soil.sampling_period_s": -1})
+    with pytest.raises(twin.ScenarioError, match="groups.nope.count"):
+        sc.with_overrides({"groups.nope.count": 7})

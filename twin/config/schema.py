@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -207,6 +207,37 @@ class Scenario(_Strict):
         """SHA-256 of the validated scenario (canonical JSON), for provenance."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A copy with fields replaced by dotted path, validated like a scenario file.
+
+        >>> farm.with_overrides({"groups.soil.sampling_period_s": 600})  # doctest: +SKIP
+
+        Raises
+        ------
+        ScenarioError
+            If a path does not exist or a value is invalid (the message names the path).
+        """
+        from twin.config.loader import scenario_from_dict
+        from twin.errors import ScenarioError
+
+        data = self.model_dump(mode="json", exclude_unset=False)
+        for path, value in overrides.items():
+            node: Any = data
+            keys = path.split(".")
+            for i, key in enumerate(keys):
+                last = i == len(keys) - 1
+                if isinstance(node, list):
+                    if not key.isdigit() or int(key) >= len(node):
+                        raise ScenarioError(f"no item {key} in this list", None, path)
+                    key = int(key)
+                elif not isinstance(node, dict) or (key not in node and not last):
+                    raise ScenarioError("no such key in the scenario", None, path)
+                if last:
+                    node[key] = value
+                else:
+                    node = node[key]
+        return scenario_from_dict(data)
 
     def with_seed(self, seed: int) -> Scenario:
         """A copy with another run seed."""
