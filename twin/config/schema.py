@@ -64,6 +64,24 @@ class Payloads(_Strict):
     downlink: PositiveInt = Field(2, description="Decision sent back to the node by the cloud.")
 
 
+class Harvester(_Strict):
+    """A small solar panel charging the node's (rechargeable) cell."""
+
+    panel_area_cm2: PositiveFloat = Field(description="Panel area [cm2].")
+    efficiency: float = Field(
+        0.18, gt=0.0, le=1.0, description="Panel efficiency (assumption: mono-Si ~18 %)."
+    )
+    charge_efficiency: float = Field(
+        0.85, gt=0.0, le=1.0, description="Charger and cell charge efficiency."
+    )
+    peak_irradiance_w_m2: PositiveFloat = Field(
+        1000.0, description="Clear-sky noon irradiance [W/m2] (panel test condition: 1000)."
+    )
+    cloudy_day_factor_min: float = Field(
+        0.2, ge=0.0, le=1.0, description="Each day's weather scales sunshine by U(min, 1)."
+    )
+
+
 class Group(_Strict):
     """Many nodes sharing one configuration."""
 
@@ -90,6 +108,7 @@ class Group(_Strict):
     heartbeat_period_s: PositiveFloat = Field(86_400.0, description="On-device heartbeat [s].")
     model: ModelRef
     payload_bytes: Payloads = Payloads()
+    harvester: Harvester | None = Field(None, description="Solar harvesting, if any.")
 
 
 class LatencyDistribution(_Strict):

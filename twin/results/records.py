@@ -53,8 +53,22 @@ def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.n
     )
     with np.errstate(divide="ignore"):
         projected = np.where(used > 0, capacity_c / mean_a, np.inf)
+    if g.harvester is not None:
+        # A harvesting node's drain is not steady (it refills by day): a node that lasted the
+        # horizon is reported as sustained (no projection) rather than extrapolated.
+        projected = np.full(g.n, np.inf)
     life_s = np.where(died, g.death_s, projected)
     return life_s / DAY_S, ~died
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """Quantile that tolerates infinite entries (no interpolation between inf and inf)."""
+    return float(np.quantile(x, q, method="lower" if np.isinf(x).any() else "linear"))
+
+
+def _finite_or_none(x: float) -> float | None:
+    """JSON has no infinity: an energy-neutral node's battery life is reported as None."""
+    return float(x) if np.isfinite(x) else None
 
 
 def group_record(
@@ -96,8 +110,10 @@ def group_record(
         "energy_j": energy,
         "energy_per_node_day_j": energy["total"] / g.n / days,
         "battery_life_days": {
-            "median": float(np.median(life)),
-            "p05": float(np.quantile(life, 0.05)),
+            "median": _finite_or_none(_quantile(life, 0.5)),
+            "p05": _finite_or_none(_quantile(life, 0.05)),
+            # Nodes that lasted the horizon on harvested energy (no projection is made).
+            "energy_neutral_nodes": int(np.isinf(life).sum()),
             "projected": bool(np.median(projected.astype(float)) >= 0.5),
             "dead_nodes": int((~projected).sum()),
         },
@@ -107,6 +123,8 @@ def group_record(
             "capacity_mah": g.res.battery.capacity_mah,
             "drawn_c": float(g.charge_c.sum() + g.sleep_current_a * alive_s.sum()),
             "self_discharge_c": float(g.self_discharge_a * alive_s.sum()),
+            # Stored by the panel (after losses, and only what the cell had room for).
+            "harvested_c": float(g.credit_c.sum()),
         },
         "warnings": list(g.warnings),
         "cloud": {

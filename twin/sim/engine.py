@@ -61,10 +61,10 @@ def simulate(
     groups = []
     for i, ((name, cfg), ss) in enumerate(zip(scenario.groups.items(), seed_seqs, strict=True)):
         # Children are keyed by index: adding the fourth left the first three unchanged.
-        ss_setup, ss_node, ss_world, ss_link = ss.spawn(4)
+        ss_setup, ss_node, ss_world, ss_link, ss_weather = ss.spawn(5)
         link = LinkSetup(
             scenario.gateways, propagation, scenario.channel.adr_margin_db,
-            np.random.default_rng(ss_link),
+            np.random.default_rng(ss_link), np.random.default_rng(ss_weather),
         )  # fmt: skip
         groups.append(
             FleetGroup(

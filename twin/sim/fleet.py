@@ -16,7 +16,7 @@ import numpy as np
 from twin.config.loader import ResolvedGroup
 from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
-from twin.physics import battery, compute, lora
+from twin.physics import battery, compute, lora, solar
 from twin.rng import NodeStream
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
@@ -60,6 +60,7 @@ class LinkSetup:
     propagation: object
     adr_margin_db: float
     rng: np.random.Generator
+    rng_weather: np.random.Generator | None = None
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Snapshot:
 
     time_s: float
     charge_c: np.ndarray
+    harvest_c: np.ndarray | None = None
 
 
 class FleetGroup:
@@ -160,6 +162,19 @@ class FleetGroup:
             res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
         ).item()
         self.floor_a = self.sleep_current_a + self.self_discharge_a
+        # Solar harvesting: charge put into the cell per J/m2 of insolation, and each day's
+        # weather. `credit_c` is the harvested charge stored up to each node's last event.
+        self.harvester = cfg.harvester
+        self.credit_c = np.zeros(n)
+        self.t_credit_s = np.zeros(n)
+        if self.harvester is not None:
+            h = self.harvester
+            n_days = int(np.ceil(horizon_s / solar.DAY_S)) + 2
+            self.day_factors = link.rng_weather.uniform(h.cloudy_day_factor_min, 1.0, n_days)
+            self.harvest_c_per_j_m2 = (
+                h.panel_area_cm2 * 1e-4 * h.efficiency * h.charge_efficiency
+                / res.battery.nominal_v
+            )  # fmt: skip
         peak_a = max(radio.tx_current_a, sensor.current_a + board.active_current_a)
         warning = battery.pulse_warning(
             res.battery.id, res.battery.max_pulse_current_a, peak_a + board.sleep_current_a
@@ -310,14 +325,45 @@ class FleetGroup:
 
     # -- battery -----------------------------------------------------------------------------
     def used_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-        """Charge drawn by ``nodes`` up to time ``t`` [C] (events plus sleep floor)."""
+        """Net charge taken from the cell of ``nodes`` by time ``t`` [C].
+
+        Events plus the sleep floor and self-discharge, minus what the panel stored. A full
+        cell cannot store more: surplus sunshine is lost, so the net use never goes below 0.
+        """
         alive_until = np.minimum(t, self.death_s[nodes])
-        return self.charge_c[nodes].sum(axis=1) + self.floor_a * alive_until
+        base = self.charge_c[nodes].sum(axis=1) + self.floor_a * alive_until - self.credit_c[nodes]
+        if self.harvester is None:
+            return base
+        return np.maximum(base - self._harvest_since_c(nodes, alive_until), 0.0)
+
+    def _harvest_since_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+        """Charge the panel delivered since each node's last committed event [C]."""
+        h = self.harvester
+        now = solar.insolation_j_m2(t, h.peak_irradiance_w_m2, self.day_factors)
+        then = solar.insolation_j_m2(
+            self.t_credit_s[nodes], h.peak_irradiance_w_m2, self.day_factors
+        )
+        return np.maximum(now - then, 0.0) * self.harvest_c_per_j_m2
+
+    def _commit_harvest(self, nodes: np.ndarray, t: np.ndarray | float) -> None:
+        """Store the harvest up to ``t`` (called at each node's own events: batching-free)."""
+        if self.harvester is None or nodes.size == 0:
+            return
+        t = np.minimum(np.broadcast_to(t, nodes.shape), self.death_s[nodes])
+        gross = self.charge_c[nodes].sum(axis=1) + self.floor_a * t
+        self.credit_c[nodes] = gross - self.used_c(nodes, t)
+        self.t_credit_s[nodes] = t
 
     def take_snapshot(self) -> None:
         """Open a battery snapshot at the next time-series step (all earlier samples done)."""
         t = self.next_snapshot_s()
-        self.open_snapshots.append(Snapshot(t, self.charge_c.sum(axis=1)))
+        nodes = np.arange(self.n)
+        harvest = (
+            self._harvest_since_c(nodes, np.minimum(t, self.death_s))
+            if self.harvester is not None
+            else None
+        )
+        self.open_snapshots.append(Snapshot(t, self.charge_c.sum(axis=1) - self.credit_c, harvest))
         self.snapshot_next += 1
 
     def close_snapshots(self, resolved_s: float) -> None:
@@ -325,6 +371,8 @@ class FleetGroup:
         while self.open_snapshots and self.open_snapshots[0].time_s + self.feedback_s <= resolved_s:
             snap = self.open_snapshots.pop(0)
             used = snap.charge_c + self.floor_a * np.minimum(snap.time_s, self.death_s)
+            if snap.harvest_c is not None:
+                used = np.maximum(used - snap.harvest_c, 0.0)
             soc = np.clip(1.0 - used / self.capacity_c, 0.0, 1.0)
             q = np.quantile(soc, [0.05, 0.5, 0.95])
             self.soc_rows.append((snap.time_s, float(q[0]), float(q[1]), float(q[2])))
@@ -355,6 +403,7 @@ class FleetGroup:
         d = nodes[dying]
         self.death_s[d] = horizon_s + remaining[dying] / self.floor_a
         self.alive[d] = False
+        self._commit_harvest(np.flatnonzero(self.alive), horizon_s)
         self.score(np.arange(self.n))
 
     # -- the batch ---------------------------------------------------------------------------
@@ -378,6 +427,7 @@ class FleetGroup:
             nodes, k, t = nodes[~dying], k[~dying], t[~dying]
         if nodes.size == 0:
             return
+        self._commit_harvest(nodes, t)
 
         readings, truth = self.world.sample(nodes)
         self.ring.write(nodes, k, readings)
