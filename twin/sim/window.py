@@ -37,9 +37,21 @@ class WindowBuffer:
         w = self.window
         start = (np.asarray(k) + 1) % w
         out = np.empty((len(nodes), w * self.buf.shape[2]), dtype=np.float32)
-        for s in np.unique(start):
+        offsets = np.unique(start)
+        if len(offsets) == 1 and len(nodes) > 1:
+            s, sel = int(offsets[0]), nodes
+            if sel[-1] - sel[0] == len(sel) - 1 and np.all(np.diff(sel) == 1):
+                out[:] = self.buf[sel[0] : sel[-1] + 1, s : s + w].reshape(len(sel), -1)
+                return out
+        for s in offsets:
             m = start == s
-            out[m] = self.buf[nodes[m], s : s + w].reshape(int(m.sum()), -1)
+            sel = nodes[m]
+            if len(sel) > 1 and sel[-1] - sel[0] == len(sel) - 1 and np.all(np.diff(sel) == 1):
+                # A run of consecutive nodes (the usual batch): slice copies beat a gather.
+                rows = self.buf[sel[0] : sel[-1] + 1, s : s + w]
+            else:
+                rows = self.buf[sel, s : s + w]
+            out[m] = rows.reshape(len(sel), -1)
         return out
 
     def copy(self) -> WindowBuffer:
