@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.world.soil import make_dataset
 
 NAME = "soil_irrigation"
@@ -332,14 +332,7 @@ def build_soil_irrigation(
     X, y = make_dataset(n_nodes, days, PERIOD_S, WINDOW_SAMPLES, seed)
     # Seeded from the training seed so a different world also gets a different subsample, but
     # kept on a separate stream from the world itself (spawned child, not the same generator).
-    sub_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
-    if len(X) > max_train_rows:
-        # Sorted indices: the subsample is a set, order within it is the MLP's own shuffling.
-        idx = np.sort(sub_rng.choice(len(X), size=max_train_rows, replace=False))
-        X_train, y_train = X[idx], y[idx]
-    else:
-        X_train, y_train = X, y
-    calib_idx = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    X_train, y_train, calib_idx = training_rows(X, y, seed, CALIBRATION_ROWS, max_train_rows)
     X_calib = np.ascontiguousarray(X[calib_idx])
 
     pipeline = train_pipeline(X_train, y_train)

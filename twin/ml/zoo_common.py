@@ -21,3 +21,30 @@ def versions(*trainers: str) -> dict[str, str]:
         out[name] = importlib.import_module(name).__version__
     out["numpy"] = np.__version__
     return out
+
+
+def training_rows(
+    X: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    calibration_rows: int,
+    max_train_rows: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training subsample and quantisation-calibration rows, drawn reproducibly.
+
+    The stream is a spawned child of the training seed (child 3), apart from the world's own
+    streams. Indices are sorted: a subsample is a set; the trainer shuffles on its own.
+
+    Returns
+    -------
+    X_train, y_train, calib_idx
+        The training rows (all rows when ``max_train_rows`` is None or not exceeded) and the
+        indices of the calibration rows in ``X``.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
+    X_train, y_train = X, y
+    if max_train_rows is not None and len(X) > max_train_rows:
+        idx = np.sort(rng.choice(len(X), size=max_train_rows, replace=False))
+        X_train, y_train = X[idx], y[idx]
+    calib_idx = np.sort(rng.choice(len(X), size=min(calibration_rows, len(X)), replace=False))
+    return X_train, y_train, calib_idx

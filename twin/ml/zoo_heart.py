@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.world.heart import HeartParams, make_dataset
 
 NAME = "heart_rhythm"
@@ -308,8 +308,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     X, y = make_dataset(size["nodes"], size["days"], PERIOD_S, TRAIN_SEED)
-    calib_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
-    calib_idx = np.sort(calib_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx].reshape(-1, 1, N_SAMPLES))
     t1 = time.perf_counter()
     batch = BATCH[bool(small)]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.world.audio import N_FRAMES, N_MFCC, AudioParams, AudioWorld, make_dataset
 
 NAME = "keyword_spotting"
@@ -394,8 +394,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     int8_path = out_dir / f"{NAME}_int8.onnx"
     export_onnx(model, fp32_path)
     # Calibration rows: a seeded subset of the training windows (keywords included).
-    sub_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
-    calib = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    _, _, calib = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     quantize_int8(fp32_path, int8_path, X[calib].reshape(-1, *INPUT_SHAPE))
 
     meta: dict[str, Any] = {

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics, predict_proba, quantize_int8
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.world.room import RoomWorld, make_dataset
 
 NAME = "room_occupancy"
@@ -165,13 +165,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     t_start = time.perf_counter()
 
     X, y = make_dataset(size["n_nodes"], size["days"], PERIOD_S, WINDOW_SAMPLES, TRAIN_SEED, STRIDE)
-    sub_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
-    if len(X) > MAX_TRAIN_ROWS:
-        idx = np.sort(sub_rng.choice(len(X), size=MAX_TRAIN_ROWS, replace=False))
-        X_train, y_train = X[idx], y[idx]
-    else:
-        X_train, y_train = X, y
-    calib_idx = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    X_train, y_train, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS, MAX_TRAIN_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx])
 
     pipeline = train_pipeline(X_train, y_train)

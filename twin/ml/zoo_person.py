@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from twin.ml.build import binary_metrics, predict_proba
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.world.camera import SIDE_PX, CameraWorld, make_dataset
 
 NAME = "person_detection"
@@ -258,8 +258,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     t_start = time.perf_counter()
 
     X, y = make_dataset(cfg["n_nodes"], cfg["days"], PERIOD_S, TRAIN_SEED, stride=STRIDE)
-    sub_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
-    calib_idx = np.sort(sub_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     t_data = time.perf_counter()
     net = train_network(X, y, epochs=cfg["epochs"])
     t_train = time.perf_counter()

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, versions
+from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.physics import dsp
 from twin.world.vibration import make_dataset
 
@@ -335,8 +335,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     X, y = make_dataset(size["nodes"], size["days"], PERIOD_S, TRAIN_SEED)
     X_healthy = X[y == 0]
-    calib_rng = np.random.default_rng(np.random.SeedSequence(TRAIN_SEED).spawn(4)[3])
-    calib_idx = np.sort(calib_rng.choice(len(X), size=min(CALIBRATION_ROWS, len(X)), replace=False))
+    _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx])
     t1 = time.perf_counter()
     net = train(X_healthy, size["epochs"])
