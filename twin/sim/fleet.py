@@ -18,6 +18,7 @@ from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
 from twin.physics import battery, compute, lora, solar
 from twin.rng import NodeStream
+from twin.sim.decisions import DecisionTimeline
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
 
@@ -236,6 +237,9 @@ class FleetGroup:
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
             + 1e-3
         )
+        # A class-A downlink is known once its window is decided (RX2 opening) but acts from
+        # its arrival, which can be as early as RX1: decisions are resolved this far behind.
+        self.decision_lag_s = radio.rx2_delay_s - radio.rx1_delay_s
         exact = max(self.period_s - self.feedback_s, 0.0)
         self.batch_window_s = exact if batch_window_s is None else min(batch_window_s, exact)
 
@@ -246,9 +250,8 @@ class FleetGroup:
         self.decision_sent = np.full(n, -1, dtype=np.int8)
         self.last_heartbeat_s = np.full(n, -np.inf)
         self.radio_free_s = np.full(n, -np.inf)
-        self.valve = np.zeros(n, dtype=np.int8)
+        self.decisions = DecisionTimeline(n)
         self.prev_truth = np.full(n, -1, dtype=np.int8)
-        self.confusion = np.zeros((n, 4), dtype=np.int64)  # tp, fp, fn, tn
         self.samples = np.zeros(n, dtype=np.int64)
         self.uplinks = np.zeros(n, dtype=np.int64)
         self.uplink_bytes = np.zeros(n, dtype=np.int64)
@@ -385,14 +388,17 @@ class FleetGroup:
             np.add.at(snap.charge_c, nodes[mask], delta_c[mask])
 
     # -- quality -----------------------------------------------------------------------------
-    def score(self, nodes: np.ndarray) -> None:
-        """Score the previous sample of ``nodes``: truth then vs the valve's decision now."""
+    @property
+    def confusion(self) -> np.ndarray:
+        """Per-node counts of true/false positives/negatives (columns tp, fp, fn, tn)."""
+        return self.decisions.confusion
+
+    def score(self, nodes: np.ndarray, t_s: np.ndarray | float) -> None:
+        """Score the previous sample of ``nodes``: truth then vs the decision acting at ``t_s``."""
         prev = self.prev_truth[nodes]
         has = prev >= 0
-        nodes, prev = nodes[has], prev[has].astype(bool)
-        valve = self.valve[nodes].astype(bool)
-        cell = np.where(prev, np.where(valve, 0, 2), np.where(valve, 1, 3))
-        np.add.at(self.confusion, (nodes, cell), 1)
+        t_s = np.broadcast_to(t_s, nodes.shape)[has]
+        self.decisions.query(nodes[has], t_s, prev[has])
         self.prev_truth[nodes] = -1
 
     def finish(self, horizon_s: float) -> None:
@@ -404,7 +410,8 @@ class FleetGroup:
         self.death_s[d] = horizon_s + remaining[dying] / self.floor_a
         self.alive[d] = False
         self._commit_harvest(np.flatnonzero(self.alive), horizon_s)
-        self.score(np.arange(self.n))
+        self.score(np.arange(self.n), horizon_s)
+        self.decisions.resolve(horizon_s, inclusive=True)
 
     # -- the batch ---------------------------------------------------------------------------
     def process(self, g1: int, network) -> None:
@@ -417,7 +424,7 @@ class FleetGroup:
 
         alive = self.alive[nodes]
         nodes, k, t = nodes[alive], k[alive], t[alive]
-        self.score(nodes)
+        self.score(nodes, t)
         remaining = self.capacity_c - self.used_c(nodes, t)
         dying = remaining <= 0
         if dying.any():
@@ -443,7 +450,7 @@ class FleetGroup:
             self.inferences_device += len(nodes)
             self.charge_c[nodes, COMPUTE] += self.infer_c
             ready_s = ready_s + self.infer_s
-            self.valve[nodes] = decision
+            self.decisions.deliver(nodes, ready_s, k, decision)
             self.latency.add(np.full(len(nodes), self.sense_s + self.infer_s))
             changed = decision != self.decision_sent[nodes]
             beat = t - self.last_heartbeat_s[nodes] >= self.cfg.heartbeat_period_s

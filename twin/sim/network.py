@@ -150,6 +150,7 @@ class LoRaNetwork:
         self.resolved_s = t
         for g in self.groups:
             g.close_snapshots(t)
+            g.decisions.resolve(t - g.decision_lag_s)
 
     def flush(self) -> None:
         """Settle everything (end of run)."""
@@ -436,7 +437,7 @@ class LoRaNetwork:
                 g.dl_toa_rx1_s[nodes] - g.nominal_rx_s[nodes],
                 g.dl_toa_rx2_s - g.rx2_window_s,
             )
-            g.valve[nodes] = pool["dec"][rowsel]
+            g.decisions.deliver(nodes, opens + toa, pool["k"][rowsel], pool["dec"][rowsel])
             g.add_rx_charge(nodes, g.rx_current_a * delta_s, opens)
             g.latency.add(opens + toa - pool["ts"][rowsel])
             self.downlinks[gi] += len(nodes)
