@@ -196,6 +196,25 @@ class Propagation:
     sources: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A cloud inference server: how long a batch of requests takes, and what it costs.
+
+    A batch of ``b`` requests for a model of ``m`` multiply-accumulates takes
+    ``call_overhead_s + b * (request_overhead_s + m / macs_per_s)`` on one worker.
+    """
+
+    id: str
+    name: str
+    call_overhead_s: float
+    request_overhead_s: float
+    macs_per_s: float
+    price_per_million_requests_usd: float
+    price_per_gb_usd: float
+    price_per_worker_hour_usd: float
+    sources: Mapping[str, str]
+
+
 _KINDS: dict[str, tuple[str, type]] = {
     "board": ("boards", Board),
     "radio": ("radios", Radio),
@@ -203,6 +222,7 @@ _KINDS: dict[str, tuple[str, type]] = {
     "sensor": ("sensors", Sensor),
     "runtime": ("runtimes", Runtime),
     "propagation": ("propagation", Propagation),
+    "server": ("servers", Server),
 }
 
 
