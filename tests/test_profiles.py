@@ -22,6 +22,7 @@ from twin.profiles import (
     Radio,
     Runtime,
     Sensor,
+    Server,
     available,
     load_profile,
 )
@@ -34,6 +35,7 @@ SUBDIRS = {
     "sensor": "sensors",
     "runtime": "runtimes",
     "propagation": "propagation",
+    "server": "servers",
 }
 CLASSES = {
     "board": Board,
@@ -42,11 +44,13 @@ CLASSES = {
     "sensor": Sensor,
     "runtime": Runtime,
     "propagation": Propagation,
+    "server": Server,
 }
 META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
-UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m")
+UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m",
+                 "_bps", "_usd")  # fmt: skip
 # Dimensionless figures, named for the quantity instead of a unit:
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit

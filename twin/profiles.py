@@ -104,12 +104,14 @@ class BleRadio:
     sleep_current_a: float
     ramp_s: float
     connection_interval_s: float
+    mac_overhead_bytes: int
+    max_payload_bytes: int
     sources: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class WifiRadio:
-    """A Wi-Fi station that sleeps between messages and associates to send."""
+    """A Wi-Fi station: deep sleep and associate per message, or stay associated (DTIM)."""
 
     id: str
     name: str
@@ -123,6 +125,12 @@ class WifiRadio:
     tx_current_a: float
     tx_per_message_s: float
     sleep_current_a: float
+    publish_s: float
+    phy_rate_bps: float
+    mac_overhead_bytes: int
+    max_payload_bytes: int
+    light_sleep_current_a: float
+    beacon_listen_s: float
     sources: Mapping[str, str]
 
 
@@ -139,6 +147,13 @@ class CellularRadio:
     connected_tail_s: float
     average_current_a: float
     sleep_current_a: float
+    rai_tail_s: float
+    exchange_bytes: int
+    uplink_rate_bps: float
+    mac_overhead_bytes: int
+    max_payload_bytes: int
+    paging_s: float
+    paging_current_a: float
     sources: Mapping[str, str]
 
 
