@@ -56,6 +56,7 @@ def test_run_writes_every_output(tmp_path, small_farm):
             "compute",
             "radio_tx",
             "radio_rx",
+            "radio_idle",
             "total",
         }
         assert set(entry["battery_life_days"]) >= {"median", "p05", "projected"}
@@ -161,13 +162,14 @@ def test_python_dash_m_and_help():
     assert "Example: twin run scenarios/farm.yaml" in res.stdout
 
 
-def test_non_lorawan_radio_is_refused_clearly(tmp_path, small_farm):
+def test_spreading_factor_on_a_wifi_radio_is_refused_clearly(tmp_path, small_farm):
     d = copy.deepcopy(small_farm)
-    d["groups"]["soil"]["radio"] = "esp32-wifi"
+    d["groups"]["soil"].update(radio="esp32-wifi", spreading_factor=9)
     scenario = _write(tmp_path, d)
     res = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "groups.soil.radio" in res.output and "wifi" in res.output
+    assert "groups.soil.spreading_factor" in res.output and "wifi" in res.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_validate_checks_without_running(tmp_path, small_farm):

@@ -167,13 +167,12 @@ def resolve(
                 if exc.file:  # a broken profile file: report that file
                     raise
                 raise ScenarioError(exc.message, file, f"{prefix}.{kind}") from None
-        if not isinstance(profiles["radio"], Radio):
+        if not isinstance(profiles["radio"], Radio) and g.spreading_factor != "auto":
             raise ScenarioError(
-                f"radio '{g.radio}' is {profiles['radio'].technology}; fleets are simulated on "
-                "LoRaWAN radios so far (BLE, Wi-Fi and cellular have message-cost models in "
-                "twin.physics.radios but no network path in the engine yet)",
+                f"spreading_factor applies to LoRa radios; '{g.radio}' is "
+                f"{profiles['radio'].technology}",
                 file,
-                f"{prefix}.radio",
+                f"{prefix}.spreading_factor",
             )
         runtime_id = g.runtime or profiles["board"].default_runtime
         try:

@@ -82,6 +82,37 @@ class Harvester(_Strict):
     )
 
 
+class Link(_Strict):
+    """How a BLE, Wi-Fi or cellular node keeps (or drops) its link between messages."""
+
+    stay_connected: bool = Field(
+        False,
+        description="Wi-Fi: stay associated in power save and wake for DTIM beacons (a cloud "
+        "decision arrives at the next beacon); otherwise deep-sleep and associate per message.",
+    )
+    dhcp: bool = Field(False, description="Wi-Fi: ask DHCP at every association (else static IP).")
+    dtim_interval_s: PositiveFloat = Field(
+        0.3072, description="Wi-Fi: time between DTIM beacons (DTIM 3 x 102.4 ms) [s]."
+    )
+    response_wait_s: float = Field(
+        0.0,
+        ge=0.0,
+        description="Wi-Fi deep sleep: listen this long after sending for a cloud decision [s]; "
+        "one that comes later waits for the next association.",
+    )
+    release_assistance: bool = Field(
+        False, description="Cellular: RAI, the network releases the link right after the reply."
+    )
+    edrx_cycle_s: PositiveFloat | None = Field(
+        None,
+        description="Cellular: listen for paging every cycle, so a cloud decision can reach the "
+        "node between its own exchanges; none: PSM only, reachable just after an exchange.",
+    )
+    connection_interval_s: PositiveFloat | None = Field(
+        None, description="BLE: connection interval [s]; default: the radio profile's."
+    )
+
+
 class Group(_Strict):
     """Many nodes sharing one configuration."""
 
@@ -109,6 +140,7 @@ class Group(_Strict):
     model: ModelRef
     payload_bytes: Payloads = Payloads()
     harvester: Harvester | None = Field(None, description="Solar harvesting, if any.")
+    link: Link = Link()
 
 
 class LatencyDistribution(_Strict):

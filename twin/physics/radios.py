@@ -109,3 +109,41 @@ def cellular_exchange(
     """
     time_s = wake_s + exchange_s + connected_tail_s
     return PhaseCost(time_s, time_s * average_current_a, exchange_s, connected_tail_s)
+
+
+# -- Keeping a link up between messages -------------------------------------------------------
+
+
+def ble_idle_current_a(
+    connection_interval_s: float, tx_current_a: float, rx_current_a: float, ramp_s: float
+) -> float:
+    """Mean current of keeping a BLE connection with nothing to send [A].
+
+    Every connection interval the peripheral answers the central with an empty packet (slave
+    latency 0); between events the radio is off.
+    """
+    empty = ble_connection_event(0, tx_current_a, rx_current_a, ramp_s, encrypted=False)
+    return empty.charge_c / connection_interval_s
+
+
+def wifi_dtim_idle_current_a(
+    dtim_interval_s: float,
+    beacon_listen_s: float,
+    listen_current_a: float,
+    light_sleep_current_a: float,
+    deep_sleep_current_a: float,
+) -> float:
+    """Mean extra current of staying associated in power save, over deep sleep [A].
+
+    The station light-sleeps (the association is kept) and wakes for every DTIM beacon to
+    learn whether the access point buffers a frame for it.
+    """
+    beacon_a = beacon_listen_s * listen_current_a / dtim_interval_s
+    return beacon_a + light_sleep_current_a - deep_sleep_current_a
+
+
+def cellular_paging_current_a(
+    edrx_cycle_s: float, paging_s: float, paging_current_a: float
+) -> float:
+    """Mean current of listening to one paging occasion per eDRX cycle [A]."""
+    return paging_s * paging_current_a / edrx_cycle_s

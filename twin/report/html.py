@@ -59,6 +59,7 @@ ENERGY_STATES: tuple[tuple[str, str, str, str], ...] = (
     ("compute", "Compute", "#808080", "x"),
     ("radio_tx", "Radio TX", "#505050", "."),
     ("radio_rx", "Radio RX", "#262626", "-"),
+    ("radio_idle", "Radio idle (link upkeep)", "#000000", "+"),
 )
 GROUP_DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
@@ -728,6 +729,7 @@ _LOSS_LABELS = {
     "out_of_range": "Lost: out of range",
     "gateway_busy": "Lost: gateway busy",
     "duty_cycle": "Not sent: duty cycle",
+    "radio_busy": "Not sent: radio busy",
 }
 
 
@@ -742,7 +744,7 @@ def _fig_channel(ctx: _Ctx) -> go.Figure:
     x = [_ptext(ctx.label(k)) for k in keys]
     fates = [("uplink_delivered", "Delivered")] + [(f"uplink_lost.{r}", lab)
                                                    for r, lab in _LOSS_LABELS.items()]  # fmt: skip
-    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#f0f0f0"]
+    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#f0f0f0", "#bdbdbd"]
     for (path, label), colour in zip(fates, greys, strict=True):
         shares = []
         for k in keys:

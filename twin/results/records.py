@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.physics import battery
-from twin.sim.fleet import STATES, FleetGroup
+from twin.sim.fleet import RADIO_IDLE, STATES, FleetGroup
 from twin.sim.metrics import confusion_summary
 from twin.sim.network import LoRaNetwork
 
@@ -23,8 +23,10 @@ def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float
     sleep_node = alive_s * (
         board.sleep_current_a * board.supply_v + radio.sleep_current_a * radio.supply_v
     )
-    volts = np.array([board.supply_v, board.supply_v, radio.supply_v, radio.supply_v])
+    volts = np.array([board.supply_v, board.supply_v] + [radio.supply_v] * 3)
     per_state_node = g.charge_c * volts
+    # Keeping the link up (BLE events, DTIM beacons, eDRX paging) is a steady radio current.
+    per_state_node[:, RADIO_IDLE] += alive_s * g.idle_current_a * radio.supply_v
     energy = {"sleep": float(sleep_node.sum())}
     for i, s in enumerate(STATES):
         energy[s] = float(per_state_node[:, i].sum())
@@ -96,10 +98,10 @@ def group_record(
         "uplink_delivered": int(net.delivered[gi]),
         "uplink_lost": {
             **{reason: int(count[gi]) for reason, count in net.lost.items()},
-            "duty_cycle": int(g.lost_duty_cycle),
+            g.lost_busy_reason: int(g.lost_duty_cycle),
         },
         "uplink_bytes": int(g.uplink_bytes.sum()),
-        "uplink_payload_bytes": int(g.uplink_bytes.sum() - sent * g.res.radio.mac_overhead_bytes),
+        "uplink_payload_bytes": int(g.payload_bytes_sent),
         "downlink_messages": int(net.downlinks[gi]),
         "downlink_airtime_s": float(net.downlink_airtime_s[gi]),
         # Receive windows with a decision ready that the gateway's duty cycle could not serve.
@@ -121,7 +123,9 @@ def group_record(
         "battery": {
             "id": g.res.battery.id,
             "capacity_mah": g.res.battery.capacity_mah,
-            "drawn_c": float(g.charge_c.sum() + g.sleep_current_a * alive_s.sum()),
+            "drawn_c": float(
+                g.charge_c.sum() + (g.sleep_current_a + g.idle_current_a) * alive_s.sum()
+            ),
             "self_discharge_c": float(g.self_discharge_a * alive_s.sum()),
             # Stored by the panel (after losses, and only what the cell had room for).
             "harvested_c": float(g.credit_c.sum()),

@@ -17,7 +17,9 @@ from twin.config.loader import ResolvedGroup
 from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
 from twin.physics import battery, compute, lora, solar
+from twin.profiles import Radio
 from twin.rng import NodeStream
+from twin.sim.access import DirectLink
 from twin.sim.decisions import DecisionTimeline
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
@@ -39,9 +41,10 @@ def _world_classes(kind: str) -> tuple[type, type]:
     return getattr(mod, f"{name}World"), getattr(mod, f"{name}Params")
 
 
-# Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive.
-SENSE, COMPUTE, RADIO_TX, RADIO_RX = range(4)
-STATES = ("sense", "compute", "radio_tx", "radio_rx")
+# Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive, and
+# so is the part of radio_idle that keeps a link up between messages (a steady current).
+SENSE, COMPUTE, RADIO_TX, RADIO_RX, RADIO_IDLE = range(5)
+STATES = ("sense", "compute", "radio_tx", "radio_rx", "radio_idle")
 
 # Message kinds on the uplink.
 READING, DECISION, HEARTBEAT = range(3)
@@ -155,14 +158,29 @@ class FleetGroup:
             self.ring.write(all_nodes, np.full(n, k), readings)
         self.history = self.ring.copy()
 
+        self.payload = {
+            READING: cfg.payload_bytes.reading,
+            DECISION: cfg.payload_bytes.decision,
+            HEARTBEAT: cfg.payload_bytes.heartbeat,
+        }
+        # LoRa nodes share the channel (twin.sim.network); the others have their own link.
+        self.link = (
+            None
+            if isinstance(radio, Radio)
+            else DirectLink(
+                radio, cfg.link, n, self.payload, cfg.payload_bytes.downlink, setup_rng
+            )  # fmt: skip
+        )
         # Per-sample costs from the profiles (charges above the sleep floor) [C].
         self.sleep_current_a = board.sleep_current_a + radio.sleep_current_a
+        # Keeping the link up between messages (BLE events, DTIM beacons, eDRX paging) [A].
+        self.idle_current_a = self.link.idle_current_a if self.link is not None else 0.0
         # The battery also loses charge by itself: a fixed fraction of capacity per year,
         # counted like a constant current (it drains the cell, not the device ledger).
         self.self_discharge_a = battery.self_discharge_c(
             res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
         ).item()
-        self.floor_a = self.sleep_current_a + self.self_discharge_a
+        self.floor_a = self.sleep_current_a + self.idle_current_a + self.self_discharge_a
         # Solar harvesting: charge put into the cell per J/m2 of insolation, and each day's
         # weather. `credit_c` is the harvested charge stored up to each node's last event.
         self.harvester = cfg.harvester
@@ -176,7 +194,8 @@ class FleetGroup:
                 h.panel_area_cm2 * 1e-4 * h.efficiency * h.charge_efficiency
                 / res.battery.nominal_v
             )  # fmt: skip
-        peak_a = max(radio.tx_current_a, sensor.current_a + board.active_current_a)
+        radio_peak_a = getattr(radio, "tx_current_a", None) or radio.average_current_a
+        peak_a = max(radio_peak_a, sensor.current_a + board.active_current_a)
         warning = battery.pulse_warning(
             res.battery.id, res.battery.max_pulse_current_a, peak_a + board.sleep_current_a
         )
@@ -190,12 +209,50 @@ class FleetGroup:
         )
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
+        if self.link is None:
+            self._lora_setup(cfg, radio, link)
+        else:
+            self._direct_setup()
+        # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
+        # windows, downlink) is over within `feedback_s`; a batch window up to
+        # period - feedback_s cannot reorder anything a node depends on.
+        self.feedback_s = self.sense_s + self.infer_s + cfg.tx_jitter_s + self.link_s + 1e-3
+        exact = max(self.period_s - self.feedback_s, 0.0)
+        self.batch_window_s = exact if batch_window_s is None else min(batch_window_s, exact)
+
+        # Node state.
+        self.charge_c = np.zeros((n, len(STATES)))
+        self.alive = np.ones(n, dtype=bool)
+        self.death_s = np.full(n, np.inf)
+        self.decision_sent = np.full(n, -1, dtype=np.int8)
+        self.last_heartbeat_s = np.full(n, -np.inf)
+        self.radio_free_s = np.full(n, -np.inf)
+        self.decisions = DecisionTimeline(n)
+        self.prev_truth = np.full(n, -1, dtype=np.int8)
+        self.samples = np.zeros(n, dtype=np.int64)
+        self.uplinks = np.zeros(n, dtype=np.int64)
+        self.uplink_bytes = np.zeros(n, dtype=np.int64)
+        self.payload_bytes_sent = 0
+        self.lost_duty_cycle = 0
+        self.inferences_device = 0
+        self.latency = LatencyHistogram()
+
+        # Global sample cursor and time series.
+        self.g_next = 0
+        self.g_end = self._first_g(horizon_s)
+        self.ts_interval_s = timeseries_interval_s
+        n_bins = int(np.ceil(horizon_s / timeseries_interval_s))
+        self.ts_times_s = np.minimum(np.arange(1, n_bins + 1) * timeseries_interval_s, horizon_s)
+        self.bytes_bins = np.zeros(n_bins, dtype=np.int64)
+        self.airtime_bins = np.zeros(n_bins)
+        self.snapshot_next = 0
+        self.open_snapshots: list[Snapshot] = []
+        self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
+        self.capacity_c = res.battery.capacity_c
+
+    def _lora_setup(self, cfg: Group, radio: Radio, link: LinkSetup) -> None:
+        """LoRaWAN: link budget, spreading factors, air times and class-A windows."""
         self._link_budget(link)
-        self.payload = {
-            READING: cfg.payload_bytes.reading,
-            DECISION: cfg.payload_bytes.decision,
-            HEARTBEAT: cfg.payload_bytes.heartbeat,
-        }
         toa = lambda pl, sf: float(  # noqa: E731
             lora.time_on_air_s(
                 pl + radio.mac_overhead_bytes,
@@ -224,53 +281,27 @@ class FleetGroup:
         self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
         self.tx_current_a = radio.tx_current_a - radio.sleep_current_a
 
-        # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
-        # windows, downlink) is over within `feedback_s`; a batch window up to
-        # period - feedback_s cannot reorder anything a node depends on.
-        self.feedback_s = (
-            self.sense_s
-            + self.infer_s
-            + radio.wakeup_s
-            + cfg.tx_jitter_s
+        # Uplink on air, RX windows and any downlink are over this long after the sample.
+        self.link_s = (
+            radio.wakeup_s
             + self.max_airtime_s
             + radio.rx2_delay_s
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
-            + 1e-3
         )
         # A class-A downlink is known once its window is decided (RX2 opening) but acts from
         # its arrival, which can be as early as RX1: decisions are resolved this far behind.
         self.decision_lag_s = radio.rx2_delay_s - radio.rx1_delay_s
-        exact = max(self.period_s - self.feedback_s, 0.0)
-        self.batch_window_s = exact if batch_window_s is None else min(batch_window_s, exact)
+        self.lost_busy_reason = "duty_cycle"
 
-        # Node state.
-        self.charge_c = np.zeros((n, len(STATES)))
-        self.alive = np.ones(n, dtype=bool)
-        self.death_s = np.full(n, np.inf)
-        self.decision_sent = np.full(n, -1, dtype=np.int8)
-        self.last_heartbeat_s = np.full(n, -np.inf)
-        self.radio_free_s = np.full(n, -np.inf)
-        self.decisions = DecisionTimeline(n)
-        self.prev_truth = np.full(n, -1, dtype=np.int8)
-        self.samples = np.zeros(n, dtype=np.int64)
-        self.uplinks = np.zeros(n, dtype=np.int64)
-        self.uplink_bytes = np.zeros(n, dtype=np.int64)
-        self.lost_duty_cycle = 0
-        self.inferences_device = 0
-        self.latency = LatencyHistogram()
-
-        # Global sample cursor and time series.
-        self.g_next = 0
-        self.g_end = self._first_g(horizon_s)
-        self.ts_interval_s = timeseries_interval_s
-        n_bins = int(np.ceil(horizon_s / timeseries_interval_s))
-        self.ts_times_s = np.minimum(np.arange(1, n_bins + 1) * timeseries_interval_s, horizon_s)
-        self.bytes_bins = np.zeros(n_bins, dtype=np.int64)
-        self.airtime_bins = np.zeros(n_bins)
-        self.snapshot_next = 0
-        self.open_snapshots: list[Snapshot] = []
-        self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
-        self.capacity_c = res.battery.capacity_c
+    def _direct_setup(self) -> None:
+        """BLE, Wi-Fi, cellular: no shared channel; everything the network code reads is empty."""
+        self.sf = np.zeros(self.n, dtype=np.int64)
+        self.max_airtime_s = 0.0
+        self.rx_dbm = np.zeros((self.n, 0))
+        # A message waits at most for its first opportunity, then keeps the radio busy.
+        self.link_s = self.link.first_wait_max_s + self.link.longest_s
+        self.decision_lag_s = 0.0  # every downlink is known before it arrives
+        self.lost_busy_reason = "radio_busy"
 
     def _link_budget(self, link: LinkSetup) -> None:
         """Received power at every gateway, and each node's spreading factor.
@@ -466,16 +497,51 @@ class FleetGroup:
             kind = np.full(len(nodes), READING)
             self.transmit(network, nodes, k, t, ready_s, kind, readings)
 
-    def transmit(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
-        """Send uplinks if the duty cycle allows; charge TX and the empty class-A RX windows.
+    def _count_traffic(self, nodes, kind, start, airtime_s, on_air) -> None:
+        self.uplinks[nodes] += 1
+        self.uplink_bytes[nodes] += on_air
+        self.payload_bytes_sent += int(np.array([self.payload[j] for j in range(3)])[kind].sum())
+        b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)
+        np.add.at(self.bytes_bins, b, on_air)
+        np.add.at(self.airtime_bins, b, airtime_s)
 
-        Returns the mask of messages that went on air (the others were duty-cycle limited).
-        """
-        radio = self.res.radio
-        start = ready_s + radio.wakeup_s
+    def transmit(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
+        """Send uplinks if the radio is free; charge them. Returns the mask of those sent."""
         if self.cfg.tx_jitter_s > 0:
             u = self.stream.uniform(nodes, k.astype(np.uint64), PURPOSE_TX_JITTER)
-            start = start + self.cfg.tx_jitter_s * u
+            ready_s = ready_s + self.cfg.tx_jitter_s * u
+        if self.link is not None:
+            return self._transmit_direct(network, nodes, k, t, ready_s, kind, readings)
+        return self._transmit_lora(network, nodes, k, t, ready_s, kind, readings)
+
+    def _transmit_direct(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
+        """BLE, Wi-Fi, cellular: the message's radio phases, delivered to the hub."""
+        link = self.link
+        start = link.send_start_s(nodes, ready_s)
+        ok = start >= self.radio_free_s[nodes]
+        self.lost_duty_cycle += int((~ok).sum())
+        sent = ok
+        nodes, k, t, start, kind = nodes[ok], k[ok], t[ok], start[ok], kind[ok]
+        if readings is not None:
+            readings = readings[ok]
+        if nodes.size == 0:
+            return sent
+        c = link.cost
+        self.radio_free_s[nodes] = start + c("busy_s", kind)
+        self.charge_c[nodes, RADIO_TX] += c("tx_c", kind)
+        self.charge_c[nodes, RADIO_RX] += c("rx_c", kind)
+        self.charge_c[nodes, RADIO_IDLE] += c("idle_c", kind)
+        self._count_traffic(nodes, kind, start, c("airtime_s", kind), c("bytes_on_air", kind))
+        network.submit_direct(
+            self, nodes, k, t, start + c("hub_s", kind), kind, readings,
+            start + c("open_s", kind), start + c("close_s", kind),
+        )  # fmt: skip
+        return sent
+
+    def _transmit_lora(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
+        """Send LoRa uplinks if the duty cycle allows; charge TX and the empty RX windows."""
+        radio = self.res.radio
+        start = ready_s + radio.wakeup_s
         ok = start >= self.radio_free_s[nodes]
         self.lost_duty_cycle += int((~ok).sum())
         sent = ok
@@ -492,11 +558,7 @@ class FleetGroup:
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.charge_c[nodes, RADIO_TX] += self.tx_current_a * toa
         self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s[nodes]
-        self.uplinks[nodes] += 1
-        self.uplink_bytes[nodes] += phy
-        b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)
-        np.add.at(self.bytes_bins, b, phy)
-        np.add.at(self.airtime_bins, b, toa)
+        self._count_traffic(nodes, kind, start, toa, phy)
         channel = self.stream.integers(
             nodes, k.astype(np.uint64), PURPOSE_CHANNEL, radio.uplink_channels
         )

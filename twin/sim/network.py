@@ -88,10 +88,15 @@ class LoRaNetwork:
         self._gw_free2 = np.full(len(gateways), -np.inf)
         self.downlinks_blocked = np.zeros(len(groups), dtype=np.int64)
         self.capture_db = capture_db
-        radios = [g.res.radio for g in groups]
-        self.sensitivity_dbm = lora.sensitivity_dbm(
-            np.arange(7, 13), radios[0].bandwidth_hz, radios[0].noise_figure_db
+        lora_radios = [g.res.radio for g in groups if g.link is None]
+        self.sensitivity_dbm = (
+            lora.sensitivity_dbm(
+                np.arange(7, 13), lora_radios[0].bandwidth_hz, lora_radios[0].noise_figure_db
+            )
+            if lora_radios
+            else np.zeros(6)
         )
+        self._direct_wait: list[dict] = []
         self.max_airtime_s = max(g.max_airtime_s for g in groups)
         self.cloud_requests = np.zeros(n, dtype=np.int64)
         self.downlinks = np.zeros(n, dtype=np.int64)
@@ -131,6 +136,35 @@ class LoRaNetwork:
             }
         )
 
+    def submit_direct(self, group, nodes, k, ts, hub_s, kind, readings, open_s, close_s) -> None:
+        """Queue messages a BLE/Wi-Fi/cellular group handed to its hub (phone, AP, cell).
+
+        The link layer retransmits until the hub has the message, so all are delivered. A
+        group reachable only around its own messages opens a receive window
+        ``[open_s, close_s]`` with each.
+        """
+        gi = group.index
+        self.delivered[gi] += len(nodes)
+        if group.link.period_s is None:
+            self._direct_wait.append(
+                {"gid": np.full(len(nodes), gi), "node": nodes.astype(np.int64),
+                 "open": open_s, "close": close_s}
+            )  # fmt: skip
+        up = kind == READING
+        if not up.any():
+            return
+        z = group.stream.normal(nodes[up], k[up].astype(np.uint64), PURPOSE_UP_LATENCY)
+        self._arrivals.append(
+            {
+                "gid": np.full(int(up.sum()), gi, dtype=np.int64),
+                "node": nodes[up].astype(np.int64),
+                "k": k[up].astype(np.int64),
+                "ts": ts[up],
+                "arrive": hub_s[up] + lognormal_s(self.cloud.uplink_latency, z),
+                "r": readings[up],
+            }
+        )
+
     def _take_pending(self) -> dict | None:
         parts = ([self._pending] if self._pending is not None else []) + self._batches
         self._batches = []
@@ -147,6 +181,7 @@ class LoRaNetwork:
         self._settle_channel(t)
         self._serve_cloud(t)
         self._open_windows(t)
+        self._open_direct_windows(t)
         self.resolved_s = t
         for g in self.groups:
             g.close_snapshots(t)
@@ -180,7 +215,8 @@ class LoRaNetwork:
             power = np.empty((len(start), self.n_gateways))
             for gi, g in enumerate(self.groups):
                 m = p["gid"] == gi
-                power[m] = g.rx_dbm[p["node"][m]]
+                if m.any():
+                    power[m] = g.rx_dbm[p["node"][m]]
             heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
             strongest_other = np.full(power.shape, -np.inf)
             busy = np.zeros(power.shape, dtype=np.int64)
@@ -291,7 +327,76 @@ class LoRaNetwork:
             decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m])
             z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
             ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
-            self._add_to_pool(gi, a["node"][m], a["k"][m], a["ts"][m], ready, decision)
+            if g.link is not None and g.link.period_s is not None:
+                self._deliver_periodic(g, a["node"][m], a["k"][m], a["ts"][m], ready, decision)
+            else:
+                self._add_to_pool(gi, a["node"][m], a["k"][m], a["ts"][m], ready, decision)
+
+    def _deliver_periodic(self, g, nodes, k, ts, ready, decision) -> None:
+        """A node that listens periodically gets each decision at its next occasion."""
+        link = g.link
+        at = link.next_occasion_s(nodes, ready) + link.downlink_s
+        g.decisions.deliver(nodes, at, k, decision)
+        g.add_rx_charge(nodes, np.full(len(nodes), link.downlink_rx_c), at)
+        g.latency.add(at - ts)
+        self.downlinks[g.index] += len(nodes)
+
+    def _open_direct_windows(self, t: float) -> None:
+        """Serve the receive windows of window-reachable direct links that closed by ``t``.
+
+        The newest decision ready by the window's end is delivered, at the window's start if
+        it was waiting, else when it arrives; a Wi-Fi node that was listening for it stops.
+        """
+        if not self._direct_wait:
+            return
+        w = {f: np.concatenate([x[f] for x in self._direct_wait]) for f in self._direct_wait[0]}
+        due = w["close"] <= t
+        self._direct_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
+        w = {f: v[due] for f, v in w.items()}
+        if not len(w["node"]) or self._pool is None or not len(self._pool["node"]):
+            return
+        order = np.lexsort((w["node"], w["gid"], w["close"]))
+        w = {f: v[order] for f, v in w.items()}
+        key = _key(w["gid"], w["node"])
+        has = np.isin(key, self._pool["key"])
+        w, key = {f: v[has] for f, v in w.items()}, key[has]
+        for r in _rounds(key) if len(key) else []:
+            self._serve_direct_round({f: v[r] for f, v in w.items()}, key[r])
+
+    def _serve_direct_round(self, w: dict, key: np.ndarray) -> None:
+        pool = self._pool
+        srt = np.argsort(key)
+        pos = np.minimum(np.searchsorted(key[srt], pool["key"]), len(key) - 1)
+        match = key[srt][pos] == pool["key"]
+        entry = np.where(match, srt[pos], -1)
+        ready = match & (pool["ready"] <= w["close"][np.maximum(entry, 0)])
+        rows = np.flatnonzero(ready)
+        if not len(rows):
+            return
+        e = entry[rows]
+        best = np.full(len(key), -1, dtype=np.int64)
+        np.maximum.at(best, e, pool["k"][rows])  # the newest decision wins
+        pick = rows[pool["k"][rows] == best[e]]
+        gone = np.zeros(len(pool["node"]), dtype=bool)
+        gone[rows] = pool["k"][rows] <= best[e]
+        pe = entry[pick]
+        for gi, g in enumerate(self.groups):
+            m = w["gid"][pe] == gi
+            if not m.any():
+                continue
+            rowsel, ent = pick[m], pe[m]
+            nodes, link = w["node"][ent], g.link
+            at = np.maximum(pool["ready"][rowsel], w["open"][ent]) + link.downlink_s
+            g.decisions.deliver(nodes, at, pool["k"][rowsel], pool["dec"][rowsel])
+            g.latency.add(at - pool["ts"][rowsel])
+            self.downlinks[gi] += len(nodes)
+            if link.early_stop_s > 0:
+                # The node stops listening once the decision is in (never before its own
+                # message is through).
+                listen_from = w["close"][ent] - link.early_stop_s
+                saved_s = w["close"][ent] - np.maximum(at, listen_from)
+                g.add_rx_charge(nodes, -saved_s * link.radio.listen_current_a, at)
+        self._pool = {f: v[~gone] for f, v in pool.items()}
 
     def _add_to_pool(self, gi, nodes, k, ts, ready, decision) -> None:
         """Queue decisions at the network server until a receive window can carry them."""

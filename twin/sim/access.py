@@ -1,0 +1,209 @@
+"""A node's own link to its hub: BLE to a phone, Wi-Fi to an access point, LTE-M/NB-IoT to a cell.
+
+Unlike LoRa, these links are scheduled (BLE connection events, Wi-Fi association, an LTE
+connection) and retransmit at the link layer, so each message costs a known sequence of radio
+states and is delivered to the hub; twin does not model contention between nodes on them (a
+phone serves one wearable; IoT traffic is a small share of an access point or a cell).
+
+What differs between technologies is when a message can leave and when a cloud decision can
+come back:
+
+* **periodic** reachability: the node listens at regular occasions between its own messages
+  and a waiting decision is delivered at the next one (BLE connection events, Wi-Fi DTIM
+  beacons when staying associated, LTE paging with eDRX); keeping it costs a steady idle
+  current;
+* **window** reachability: the node is reachable only around its own message (Wi-Fi that
+  deep-sleeps between messages, LTE in PSM), so a decision that misses the window waits at the
+  server for the next one.
+
+Message costs come from :mod:`twin.physics.radios` (protocol phases x per-state currents).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.config.schema import Link
+from twin.physics import radios
+from twin.profiles import BleRadio, CellularRadio, WifiRadio
+
+# Where a message's charge goes in the ledger.
+TX, RX, IDLE = "radio_tx", "radio_rx", "radio_idle"
+
+
+@dataclass(frozen=True)
+class MessageCost:
+    """Timing [s, from the moment the radio starts] and charge [C] of one uplink message."""
+
+    hub_s: float  # the hub has the message
+    busy_s: float  # the radio is free again (end of any listening that follows)
+    open_s: float  # a waiting cloud decision can be received from here ...
+    close_s: float  # ... until here (window reachability)
+    tx_c: float
+    rx_c: float
+    idle_c: float
+    airtime_s: float
+    bytes_on_air: int
+
+
+class DirectLink:
+    """Per-group link model for BLE, Wi-Fi and cellular nodes.
+
+    Parameters
+    ----------
+    radio : BleRadio, WifiRadio or CellularRadio
+        The radio profile.
+    cfg : Link
+        The group's link settings.
+    n : int
+        Number of nodes.
+    payloads : dict
+        Application payload per uplink message kind [bytes].
+    downlink_bytes : int
+        Payload of a cloud decision sent back [bytes].
+    rng : numpy.random.Generator
+        Set-up stream (phases of each node's periodic occasions).
+    """
+
+    def __init__(
+        self,
+        radio: BleRadio | WifiRadio | CellularRadio,
+        cfg: Link,
+        n: int,
+        payloads: dict[int, int],
+        downlink_bytes: int,
+        rng: np.random.Generator,
+    ) -> None:
+        self.radio = radio
+        self.cfg = cfg
+        self.technology = radio.technology
+        self.downlink_bytes = downlink_bytes
+        self.period_s: float | None = None  # periodic reachability
+        self.idle_current_a = 0.0
+        self.first_wait_max_s = 0.0  # longest wait for the first send opportunity
+        self.early_stop_s = 0.0  # listening after a message that a downlink ends early
+        if isinstance(radio, BleRadio):
+            self.period_s = cfg.connection_interval_s or radio.connection_interval_s
+            self.idle_current_a = radios.ble_idle_current_a(
+                self.period_s, radio.tx_current_a, radio.rx_current_a, radio.ramp_s
+            )
+            self.first_wait_max_s = self.period_s
+            self.costs = {kind: self._ble(b) for kind, b in payloads.items()}
+        elif isinstance(radio, WifiRadio):
+            if cfg.stay_connected:
+                self.period_s = cfg.dtim_interval_s
+                self.idle_current_a = radios.wifi_dtim_idle_current_a(
+                    cfg.dtim_interval_s, radio.beacon_listen_s, radio.listen_current_a,
+                    radio.light_sleep_current_a, radio.sleep_current_a,
+                )  # fmt: skip
+            else:
+                self.early_stop_s = cfg.response_wait_s
+            self.costs = {kind: self._wifi(b) for kind, b in payloads.items()}
+        elif isinstance(radio, CellularRadio):
+            if cfg.edrx_cycle_s is not None:
+                self.period_s = cfg.edrx_cycle_s
+                self.idle_current_a = radios.cellular_paging_current_a(
+                    cfg.edrx_cycle_s, radio.paging_s, radio.paging_current_a
+                )
+            self.costs = {kind: self._cellular(b) for kind, b in payloads.items()}
+        else:  # pragma: no cover - the loader only builds links for these three
+            raise TypeError(f"no direct link model for {type(radio).__name__}")
+        self.phase_s = (
+            rng.uniform(0.0, self.period_s, n) if self.period_s is not None else np.zeros(n)
+        )
+        kinds = sorted(self.costs)
+        self._table = {
+            f: np.array([getattr(self.costs[k], f) for k in kinds])
+            for f in MessageCost.__dataclass_fields__
+        }
+        self.longest_s = max(c.busy_s for c in self.costs.values())
+        self.downlink_rx_c, self.downlink_s = self._downlink()
+
+    # -- message costs -------------------------------------------------------------------------
+    def _ble(self, payload: int) -> MessageCost:
+        r = self.radio
+        ev = radios.ble_connection_event(payload, r.tx_current_a, r.rx_current_a, r.ramp_s)
+        empty = radios.ble_connection_event(0, r.tx_current_a, r.rx_current_a, r.ramp_s, False)
+        packets = max(1, -(-payload // radios.BLE_MAX_PAYLOAD_BYTES))
+        # The empty event is paid by the idle current anyway: a message costs the difference.
+        return MessageCost(
+            hub_s=ev.time_s, busy_s=ev.time_s, open_s=0.0, close_s=0.0,
+            tx_c=(ev.tx_s - empty.tx_s) * r.tx_current_a,
+            rx_c=(ev.rx_s - empty.rx_s) * r.rx_current_a, idle_c=0.0,
+            airtime_s=ev.tx_s, bytes_on_air=payload + packets * r.mac_overhead_bytes,
+        )  # fmt: skip
+
+    def _wifi(self, payload: int) -> MessageCost:
+        r, cfg = self.radio, self.cfg
+        on_air = payload + r.mac_overhead_bytes
+        data_s = 8.0 * on_air / r.phy_rate_bps
+        if cfg.stay_connected:
+            # Already associated: wake from light sleep, send, wait for the broker's ack.
+            return MessageCost(
+                hub_s=data_s, busy_s=data_s + r.publish_s, open_s=0.0, close_s=0.0,
+                tx_c=data_s * r.tx_current_a, rx_c=r.publish_s * r.listen_current_a, idle_c=0.0,
+                airtime_s=data_s, bytes_on_air=on_air,
+            )  # fmt: skip
+        assoc = r.associate_dhcp_s if cfg.dhcp else r.associate_static_s
+        cost = radios.wifi_wake_and_send(
+            r.boot_s, assoc, r.publish_s + data_s, r.boot_current_a, r.listen_current_a,
+            r.tx_current_a, r.tx_per_message_s + data_s,
+        )  # fmt: skip
+        connected = r.boot_s + assoc
+        wait = cfg.response_wait_s
+        return MessageCost(
+            hub_s=cost.time_s, busy_s=cost.time_s + wait, open_s=connected,
+            close_s=cost.time_s + wait, tx_c=cost.tx_s * r.tx_current_a,
+            rx_c=(cost.rx_s + wait) * r.listen_current_a, idle_c=r.boot_s * r.boot_current_a,
+            airtime_s=cost.tx_s, bytes_on_air=on_air,
+        )  # fmt: skip
+
+    def _cellular(self, payload: int) -> MessageCost:
+        r, cfg = self.radio, self.cfg
+        on_air = payload + r.mac_overhead_bytes
+        extra_s = 8.0 * max(on_air - r.exchange_bytes, 0) / r.uplink_rate_bps
+        exchange_s = r.exchange_s + extra_s
+        tail_s = r.rai_tail_s if cfg.release_assistance else r.connected_tail_s
+        cost = radios.cellular_exchange(r.wake_s, exchange_s, tail_s, r.average_current_a)
+        # The measured figure is one average current: the exchange is booked as TX, the PSM
+        # wake-up (re-attach) and the connected tail as idle radio time.
+        return MessageCost(
+            hub_s=r.wake_s + exchange_s, busy_s=cost.time_s, open_s=r.wake_s,
+            close_s=cost.time_s, tx_c=exchange_s * r.average_current_a, rx_c=0.0,
+            idle_c=(r.wake_s + tail_s) * r.average_current_a, airtime_s=exchange_s,
+            bytes_on_air=on_air,
+        )  # fmt: skip
+
+    def _downlink(self) -> tuple[float, float]:
+        """Charge [C] and time [s] of receiving one decision at a periodic occasion."""
+        r, b = self.radio, self.downlink_bytes
+        if isinstance(r, BleRadio):
+            # The central's empty packet becomes a data packet.
+            dt = radios.ble_packet_s(b, encrypted=True) - radios.ble_packet_s(0)
+            return dt * r.rx_current_a, radios.ble_packet_s(b, encrypted=True)
+        if isinstance(r, WifiRadio):
+            dt = 8.0 * (b + r.mac_overhead_bytes) / r.phy_rate_bps
+            return dt * r.listen_current_a, dt
+        # Paged: the modem connects for an exchange and its tail to fetch the decision.
+        tail = r.rai_tail_s if self.cfg.release_assistance else r.connected_tail_s
+        t = r.exchange_s + tail
+        return t * r.average_current_a, r.exchange_s
+
+    # -- schedule --------------------------------------------------------------------------------
+    def cost(self, field: str, kind: np.ndarray) -> np.ndarray:
+        """One :class:`MessageCost` field for each message of ``kind``."""
+        return self._table[field][kind]
+
+    def next_occasion_s(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """First periodic occasion of each node at or after ``t_s``."""
+        phase = self.phase_s[nodes]
+        j = np.ceil((t_s - phase) / self.period_s)
+        return phase + np.maximum(j, 0.0) * self.period_s
+
+    def send_start_s(self, nodes: np.ndarray, ready_s: np.ndarray) -> np.ndarray:
+        """When a message ready at ``ready_s`` goes out (BLE waits for a connection event)."""
+        if isinstance(self.radio, BleRadio):
+            return self.next_occasion_s(nodes, ready_s)
+        return ready_s
