@@ -19,6 +19,7 @@ from twin.config.schema import Scenario
 from twin.errors import ScenarioError
 from twin.ml.runner import OnnxModel
 from twin.physics.compute import inference_cost
+from twin.profiles import load_profile
 from twin.results import records
 from twin.sim.engine import GroupModels, simulate
 
@@ -115,6 +116,12 @@ def _prepare(scenario, seed=None, base_dir=None):
                 file,
                 f"groups.{name}.model",
             )
+    try:
+        load_profile("server", scenario.cloud.server)
+    except ScenarioError as exc:
+        if exc.file:
+            raise
+        raise ScenarioError(exc.message, file, "cloud.server") from None
     return scenario, resolved, models, file
 
 

@@ -190,7 +190,21 @@ class Cloud(_Strict):
         description="Application -> network server -> gateway delay."
     )
     workers: PositiveInt = Field(1, description="Parallel inference workers.")
-    service_time_s: PositiveFloat = Field(description="Time one worker takes per request [s].")
+    server: str = Field(
+        "cloud-cpu-worker",
+        description="Server profile (device_profiles/servers): service time from the cloud "
+        "model's MACs, and prices.",
+    )
+    service_time_s: PositiveFloat | None = Field(
+        None,
+        description="Fixed time one worker takes per request [s]; overrides the server's "
+        "cost model (prices still come from the server).",
+    )
+    max_batch: PositiveInt = Field(
+        1,
+        description="A free worker takes up to this many waiting requests in one model call "
+        "(the call overhead is paid once per batch).",
+    )
 
 
 class Channel(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.physics import battery
+from twin.physics import cloud as cloud_cost
 from twin.sim.fleet import RADIO_IDLE, STATES, FleetGroup
 from twin.sim.metrics import confusion_summary
 from twin.sim.network import LoRaNetwork
@@ -73,6 +74,25 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _cloud_cost(g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int) -> dict:
+    """What this group's traffic costs in the cloud at the server profile's list prices [USD].
+
+    Messaging is billed per message: the profile's price per request covers two (the uplink
+    and its answer), so every delivered uplink and every downlink costs half of it, whatever
+    the policy. Transfer is billed on the answers leaving the cloud. The workers are paid
+    for the whole horizon when the policy uses the cloud at all, apportioned to groups by
+    their share of requests.
+    """
+    gi = g.index
+    messages = int(net.delivered[gi] + net.downlinks[gi])
+    out_gb = int(net.downlinks[gi]) * g.cfg.payload_bytes.downlink / 1e9
+    total_requests = int(net.cloud_requests.sum())
+    share = net.cloud_requests[gi] / total_requests if total_requests else 0.0
+    hours = workers * horizon_s / 3600.0 * share
+    cost = cloud_cost.cost_usd(messages / 2, out_gb, hours, net.server)
+    return {k: float(v) for k, v in cost.items()}
+
+
 def group_record(
     policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
 ) -> dict:
@@ -133,9 +153,12 @@ def group_record(
         "warnings": list(g.warnings),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
+            "cost_usd": _cloud_cost(g, net, horizon_s, workers),
             # One cloud service serves every group of a run: its utilisation is shared.
             "utilisation": float(net.cloud_busy_s / (workers * horizon_s)),
             "wait_p95_s": net.cloud_wait.quantile(0.95),
+            # Model calls of the whole (shared) service: fewer than requests when it batches.
+            "service_calls": int(net.cloud_calls),
         },
         "model": {
             "name": g.res.device_model_path.stem,

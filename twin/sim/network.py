@@ -18,6 +18,7 @@ import numpy as np
 from twin.config.schema import Cloud, Gateway, LatencyDistribution
 from twin.ml.runner import OnnxModel
 from twin.physics import lora
+from twin.profiles import load_profile
 from twin.sim.fleet import PURPOSE_DOWN_LATENCY, PURPOSE_UP_LATENCY, READING, FleetGroup
 from twin.sim.metrics import LatencyHistogram
 
@@ -64,15 +65,30 @@ class LoRaNetwork:
         self.groups = groups
         self.cloud = cloud
         self.cloud_models = cloud_models
+        n = len(groups)
         self.resolved_s = -np.inf
         self._batches: list[dict] = []
         self._pending: dict | None = None
         self._arrivals: list[dict] = []
         self._rx_wait: list[dict] = []
         self._pool: dict | None = None  # decisions waiting for a receive window
-        # Cloud FIFO with k identical workers: job i starts at max(arrival_i, start_{i-k} + s).
+        # Cloud FIFO with k identical workers. A request costs the call overhead (once per
+        # model call) plus its own part: a fixed service time, or the server's per-request
+        # overhead and the group's cloud model MACs at the server's rate.
+        self.server = load_profile("server", cloud.server)
+        if cloud.service_time_s is not None:
+            self.call_s, self.request_s = 0.0, np.full(n, cloud.service_time_s)
+        else:
+            self.call_s = self.server.call_overhead_s
+            self.request_s = np.array([
+                self.server.request_overhead_s + m.cost.macs / self.server.macs_per_s
+                for m in cloud_models
+            ])  # fmt: skip
         self._last_starts = np.full(cloud.workers, -np.inf)
+        self._worker_free = np.full(cloud.workers, -np.inf)
         self._jobs = 0
+        self._calls = 0
+        self._busy_ns = 0
         self.cloud_wait = LatencyHistogram()
         n = len(groups)
         self.delivered = np.zeros(n, dtype=np.int64)
@@ -111,8 +127,13 @@ class LoRaNetwork:
 
     @property
     def cloud_busy_s(self) -> float:
-        """Total worker busy time [s] (computed from the job count: exact for any batching)."""
-        return self._jobs * self.cloud.service_time_s
+        """Total worker busy time [s] (summed in integer nanoseconds: exact for any batching)."""
+        return self._busy_ns / 1e9
+
+    @property
+    def cloud_calls(self) -> int:
+        """Model calls the cloud made (fewer than requests when it batches)."""
+        return self._calls
 
     # -- input -------------------------------------------------------------------------------
     def submit(self, group, nodes, k, ts, start, toa, chan, kind, phy, readings) -> None:
@@ -294,30 +315,22 @@ class LoRaNetwork:
         if not self._arrivals:
             return
         a = {f: np.concatenate([x[f] for x in self._arrivals]) for f in self._arrivals[0]}
-        due = a["arrive"] <= t
-        self._arrivals = [{f: v[~due] for f, v in a.items()}] if (~due).any() else []
-        if not due.any():
-            return
-        a = {f: v[due] for f, v in a.items()}
         order = np.lexsort((a["k"], a["node"], a["gid"], a["arrive"]))
         a = {f: v[order] for f, v in a.items()}
+        service = self.call_s + self.request_s[a["gid"]]
+        if self.cloud.max_batch == 1 and len(np.unique(self.request_s)) == 1:
+            n_due = int(np.searchsorted(a["arrive"], t, side="right"))
+            start = self._fifo_equal(a["arrive"][:n_due], float(service[0]))
+            done = start + service[:n_due]
+        else:
+            start, done = self._fifo_batched(a["arrive"], a["gid"], t)
+            n_due = len(start)
+        rest = {f: v[n_due:] for f, v in a.items()}
+        self._arrivals = [rest] if len(rest["node"]) else []
+        if n_due == 0:
+            return
+        a = {f: v[:n_due] for f, v in a.items()}
         arrive = a["arrive"]
-        s = self.cloud.service_time_s
-        w = self.cloud.workers
-        start = np.empty_like(arrive)
-        # Residue class r of the global job counter runs on "its" worker; within a class the
-        # single-server recursion start_j = max(a_j, start_{j-1} + s) is a running maximum.
-        jobs = self._jobs + np.arange(len(arrive))
-        for r in range(w):
-            m = jobs % w == r
-            if not m.any():
-                continue
-            j = np.arange(int(m.sum()))
-            b = np.maximum.accumulate(arrive[m] - s * j)
-            start[m] = s * j + np.maximum(b, self._last_starts[r] + s)
-            self._last_starts[r] = start[m][-1]
-        self._jobs += len(arrive)
-        done = start + s
         self.cloud_wait.add(start - arrive)
         for gi, g in enumerate(self.groups):
             m = a["gid"] == gi
@@ -397,6 +410,57 @@ class LoRaNetwork:
                 saved_s = w["close"][ent] - np.maximum(at, listen_from)
                 g.add_rx_charge(nodes, -saved_s * link.radio.listen_current_a, at)
         self._pool = {f: v[~gone] for f, v in pool.items()}
+
+    def _fifo_equal(self, arrive: np.ndarray, s: float) -> np.ndarray:
+        """Start times of one-request calls of equal length ``s`` on k FIFO workers."""
+        w = self.cloud.workers
+        start = np.empty_like(arrive)
+        # Residue class r of the global job counter runs on "its" worker; within a class the
+        # single-server recursion start_j = max(a_j, start_{j-1} + s) is a running maximum.
+        jobs = self._jobs + np.arange(len(arrive))
+        for r in range(w):
+            m = jobs % w == r
+            if not m.any():
+                continue
+            j = np.arange(int(m.sum()))
+            b = np.maximum.accumulate(arrive[m] - s * j)
+            start[m] = s * j + np.maximum(b, self._last_starts[r] + s)
+            self._last_starts[r] = start[m][-1]
+        self._jobs += len(arrive)
+        self._calls += len(arrive)
+        self._busy_ns += len(arrive) * int(round(s * 1e9))
+        return start
+
+    def _fifo_batched(self, arrive: np.ndarray, gid: np.ndarray, t: float):
+        """Greedy batching on k FIFO workers: a worker that frees takes what is waiting.
+
+        A call starts when a worker is free and a request waits, and takes every waiting
+        request up to ``max_batch``. Only calls that start by ``t`` are formed (a later call
+        could still take requests that have not arrived yet), so the schedule does not depend
+        on how time was cut. Returns start and done times of the requests served, a prefix of
+        ``arrive``. Also used when groups' requests differ in cost (unequal service times
+        break the residue-class shortcut of :meth:`_fifo_equal`).
+        """
+        free = self._worker_free
+        cap = self.cloud.max_batch
+        start = np.empty(len(arrive))
+        done = np.empty(len(arrive))
+        i, n = 0, len(arrive)
+        while i < n:
+            w = int(np.argmin(free))
+            begin = max(free[w], arrive[i])
+            if begin > t:
+                break
+            j = min(int(np.searchsorted(arrive, begin, side="right")), i + cap)
+            dur = self.call_s + float(self.request_s[gid[i:j]].sum())
+            start[i:j] = begin
+            done[i:j] = begin + dur
+            free[w] = begin + dur
+            self._calls += 1
+            self._busy_ns += int(round(dur * 1e9))
+            i = j
+        self._jobs += i
+        return start[:i], done[:i]
 
     def _add_to_pool(self, gi, nodes, k, ts, ready, decision) -> None:
         """Queue decisions at the network server until a receive window can carry them."""
