@@ -174,6 +174,13 @@ def resolve(
                 file,
                 f"{prefix}.spreading_factor",
             )
+        if not isinstance(profiles["radio"], Radio) and g.confirmed:
+            raise ScenarioError(
+                f"confirmed uplinks are a LoRaWAN setting; '{g.radio}' is "
+                f"{profiles['radio'].technology} (its link layer already retransmits)",
+                file,
+                f"{prefix}.confirmed",
+            )
         runtime_id = g.runtime or profiles["board"].default_runtime
         try:
             profiles["runtime"] = load_profile("runtime", runtime_id)

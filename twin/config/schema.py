@@ -137,6 +137,15 @@ class Group(_Strict):
         "de-synchronises nodes that sample on the same period.",
     )
     heartbeat_period_s: PositiveFloat = Field(86_400.0, description="On-device heartbeat [s].")
+    confirmed: bool = Field(
+        False,
+        description="LoRaWAN confirmed uplinks: the network acknowledges each in RX1/RX2 "
+        "(spending gateway duty cycle); without an ACK the node retransmits after "
+        "ACK_TIMEOUT (1-3 s) and its own duty-cycle wait.",
+    )
+    max_transmissions: Annotated[int, Field(ge=1, le=15)] = Field(
+        8, description="Confirmed uplinks: transmissions per message, first one included."
+    )
     model: ModelRef
     payload_bytes: Payloads = Payloads()
     harvester: Harvester | None = Field(None, description="Solar harvesting, if any.")

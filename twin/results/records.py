@@ -123,10 +123,15 @@ def group_record(
         "uplink_bytes": int(g.uplink_bytes.sum()),
         "uplink_payload_bytes": int(g.payload_bytes_sent),
         "downlink_messages": int(net.downlinks[gi]),
+        # Confirmed uplinks: frames sent again for want of an ACK (counted in uplink_messages),
+        # ACK-only downlinks, and messages given up after the last transmission.
+        "retransmissions": int(g.retransmissions),
+        "acks": int(net.acks[gi]),
+        "unacknowledged": int(net.unacknowledged[gi]),
         "downlink_airtime_s": float(net.downlink_airtime_s[gi]),
         # Receive windows with a decision ready that the gateway's duty cycle could not serve.
         "downlinks_blocked_duty_cycle": int(net.downlinks_blocked[gi]),
-        "airtime_s": float(g.airtime_bins.sum()),
+        "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),
         "energy_j": energy,

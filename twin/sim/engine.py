@@ -42,6 +42,24 @@ def _group_process(env: simpy.Environment, g: FleetGroup, net: LoRaNetwork):
         g.process(g.batch_end(env.now), net)
 
 
+def _network_process(env: simpy.Environment, net: LoRaNetwork):
+    """Wake the network when it must act on its own (confirmed-uplink retransmissions).
+
+    Groups advance the network before every batch; between batches nothing else needs it,
+    except a retransmission, which the network itself schedules and must put on the channel
+    before anything it could collide with is settled.
+    """
+    while True:
+        wake_s = net.next_wake_s()
+        net.wake_event = env.event()  # a new confirmed uplink may need an earlier wake-up
+        if np.isinf(wake_s):
+            yield net.wake_event
+        else:
+            yield env.timeout(max(wake_s - env.now, 0.0)) | net.wake_event
+        net.wake_event = None
+        net.advance(env.now)
+
+
 def simulate(
     scenario: Scenario,
     resolved: dict[str, ResolvedGroup],
@@ -91,6 +109,8 @@ def simulate(
     env = simpy.Environment()
     for g in groups:
         env.process(_group_process(env, g, net))
+    if net.confirmed:
+        env.process(_network_process(env, net))
     env.run()
     for g in groups:  # every sample is taken: remaining time-series steps can open
         while g.next_snapshot_s() <= scenario.horizon_s:

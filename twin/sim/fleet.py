@@ -54,6 +54,11 @@ PURPOSE_CHANNEL = 11
 PURPOSE_UP_LATENCY = 12
 PURPOSE_DOWN_LATENCY = 13
 PURPOSE_TX_JITTER = 14
+PURPOSE_RETRY_CHANNEL = 15
+PURPOSE_ACK_TIMEOUT = 16
+
+# LoRaWAN 1.0 ACK_TIMEOUT: a confirmed uplink without an ACK is retried 2 +/- 1 s after RX2.
+ACK_TIMEOUT_S = (1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,8 @@ class FleetGroup:
         self.uplinks = np.zeros(n, dtype=np.int64)
         self.uplink_bytes = np.zeros(n, dtype=np.int64)
         self.payload_bytes_sent = 0
+        self.retransmissions = 0
+        self._future: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.lost_duty_cycle = 0
         self.inferences_device = 0
         self.latency = LatencyHistogram()
@@ -244,7 +251,8 @@ class FleetGroup:
         n_bins = int(np.ceil(horizon_s / timeseries_interval_s))
         self.ts_times_s = np.minimum(np.arange(1, n_bins + 1) * timeseries_interval_s, horizon_s)
         self.bytes_bins = np.zeros(n_bins, dtype=np.int64)
-        self.airtime_bins = np.zeros(n_bins)
+        # Integer nanoseconds: the sum cannot depend on the order frames were booked in.
+        self.airtime_ns_bins = np.zeros(n_bins, dtype=np.int64)
         self.snapshot_next = 0
         self.open_snapshots: list[Snapshot] = []
         self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
@@ -281,13 +289,22 @@ class FleetGroup:
         self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
         self.tx_current_a = radio.tx_current_a - radio.sleep_current_a
 
+        ack = lambda sf: toa(0, sf)  # noqa: E731  (an ACK-only downlink: MAC header only)
+        self.ack_toa_rx1_s = np.array([ack(sf) for sf in sfs])[self.sf - 7]
+        self.ack_toa_rx2_s = ack(radio.rx2_spreading_factor)
         # Uplink on air, RX windows and any downlink are over this long after the sample.
-        self.link_s = (
+        attempt_s = (
             radio.wakeup_s
             + self.max_airtime_s
             + radio.rx2_delay_s
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
         )
+        self.link_s = attempt_s
+        if cfg.confirmed:
+            # Every retransmission waits for ACK_TIMEOUT or the duty cycle, whichever is later.
+            off_s = float(lora.duty_cycle_off_time_s(self.max_airtime_s, radio.duty_cycle))
+            retry_s = max(attempt_s + ACK_TIMEOUT_S[1], self.max_airtime_s + off_s + attempt_s)
+            self.link_s = attempt_s + (cfg.max_transmissions - 1) * retry_s
         # A class-A downlink is known once its window is decided (RX2 opening) but acts from
         # its arrival, which can be as early as RX1: decisions are resolved this far behind.
         self.decision_lag_s = radio.rx2_delay_s - radio.rx1_delay_s
@@ -397,8 +414,24 @@ class FleetGroup:
             if self.harvester is not None
             else None
         )
-        self.open_snapshots.append(Snapshot(t, self.charge_c.sum(axis=1) - self.credit_c, harvest))
+        charge = self.charge_c.sum(axis=1) - self.credit_c
+        # Retransmissions are booked when the network schedules them, possibly before the
+        # step they fall after: leave those out.
+        for nodes_f, delta_f, event_f in self._future:
+            later = event_f > t
+            np.subtract.at(charge, nodes_f[later], delta_f[later])
+        self._future = [(a, b, e) for a, b, e in self._future if (e > t).any()]
+        self.open_snapshots.append(Snapshot(t, charge, harvest))
         self.snapshot_next += 1
+
+    def book_charge(self, nodes: np.ndarray, column: int, delta_c, event_s: np.ndarray) -> None:
+        """Book charge for events the network schedules (retransmissions) at ``event_s``."""
+        delta_c = np.broadcast_to(np.asarray(delta_c, dtype=float), nodes.shape)
+        np.add.at(self.charge_c[:, column], nodes, delta_c)
+        for snap in self.open_snapshots:
+            mask = event_s <= snap.time_s
+            np.add.at(snap.charge_c, nodes[mask], delta_c[mask])
+        self._future.append((nodes.copy(), delta_c.copy(), np.asarray(event_s, dtype=float)))
 
     def close_snapshots(self, resolved_s: float) -> None:
         """Finish snapshots whose late RX corrections have all arrived."""
@@ -497,13 +530,18 @@ class FleetGroup:
             kind = np.full(len(nodes), READING)
             self.transmit(network, nodes, k, t, ready_s, kind, readings)
 
+    @property
+    def airtime_bins(self) -> np.ndarray:
+        """Uplink air time per time-series step [s]."""
+        return self.airtime_ns_bins / 1e9
+
     def _count_traffic(self, nodes, kind, start, airtime_s, on_air) -> None:
         self.uplinks[nodes] += 1
         self.uplink_bytes[nodes] += on_air
         self.payload_bytes_sent += int(np.array([self.payload[j] for j in range(3)])[kind].sum())
         b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)
         np.add.at(self.bytes_bins, b, on_air)
-        np.add.at(self.airtime_bins, b, airtime_s)
+        np.add.at(self.airtime_ns_bins, b, np.round(airtime_s * 1e9).astype(np.int64))
 
     def transmit(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
         """Send uplinks if the radio is free; charge them. Returns the mask of those sent."""
@@ -537,6 +575,24 @@ class FleetGroup:
             start + c("open_s", kind), start + c("close_s", kind),
         )  # fmt: skip
         return sent
+
+    def retransmit(self, network, nodes, k, ts, kind, readings, attempt, seen, not_before_s):
+        """Retransmit unacknowledged confirmed uplinks (LoRa), after the duty-cycle wait."""
+        radio = self.res.radio
+        start = np.maximum(not_before_s + radio.wakeup_s, self.radio_free_s[nodes])
+        toa = self.toa_table_s[kind, self.sf[nodes] - 7]
+        phy = np.array([self.payload[j] for j in range(3)])[kind] + radio.mac_overhead_bytes
+        self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
+        self.book_charge(nodes, RADIO_TX, self.tx_current_a * toa, start)
+        self.book_charge(nodes, RADIO_RX, self.rx_current_a * self.nominal_rx_s[nodes], start)
+        self._count_traffic(nodes, kind, start, toa, phy)
+        self.retransmissions += len(nodes)
+        counter = (k.astype(np.uint64) << np.uint64(4)) + attempt.astype(np.uint64)
+        channel = self.stream.integers(nodes, counter, PURPOSE_RETRY_CHANNEL, radio.uplink_channels)
+        network.submit(
+            self, nodes, k, ts, start, toa, channel, kind, phy, readings,
+            attempt=attempt, seen=seen,
+        )  # fmt: skip
 
     def _transmit_lora(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
         """Send LoRa uplinks if the duty cycle allows; charge TX and the empty RX windows."""

@@ -19,7 +19,14 @@ from twin.config.schema import Cloud, Gateway, LatencyDistribution
 from twin.ml.runner import OnnxModel
 from twin.physics import lora
 from twin.profiles import load_profile
-from twin.sim.fleet import PURPOSE_DOWN_LATENCY, PURPOSE_UP_LATENCY, READING, FleetGroup
+from twin.sim.fleet import (
+    ACK_TIMEOUT_S,
+    PURPOSE_ACK_TIMEOUT,
+    PURPOSE_DOWN_LATENCY,
+    PURPOSE_UP_LATENCY,
+    READING,
+    FleetGroup,
+)
 from twin.sim.metrics import LatencyHistogram
 
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
@@ -45,7 +52,8 @@ def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
     return dist.median_s * np.exp(sigma * z)
 
 
-_TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "done")
+_TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "done",
+              "conf", "att", "seen")  # fmt: skip
 
 # Why an uplink frame was lost on the channel.
 LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY = "collision", "out_of_range", "gateway_busy"
@@ -103,6 +111,10 @@ class LoRaNetwork:
         self._gw_free1 = np.full(len(gateways), -np.inf)
         self._gw_free2 = np.full(len(gateways), -np.inf)
         self.downlinks_blocked = np.zeros(len(groups), dtype=np.int64)
+        self.acks = np.zeros(len(groups), dtype=np.int64)
+        self.unacknowledged = np.zeros(len(groups), dtype=np.int64)
+        self.confirmed = any(g.cfg.confirmed for g in groups)
+        self.wake_event = None  # set by the engine's network process while it sleeps
         self.capture_db = capture_db
         lora_radios = [g.res.radio for g in groups if g.link is None]
         self.sensitivity_dbm = (
@@ -136,10 +148,13 @@ class LoRaNetwork:
         return self._calls
 
     # -- input -------------------------------------------------------------------------------
-    def submit(self, group, nodes, k, ts, start, toa, chan, kind, phy, readings) -> None:
-        """Queue uplinks that a group just put on air."""
+    def submit(
+        self, group, nodes, k, ts, start, toa, chan, kind, phy, readings, attempt=None, seen=None
+    ) -> None:
+        """Queue uplinks that a group just put on air (``attempt`` > 1: retransmissions)."""
         m = len(nodes)
         r = readings if readings is not None else np.full((m, 2), np.nan, dtype=np.float32)
+        conf = bool(group.cfg.confirmed)
         self._batches.append(
             {
                 "gid": np.full(m, group.index, dtype=np.int64),
@@ -154,8 +169,13 @@ class LoRaNetwork:
                 "phy": phy.astype(np.int64),
                 "r": r,
                 "done": np.zeros(m, dtype=bool),
+                "conf": np.full(m, conf),
+                "att": np.ones(m, dtype=np.int64) if attempt is None else attempt,
+                "seen": np.zeros(m, dtype=bool) if seen is None else seen,
             }
         )
+        if conf and self.wake_event is not None and not self.wake_event.triggered:
+            self.wake_event.succeed()  # the network process re-plans its next wake-up
 
     def submit_direct(self, group, nodes, k, ts, hub_s, kind, readings, open_s, close_s) -> None:
         """Queue messages a BLE/Wi-Fi/cellular group handed to its hub (phone, AP, cell).
@@ -209,8 +229,33 @@ class LoRaNetwork:
             g.decisions.resolve(t - g.decision_lag_s)
 
     def flush(self) -> None:
-        """Settle everything (end of run)."""
-        self.advance(np.inf)
+        """Settle everything (end of run), including retransmissions scheduled meanwhile."""
+        while True:
+            self.advance(np.inf)
+            if not self._batches:
+                return
+            self.resolved_s = -np.inf  # retransmissions were queued: settle them too
+
+    def next_wake_s(self) -> float:
+        """When the network must run on its own (``inf``: never).
+
+        One ACK_TIMEOUT after a confirmed uplink's receive windows are decided: before its
+        retransmission can start, so that the channel knows it in time.
+        """
+        if not self.confirmed:
+            return np.inf
+        ends = [
+            p["end"][p["conf"] & ~p["done"]] + self._rx2_of(p["gid"][p["conf"] & ~p["done"]])
+            for p in ([self._pending] if self._pending is not None else []) + self._batches
+        ]
+        ends += [w["decide"][w["conf"]] for w in self._rx_wait]
+        ends = [e for e in ends if len(e)]
+        if not ends:
+            return np.inf
+        return float(min(e.min() for e in ends)) + ACK_TIMEOUT_S[0]
+
+    def _rx2_of(self, gid: np.ndarray) -> np.ndarray:
+        return np.array([g.res.radio.rx2_delay_s for g in self.groups])[gid]
 
     # -- channel -----------------------------------------------------------------------------
     def _settle_channel(self, t: float) -> None:
@@ -286,9 +331,17 @@ class LoRaNetwork:
                 "end": fin["end"],
                 "decide": fin["end"] + rx2,
                 "ok": ok,
+                "k": fin["k"],
+                "ts": fin["ts"],
+                "kind": fin["kind"],
+                "r": fin["r"],
+                "conf": fin["conf"],
+                "att": fin["att"],
+                "seen": fin["seen"] | ok,
             }
         )
-        up = ok & (fin["kind"] == READING)
+        # The network server drops a retransmission of a frame it already has (same counter).
+        up = ok & (fin["kind"] == READING) & ~fin["seen"]
         if up.any():
             arrive = np.empty(int(up.sum()))
             gid = fin["gid"][up]
@@ -501,32 +554,63 @@ class LoRaNetwork:
 
     # -- class-A receive windows ---------------------------------------------------------------
     def _open_windows(self, t: float) -> None:
-        """Deliver pending cloud decisions in the receive windows decided by ``t``.
+        """Deliver decisions and ACKs in the receive windows decided by ``t``; retry the rest.
 
         A class-A node listens only after its own uplink: in RX1 (same SF) then RX2 (SF12).
         The network server sends the newest decision ready at the gateway when a window opens
-        (older ones are superseded); a decision that misses both waits for the next uplink
-        the server hears. Vectorised in rounds so that each node appears once per round and
-        its windows are served in time order.
+        (older ones are superseded), and acknowledges a confirmed uplink it heard (with the
+        decision, or alone); a decision that misses both windows waits for the next uplink
+        the server hears. A confirmed uplink left without an ACK (not heard, or the
+        gateway's duty cycle had no room) is retransmitted after ACK_TIMEOUT, up to the
+        group's transmissions. Vectorised in rounds so that each node appears once per round
+        and its windows are served in time order.
         """
         if not self._rx_wait:
             return
         w = {f: np.concatenate([x[f] for x in self._rx_wait]) for f in self._rx_wait[0]}
         due = w["decide"] <= t
         self._rx_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
-        w = {f: v[due & w["ok"]] for f, v in w.items()}  # no uplink heard, no downlink
-        if not len(w["node"]) or self._pool is None or not len(self._pool["node"]):
+        w = {f: v[due] for f, v in w.items()}
+        if not len(w["node"]):
             return
         order = np.lexsort((w["node"], w["gid"], w["decide"]))
         w = {f: v[order] for f, v in w.items()}
         key = _key(w["gid"], w["node"])
-        has = np.isin(key, self._pool["key"])
-        w = {f: v[has] for f, v in w.items()}
-        key = key[has]
-        if not len(key):
-            return
-        for r in _rounds(key):
-            self._serve_round({f: v[r] for f, v in w.items()}, key[r])
+        pool_keys = self._pool["key"] if self._pool is not None else np.empty(0, np.int64)
+        # No uplink heard, no downlink; heard: a decision to send, or an ACK owed.
+        need = w["ok"] & (np.isin(key, pool_keys) | w["conf"])
+        acked = np.zeros(len(key), dtype=bool)
+        idx = np.flatnonzero(need)
+        if len(idx):
+            for r in _rounds(key[idx]):
+                sel = idx[r]
+                served = self._serve_round({f: v[sel] for f, v in w.items()}, key[sel])
+                acked[sel] = served
+        retry = w["conf"] & ~acked
+        if retry.any():
+            self._retransmit({f: v[retry] for f, v in w.items()})
+
+    def _retransmit(self, w: dict) -> None:
+        """Schedule retransmissions of unacknowledged confirmed uplinks (or give up)."""
+        for gi, g in enumerate(self.groups):
+            m = w["gid"] == gi
+            if not m.any():
+                continue
+            give_up = m & (w["att"] >= g.cfg.max_transmissions)
+            self.unacknowledged[gi] += int(give_up.sum())
+            m &= ~give_up
+            if not m.any():
+                continue
+            nodes, k, att = w["node"][m], w["k"][m], w["att"][m]
+            counter = (k.astype(np.uint64) << np.uint64(4)) + att.astype(np.uint64)
+            u = g.stream.uniform(nodes, counter, PURPOSE_ACK_TIMEOUT)
+            lo, hi = ACK_TIMEOUT_S
+            # The node gives up on RX2 once its preamble timeout passes, then waits ACK_TIMEOUT.
+            not_before = w["decide"][m] + g.rx2_window_s + lo + (hi - lo) * u
+            g.retransmit(
+                self, nodes, k, w["ts"][m], w["kind"][m], w["r"][m], att + 1, w["seen"][m],
+                not_before,
+            )  # fmt: skip
 
     def _gateway_airtime(self, w, best1, best2, rx1, rx2) -> tuple[np.ndarray, np.ndarray]:
         """Pick RX1 or RX2 for each window, within the serving gateway's duty-cycle budget.
@@ -535,10 +619,13 @@ class LoRaNetwork:
         869.525 MHz (RX2); after a downlink of air time T the band is off for T (1/dc - 1).
         The network server answers through the gateway that heard the node best; windows are
         served in the order they open, so the budget is spent first come, first served.
+        Returns, per window, the sample index of the decision sent (-2: an ACK alone, -1:
+        nothing) and the window used (1 or 2).
         """
+        conf = w["conf"]
         chosen = np.full(len(best1), -1, dtype=np.int64)
         window = np.zeros(len(best1), dtype=np.int64)
-        order = np.flatnonzero(best2 >= 0)
+        order = np.flatnonzero((best2 >= 0) | conf)
         if not len(order):
             return chosen, window
         order = order[np.argsort(rx1[order], kind="stable")]
@@ -547,69 +634,97 @@ class LoRaNetwork:
         toa2 = np.empty(len(order))
         for gi, g in enumerate(self.groups):
             m = w["gid"][order] == gi
+            if not m.any():
+                continue
             nodes = w["node"][order][m]
             gw[m] = g.best_gateway[nodes]
-            toa1[m] = g.dl_toa_rx1_s[nodes]
-            toa2[m] = g.dl_toa_rx2_s
+            # An ACK without a decision is a MAC-only frame: shorter on air.
+            dec1, dec2 = best1[order][m] >= 0, best2[order][m] >= 0
+            toa1[m] = np.where(dec1, g.dl_toa_rx1_s[nodes], g.ack_toa_rx1_s[nodes])
+            toa2[m] = np.where(dec2, g.dl_toa_rx2_s, g.ack_toa_rx2_s)
         free1, free2 = self._gw_free1, self._gw_free2
         dc1, dc2 = self.rx1_duty_cycle, self.rx2_duty_cycle
         for pos, i in enumerate(order.tolist()):  # sequential: each send spends the budget
             g_ = gw[pos]
-            if best1[i] >= 0 and free1[g_] <= rx1[i]:
+            if (best1[i] >= 0 or conf[i]) and free1[g_] <= rx1[i]:
                 free1[g_] = rx1[i] + toa1[pos] / dc1[g_]
-                chosen[i], window[i] = best1[i], 1
+                chosen[i], window[i] = (best1[i] if best1[i] >= 0 else -2), 1
             elif free2[g_] <= rx2[i]:
                 free2[g_] = rx2[i] + toa2[pos] / dc2[g_]
-                chosen[i], window[i] = best2[i], 2
+                chosen[i], window[i] = (best2[i] if best2[i] >= 0 else -2), 2
             else:
                 self.downlinks_blocked[w["gid"][i]] += 1
         return chosen, window
 
-    def _serve_round(self, w: dict, key: np.ndarray) -> None:
+    def _serve_round(self, w: dict, key: np.ndarray) -> np.ndarray:
+        """Serve one round of windows (each node once); returns which windows got a downlink."""
         pool = self._pool
-        srt = np.argsort(key)
-        key_sorted = key[srt]
-        pos = np.searchsorted(key_sorted, pool["key"])
-        pos_c = np.minimum(pos, len(key_sorted) - 1)
-        match = key_sorted[pos_c] == pool["key"]
-        entry = np.where(match, srt[pos_c], -1)  # the window entry each pool row belongs to
-        rows = np.flatnonzero(match)
-        e = entry[rows]
         rx1 = np.array([g.res.radio.rx1_delay_s for g in self.groups])[w["gid"]] + w["end"]
         rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[w["gid"]] + w["end"]
-        best = []
-        for opens in (rx1, rx2):
-            ready = pool["ready"][rows] <= opens[e]
-            b = np.full(len(key), -1, dtype=np.int64)
-            np.maximum.at(b, e[ready], pool["k"][rows][ready])  # the newest decision wins
-            best.append(b)
+        best = [np.full(len(key), -1, dtype=np.int64) for _ in range(2)]
+        rows = entry = e = np.empty(0, dtype=np.int64)
+        if pool is not None and len(pool["node"]):
+            srt = np.argsort(key)
+            key_sorted = key[srt]
+            pos = np.searchsorted(key_sorted, pool["key"])
+            pos_c = np.minimum(pos, len(key_sorted) - 1)
+            match = key_sorted[pos_c] == pool["key"]
+            entry = np.where(match, srt[pos_c], -1)  # the window entry each pool row is for
+            rows = np.flatnonzero(match)
+            e = entry[rows]
+            for b, opens in zip(best, (rx1, rx2), strict=True):
+                ready = pool["ready"][rows] <= opens[e]
+                np.maximum.at(b, e[ready], pool["k"][rows][ready])  # the newest decision wins
         chosen, window = self._gateway_airtime(w, best[0], best[1], rx1, rx2)
-        served = np.flatnonzero(chosen >= 0)
-        if not len(served):
-            return
+        served = chosen != -1
+        if not served.any():
+            return served
+        ack_only = np.flatnonzero(chosen == -2)
+        if len(ack_only):
+            self._charge_downlinks(w, ack_only, window, rx1, rx2, ack=True)
+        if not len(rows) or not (chosen >= 0).any():
+            return served
         # The pool row of each chosen decision, and every row it supersedes.
         pick = rows[(pool["k"][rows] == chosen[e]) & (chosen[e] >= 0)]
         pick_entry = entry[pick]
         gone = np.zeros(len(pool["node"]), dtype=bool)
         gone[rows] = (chosen[e] >= 0) & (pool["k"][rows] <= chosen[e])
+        at = self._charge_downlinks(w, pick_entry, window, rx1, rx2, ack=False)
         for gi, g in enumerate(self.groups):
             m = w["gid"][pick_entry] == gi
+            if m.any():
+                g.decisions.deliver(
+                    w["node"][pick_entry][m], at[m], pool["k"][pick][m], pool["dec"][pick][m]
+                )
+                g.latency.add(at[m] - pool["ts"][pick][m])
+        self._pool = {f: v[~gone] for f, v in pool.items()}
+        return served
+
+    def _charge_downlinks(self, w, ent, window, rx1, rx2, ack: bool) -> np.ndarray:
+        """Receive charge, air time and counts of downlinks sent in windows ``ent``.
+
+        The node's RX charge was booked for two empty windows; a downlink replaces that with
+        the frame's air time. Returns each downlink's arrival time at the node.
+        """
+        at = np.empty(len(ent))
+        for gi, g in enumerate(self.groups):
+            m = w["gid"][ent] == gi
             if not m.any():
                 continue
-            rowsel, ent = pick[m], pick_entry[m]
-            nodes = w["node"][ent]
-            in_rx1 = window[ent] == 1
-            opens = np.where(in_rx1, rx1[ent], rx2[ent])
-            toa = np.where(in_rx1, g.dl_toa_rx1_s[nodes], g.dl_toa_rx2_s)
-            delta_s = np.where(
-                in_rx1,
-                g.dl_toa_rx1_s[nodes] - g.nominal_rx_s[nodes],
-                g.dl_toa_rx2_s - g.rx2_window_s,
-            )
-            g.decisions.deliver(nodes, opens + toa, pool["k"][rowsel], pool["dec"][rowsel])
+            sel = ent[m]
+            nodes = w["node"][sel]
+            in_rx1 = window[sel] == 1
+            opens = np.where(in_rx1, rx1[sel], rx2[sel])
+            toa1 = g.ack_toa_rx1_s[nodes] if ack else g.dl_toa_rx1_s[nodes]
+            toa2 = g.ack_toa_rx2_s if ack else g.dl_toa_rx2_s
+            toa = np.where(in_rx1, toa1, toa2)
+            delta_s = np.where(in_rx1, toa1 - g.nominal_rx_s[nodes], toa2 - g.rx2_window_s)
             g.add_rx_charge(nodes, g.rx_current_a * delta_s, opens)
-            g.latency.add(opens + toa - pool["ts"][rowsel])
-            self.downlinks[gi] += len(nodes)
+            at[m] = opens + toa
+            if ack:
+                self.acks[gi] += len(nodes)
+            else:
+                self.downlinks[gi] += len(nodes)
             # Integer nanoseconds: exact sums, whatever the batching.
             self.downlink_airtime_ns[gi] += int(np.round(toa * 1e9).astype(np.int64).sum())
-        self._pool = {f: v[~gone] for f, v in pool.items()}
+        return at
