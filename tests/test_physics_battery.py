@@ -98,3 +98,44 @@ def test_ledger_properties(small_farm, count, sf, jitter, cell, seed):
         )
     for row in r.nodes:
         assert row["energy_j"] >= 0 and row["battery_life_days"] > 0
+
+
+RADIOS = {
+    "sx1262": {},
+    "nrf52840-ble": {},
+    "esp32-wifi": {"response_wait_s": 1.0},
+    "esp32-wifi-dtim": {"stay_connected": True},
+    "nrf9160-nbiot": {"edrx_cycle_s": 40.96, "release_assistance": True},
+}
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    radio=st.sampled_from(sorted(RADIOS)),
+    count=st.integers(2, 8),
+    cell=st.sampled_from(["cr2032", "er10450", "li-ion-18650"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_ledger_adds_up_for_every_radio(small_farm, radio, count, cell, seed):
+    d = copy.deepcopy(small_farm)
+    g = d["groups"]["soil"]
+    g.update(count=count, battery=cell, radio=radio.removesuffix("-dtim"))
+    if radio != "sx1262":
+        g.pop("spreading_factor", None)
+        g["link"] = RADIOS[radio]
+    d["world"].update(horizon_days=1, seed=seed)
+    r = twin.run(d)
+    for e in r.summary["results"]:
+        by_state = e["battery"]["drawn_by_state_c"]
+        assert all(v >= 0 for v in by_state.values())
+        # The per-state ledger is the charge drawn, to rounding.
+        assert sum(by_state.values()) == pytest.approx(e["battery"]["drawn_c"], rel=1e-12)
+        parts = [v for k, v in e["energy_j"].items() if k != "total"]
+        assert all(v >= 0 for v in parts)
+        assert sum(parts) == pytest.approx(e["energy_j"]["total"], rel=1e-12)
+    for row in r.timeseries:
+        assert (
+            0.0 <= row["battery_soc_p05"] <= row["battery_soc_p50"] <= row["battery_soc_p95"] <= 1.0
+        )

@@ -35,6 +35,15 @@ def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float
     return energy, sleep_node + per_state_node.sum(axis=1)
 
 
+def _charge_by_state_c(g: FleetGroup, alive_s: np.ndarray) -> dict[str, float]:
+    """Charge drawn from the cell per ledger state [C]."""
+    out = {"sleep": float(g.sleep_current_a * alive_s.sum())}
+    for i, state in enumerate(STATES):
+        out[state] = float(g.charge_c[:, i].sum())
+    out["radio_idle"] += float(g.idle_current_a * alive_s.sum())
+    return out
+
+
 def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Battery life per node [days] and whether it is projected (node still alive at the end).
 
@@ -151,6 +160,8 @@ def group_record(
             "drawn_c": float(
                 g.charge_c.sum() + (g.sleep_current_a + g.idle_current_a) * alive_s.sum()
             ),
+            # The same charge by state: the ledger the energies above are made of.
+            "drawn_by_state_c": _charge_by_state_c(g, alive_s),
             "self_discharge_c": float(g.self_discharge_a * alive_s.sum()),
             # Stored by the panel (after losses, and only what the cell had room for).
             "harvested_c": float(g.credit_c.sum()),
