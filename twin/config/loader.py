@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -152,6 +154,14 @@ class ResolvedGroup:
     threshold: float = 0.5
 
 
+# A node on the grid: the ledger still counts every joule, but nothing runs out.
+MAINS = Battery(
+    id="mains", name="mains power supply", nominal_v=5.0, cutoff_v=0.0, capacity_mah=math.inf,
+    rated_current_a=1.0, peukert_exponent=1.0, self_discharge_per_year=0.0,
+    max_pulse_current_a=math.inf, sources=MappingProxyType({}),
+)  # fmt: skip
+
+
 def resolve(
     scenario: Scenario, base_dir: Path, file: str | None = None
 ) -> dict[str, ResolvedGroup]:
@@ -161,6 +171,9 @@ def resolve(
         prefix = f"groups.{name}"
         profiles = {}
         for kind in ("board", "radio", "battery", "sensor"):
+            if kind == "battery" and g.battery == MAINS.id:
+                profiles[kind] = MAINS
+                continue
             try:
                 profiles[kind] = load_profile(kind, getattr(g, kind))
             except ScenarioError as exc:

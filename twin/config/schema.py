@@ -27,10 +27,13 @@ class Site(_Strict):
     height_m: PositiveFloat = Field(description="North-south extent [m].")
 
 
+WorldKind = Literal["soil", "room", "heart", "audio", "camera", "vibration"]
+
+
 class World(_Strict):
     """What the sensors observe, where, for how long, from which seed."""
 
-    kind: Literal["soil", "room", "heart", "audio", "camera", "vibration"] = Field(
+    kind: WorldKind = Field(
         "soil", description="World model producing the sensor signal (twin/world/<kind>.py)."
     )
     site: Site
@@ -117,12 +120,18 @@ class Group(_Strict):
     """Many nodes sharing one configuration."""
 
     count: PositiveInt = Field(description="Number of nodes.")
+    world: WorldKind | None = Field(
+        None, description="What this group senses, if not the scenario's world.kind (mixed fleets)."
+    )
     board: str = Field(description="Board profile id (device_profiles/boards).")
     runtime: str | None = Field(
         None, description="Inference engine (device_profiles/runtimes); default: the board's."
     )
     radio: str = Field(description="Radio profile id (device_profiles/radios).")
-    battery: str = Field(description="Battery profile id (device_profiles/batteries).")
+    battery: str = Field(
+        description="Battery profile id (device_profiles/batteries), or 'mains' for a node "
+        "powered from the grid (energy still counted, no battery life)."
+    )
     sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")
     sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
     spreading_factor: Annotated[int, Field(ge=7, le=12)] | Literal["auto"] = Field(

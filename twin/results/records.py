@@ -52,6 +52,8 @@ def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.n
     """
     nodes = np.arange(g.n)
     died = ~np.isinf(g.death_s)
+    if g.mains:  # nothing runs out
+        return np.full(g.n, np.inf), np.ones(g.n, dtype=bool)
     used = g.used_c(nodes, horizon_s)
     # Projection at the node's mean current, with the capacity the cell gives at that current
     # (Peukert; at or below the rated current the rated capacity).
@@ -149,14 +151,15 @@ def group_record(
             "median": _finite_or_none(_quantile(life, 0.5)),
             "p05": _finite_or_none(_quantile(life, 0.05)),
             # Nodes that lasted the horizon on harvested energy (no projection is made).
-            "energy_neutral_nodes": int(np.isinf(life).sum()),
+            "energy_neutral_nodes": 0 if g.mains else int(np.isinf(life).sum()),
             "projected": bool(np.median(projected.astype(float)) >= 0.5),
             "dead_nodes": int((~projected).sum()),
         },
         "decision": confusion_summary(tp, fp, fn, tn),
         "battery": {
             "id": g.res.battery.id,
-            "capacity_mah": g.res.battery.capacity_mah,
+            "capacity_mah": None if g.mains else g.res.battery.capacity_mah,
+            "mains": bool(g.mains),
             "drawn_c": float(
                 g.charge_c.sum() + (g.sleep_current_a + g.idle_current_a) * alive_s.sum()
             ),

@@ -99,7 +99,7 @@ def simulate(
                 window,
                 scenario.engine.timeseries_interval_s,
                 link,
-                scenario.world.kind,
+                cfg.world or scenario.world.kind,
             )
         )
     net = LoRaNetwork(

@@ -182,9 +182,14 @@ class FleetGroup:
         self.idle_current_a = self.link.idle_current_a if self.link is not None else 0.0
         # The battery also loses charge by itself: a fixed fraction of capacity per year,
         # counted like a constant current (it drains the cell, not the device ledger).
-        self.self_discharge_a = battery.self_discharge_c(
-            res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
-        ).item()
+        self.mains = not np.isfinite(res.battery.capacity_c)
+        self.self_discharge_a = (
+            0.0
+            if self.mains
+            else battery.self_discharge_c(
+                res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
+            ).item()
+        )
         self.floor_a = self.sleep_current_a + self.idle_current_a + self.self_discharge_a
         # Solar harvesting: charge put into the cell per J/m2 of insolation, and each day's
         # weather. `credit_c` is the harvested charge stored up to each node's last event.

@@ -125,6 +125,12 @@ class LoRaNetwork:
             else np.zeros(6)
         )
         self._direct_wait: list[dict] = []
+        self._reading_width = max(len(g.res.channels) for g in groups)
+        # Class-A receive delays per group (LoRa groups only; the others have none).
+        self._rx1_delay_s, self._rx2_delay_s = (
+            np.array([getattr(g.res.radio, f, 0.0) for g in groups])
+            for f in ("rx1_delay_s", "rx2_delay_s")
+        )
         self.max_airtime_s = max(g.max_airtime_s for g in groups)
         self.cloud_requests = np.zeros(n, dtype=np.int64)
         self.downlinks = np.zeros(n, dtype=np.int64)
@@ -153,7 +159,7 @@ class LoRaNetwork:
     ) -> None:
         """Queue uplinks that a group just put on air (``attempt`` > 1: retransmissions)."""
         m = len(nodes)
-        r = readings if readings is not None else np.full((m, 2), np.nan, dtype=np.float32)
+        r = self._padded(readings, m)
         conf = bool(group.cfg.confirmed)
         self._batches.append(
             {
@@ -202,9 +208,16 @@ class LoRaNetwork:
                 "k": k[up].astype(np.int64),
                 "ts": ts[up],
                 "arrive": hub_s[up] + lognormal_s(self.cloud.uplink_latency, z),
-                "r": readings[up],
+                "r": self._padded(readings[up], int(up.sum())),
             }
         )
+
+    def _padded(self, readings: np.ndarray | None, m: int) -> np.ndarray:
+        """Readings padded to the widest group's channels, so groups share one array."""
+        out = np.full((m, self._reading_width), np.nan, dtype=np.float32)
+        if readings is not None:
+            out[:, : readings.shape[1]] = readings
+        return out
 
     def _take_pending(self) -> dict | None:
         parts = ([self._pending] if self._pending is not None else []) + self._batches
@@ -255,7 +268,7 @@ class LoRaNetwork:
         return float(min(e.min() for e in ends)) + ACK_TIMEOUT_S[0]
 
     def _rx2_of(self, gid: np.ndarray) -> np.ndarray:
-        return np.array([g.res.radio.rx2_delay_s for g in self.groups])[gid]
+        return self._rx2_delay_s[gid]
 
     # -- channel -----------------------------------------------------------------------------
     def _settle_channel(self, t: float) -> None:
@@ -323,7 +336,7 @@ class LoRaNetwork:
             lost = (~ok) & (reason == code)
             self.lost[code] += np.bincount(fin["gid"][lost], minlength=n)
         self.delivered += np.bincount(fin["gid"][ok], minlength=n)
-        rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[fin["gid"]]
+        rx2 = self._rx2_delay_s[fin["gid"]]
         self._rx_wait.append(
             {
                 "gid": fin["gid"],
@@ -546,7 +559,7 @@ class LoRaNetwork:
                 f = gap >= d
                 ring.fill_from(n_[f], lk[f], lk[f] + d)
             fresh = k_ > lk - win
-            ring.write(n_[fresh], k_[fresh], r[m][fresh])
+            ring.write(n_[fresh], k_[fresh], r[m][fresh][:, : ring.buf.shape[2]])
             last[n_] = np.maximum(lk, k_)
             xs[m] = ring.windows(n_, k_)
         _, decision = self.cloud_models[gi].predict(xs)
@@ -659,8 +672,8 @@ class LoRaNetwork:
     def _serve_round(self, w: dict, key: np.ndarray) -> np.ndarray:
         """Serve one round of windows (each node once); returns which windows got a downlink."""
         pool = self._pool
-        rx1 = np.array([g.res.radio.rx1_delay_s for g in self.groups])[w["gid"]] + w["end"]
-        rx2 = np.array([g.res.radio.rx2_delay_s for g in self.groups])[w["gid"]] + w["end"]
+        rx1 = self._rx1_delay_s[w["gid"]] + w["end"]
+        rx2 = self._rx2_delay_s[w["gid"]] + w["end"]
         best = [np.full(len(key), -1, dtype=np.int64) for _ in range(2)]
         rows = entry = e = np.empty(0, dtype=np.int64)
         if pool is not None and len(pool["node"]):
