@@ -19,6 +19,7 @@ from twin.config.schema import Scenario
 from twin.errors import ScenarioError
 from twin.ml.runner import OnnxModel
 from twin.physics.compute import inference_cost
+from twin.policies import BUILTIN, PolicyPlan, load_policy_class
 from twin.profiles import load_profile
 from twin.results import records
 from twin.sim.engine import GroupModels, simulate
@@ -122,7 +123,56 @@ def _prepare(scenario, seed=None, base_dir=None):
         if exc.file:
             raise
         raise ScenarioError(exc.message, file, "cloud.server") from None
-    return scenario, resolved, models, file
+    plans = _policy_plans(scenario, resolved, models, base, file)
+    return scenario, resolved, models, file, plans
+
+
+def _policy_plans(scenario, resolved, models, base, file) -> list[PolicyPlan]:
+    """Resolve each listed policy to a class and parameters, and check it suits every group."""
+    plans = []
+    for i, spec in enumerate(scenario.policies):
+        where = f"policies[{i}]"
+        if isinstance(spec, str):
+            plan = PolicyPlan(spec, BUILTIN[spec], {})
+        else:
+            try:
+                cls = (
+                    BUILTIN[spec.kind]
+                    if spec.kind is not None
+                    else load_policy_class(spec.module, spec.class_name, base)
+                )
+            except ScenarioError as exc:
+                raise ScenarioError(exc.message, file, where) from None
+            plan = PolicyPlan(spec.name, cls, dict(spec.params))
+        try:
+            probe = plan.build()  # bad parameters fail here, before anything runs
+        except ScenarioError as exc:
+            raise ScenarioError(exc.message, file, where) from None
+        for name, r in resolved.items():
+            cfg = scenario.groups[name]
+            window = r.window_samples or models[name].device.input_features // len(r.channels)
+            limit = r.radio.max_payload_bytes
+            if probe.sends_windows:
+                size = cfg.payload_bytes.window or 2 * window * len(r.channels)
+                if size > limit:
+                    raise ScenarioError(
+                        f"policy '{plan.name}' escalates whole windows ({size} bytes) but "
+                        f"group '{name}''s radio carries at most {limit} bytes per message; "
+                        f"set groups.{name}.payload_bytes.window to a compressed size, or "
+                        "use another radio",
+                        file,
+                        where,
+                    )
+            n = probe.readings_per_message
+            if n > 1 and (n > window or n * cfg.payload_bytes.reading > limit):
+                raise ScenarioError(
+                    f"policy '{plan.name}' sends {n} readings per message; group '{name}' "
+                    f"keeps {window} readings and its radio carries {limit} bytes",
+                    file,
+                    where,
+                )
+        plans.append(plan)
+    return plans
 
 
 def validate(scenario: Scenario | str | Path | dict) -> str:
@@ -133,7 +183,7 @@ def validate(scenario: Scenario | str | Path | dict) -> str:
     ScenarioError
         On the first problem, with file, line and key path.
     """
-    sc, _, _, _ = _prepare(scenario)
+    sc, _, _, _, _ = _prepare(scenario)
     nodes = sum(g.count for g in sc.groups.values())
     return (
         f"{len(sc.groups)} group(s), {nodes:,} nodes, {sc.world.horizon_days:g} days, "
@@ -166,12 +216,13 @@ def run(
     ScenarioError
         If the scenario, a profile or a model file is invalid.
     """
-    scenario, resolved, models, file = _prepare(scenario, seed, base_dir)
+    scenario, resolved, models, file, plans = _prepare(scenario, seed, base_dir)
 
     started = time.perf_counter()
     results, nodes, series, hists = [], [], [], []
-    for policy in scenario.policies:
-        groups, net = simulate(scenario, resolved, policy, models, batch_window_s)
+    for plan in plans:
+        policy = plan.name
+        groups, net = simulate(scenario, resolved, plan, models, batch_window_s)
         for g in groups:
             results.append(
                 records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)

@@ -241,7 +241,7 @@ def resolve(
                 if not p.is_file():
                     raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
         max_payload = profiles["radio"].max_payload_bytes
-        if max_payload < max(g.payload_bytes.model_dump().values()):
+        if max_payload < max(v for v in g.payload_bytes.model_dump().values() if v):
             raise ScenarioError(
                 f"payload exceeds the radio's maximum of {max_payload} bytes",
                 file,

@@ -65,6 +65,11 @@ class Payloads(_Strict):
     decision: PositiveInt = Field(2, description="Decision change sent by the on-device policy.")
     heartbeat: PositiveInt = Field(4, description="Daily heartbeat of the on-device policy.")
     downlink: PositiveInt = Field(2, description="Decision sent back to the node by the cloud.")
+    window: PositiveInt | None = Field(
+        None,
+        description="A whole model window escalated by the cascade policy; default: 2 bytes "
+        "per value of the model input.",
+    )
 
 
 class Harvester(_Strict):
@@ -251,6 +256,33 @@ class Engine(_Strict):
     timeseries_interval_s: PositiveFloat = Field(21_600.0, description="Time-series step [s].")
 
 
+BuiltinPolicy = Literal["on_device", "cloud", "cascade", "batched_upload"]
+
+
+class PolicySpec(_Strict):
+    """A policy with parameters: a built-in one (``kind``) or a class in a user's module."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, description="Name in results and the report.")
+    kind: BuiltinPolicy | None = Field(None, description="A built-in policy.")
+    module: str | None = Field(
+        None, description="Python file (relative to the scenario) defining the policy class."
+    )
+    class_name: str | None = Field(None, alias="class", description="Policy class in module.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the policy class."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PolicySpec:
+        if (self.kind is None) == (self.module is None):
+            raise ValueError("give either 'kind' (a built-in policy) or 'module' and 'class'")
+        if self.module is not None and not self.class_name:
+            raise ValueError("a policy from a module needs 'class'")
+        return self
+
+
 class Scenario(_Strict):
     """A whole what-if: world, fleet groups, gateways, cloud and the policies to compare."""
 
@@ -261,7 +293,7 @@ class Scenario(_Strict):
     gateways: Annotated[list[Gateway], Field(min_length=1)]
     cloud: Cloud
     channel: Channel = Channel()
-    policies: Annotated[list[Literal["on_device", "cloud"]], Field(min_length=1)]
+    policies: Annotated[list[BuiltinPolicy | PolicySpec], Field(min_length=1)]
     engine: Engine = Engine()
 
     @model_validator(mode="after")
@@ -271,8 +303,8 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"groups.{name}.tx_jitter_s must be shorter than sampling_period_s"
                 )
-        if len(set(self.policies)) != len(self.policies):
-            raise ValueError("policies are listed more than once")
+        if len(set(self.policy_names)) != len(self.policy_names):
+            raise ValueError("policies are listed more than once (names must differ)")
         ids = [g.id for g in self.gateways]
         if len(set(ids)) != len(ids):
             raise ValueError("gateway ids must be unique")
@@ -285,6 +317,11 @@ class Scenario(_Strict):
     def horizon_s(self) -> float:
         """Simulated time [s]."""
         return self.world.horizon_days * 86_400.0
+
+    @property
+    def policy_names(self) -> list[str]:
+        """Names of the policies, in order."""
+        return [p if isinstance(p, str) else p.name for p in self.policies]
 
     def digest(self) -> str:
         """SHA-256 of the validated scenario (canonical JSON), for provenance."""

@@ -15,6 +15,7 @@ import simpy
 from twin.config.loader import ResolvedGroup
 from twin.config.schema import Scenario
 from twin.ml.runner import OnnxModel
+from twin.policies import PolicyPlan
 from twin.profiles import load_profile
 from twin.rng import NodeStream, stream_key
 from twin.sim.fleet import FleetGroup, LinkSetup
@@ -63,7 +64,7 @@ def _network_process(env: simpy.Environment, net: LoRaNetwork):
 def simulate(
     scenario: Scenario,
     resolved: dict[str, ResolvedGroup],
-    policy: str,
+    policy: PolicyPlan,
     models: dict[str, GroupModels],
     batch_window_s: float | None = None,
 ) -> tuple[list[FleetGroup], LoRaNetwork]:
@@ -89,7 +90,7 @@ def simulate(
                 i,
                 cfg,
                 resolved[name],
-                policy,
+                policy.build(),
                 scenario.horizon_s,
                 site,
                 np.random.default_rng(ss_setup),

@@ -17,6 +17,7 @@ from twin.config.loader import ResolvedGroup
 from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
 from twin.physics import battery, compute, lora, solar
+from twin.policies import BATCH, DECISION, HEARTBEAT, NONE, READING, WINDOW, Batch, Policy
 from twin.profiles import Radio
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
@@ -46,8 +47,8 @@ def _world_classes(kind: str) -> tuple[type, type]:
 SENSE, COMPUTE, RADIO_TX, RADIO_RX, RADIO_IDLE = range(5)
 STATES = ("sense", "compute", "radio_tx", "radio_rx", "radio_idle")
 
-# Message kinds on the uplink.
-READING, DECISION, HEARTBEAT = range(3)
+# Message kinds on the uplink (defined with the policies that send them).
+KINDS = (READING, DECISION, HEARTBEAT, WINDOW, BATCH)
 
 # Purposes of the per-node counter stream used by the fleet and the network.
 PURPOSE_CHANNEL = 11
@@ -90,8 +91,8 @@ class FleetGroup:
         Group index in the scenario (for stable ordering of shared events).
     cfg, res : Group, ResolvedGroup
         Scenario settings and resolved profiles.
-    policy : str
-        ``on_device`` or ``cloud``.
+    policy : Policy
+        A fresh policy object for this group (it keeps per-node state).
     horizon_s : float
         Simulated time [s].
     site_m : tuple of float
@@ -115,7 +116,7 @@ class FleetGroup:
         index: int,
         cfg: Group,
         res: ResolvedGroup,
-        policy: str,
+        policy: Policy,
         horizon_s: float,
         site_m: tuple[float, float],
         setup_rng: np.random.Generator,
@@ -132,6 +133,7 @@ class FleetGroup:
         self.cfg = cfg
         self.res = res
         self.policy = policy
+        policy.setup(cfg.count, cfg.heartbeat_period_s)
         self.horizon_s = horizon_s
         self.stream = stream
         self.model = device_model
@@ -143,7 +145,9 @@ class FleetGroup:
         self.y_m = setup_rng.uniform(0, site_m[1], n)
         self.phase_s = np.sort(setup_rng.uniform(0, self.period_s, n))
 
-        self.window = res.window_samples or device_model.input_features // len(res.channels)
+        channels = len(res.channels)
+        self.window = res.window_samples or device_model.input_features // channels
+        self.window_features = self.window * channels
         world_cls, params_cls = _world_classes(world_kind)
         self.world = world_cls(
             params_cls(),
@@ -163,11 +167,22 @@ class FleetGroup:
             self.ring.write(all_nodes, np.full(n, k), readings)
         self.history = self.ring.copy()
 
+        self.batch_readings = policy.readings_per_message
         self.payload = {
             READING: cfg.payload_bytes.reading,
             DECISION: cfg.payload_bytes.decision,
             HEARTBEAT: cfg.payload_bytes.heartbeat,
+            # An escalated window: 2 bytes per value unless the scenario says otherwise.
+            WINDOW: cfg.payload_bytes.window or 2 * self.window_features,
+            BATCH: self.batch_readings * cfg.payload_bytes.reading,
         }
+        self.payload_arr = np.array([self.payload[j] for j in KINDS])
+        # Widest data a message of this group carries (readings, a batch, or a window).
+        self.message_features = max(
+            channels,
+            self.window_features if policy.sends_windows else 0,
+            self.batch_readings * channels,
+        )
         # LoRa nodes share the channel (twin.sim.network); the others have their own link.
         self.link = (
             None
@@ -278,7 +293,7 @@ class FleetGroup:
         sfs = np.arange(7, 13)
         # Air time per (message kind, spreading factor); a node's frames index it by its SF.
         self.toa_table_s = np.array([[toa(self.payload[kind], sf) for sf in sfs]
-                                     for kind in (READING, DECISION, HEARTBEAT)])  # fmt: skip
+                                     for kind in KINDS])  # fmt: skip
         self.max_airtime_s = float(self.toa_table_s[:, self.sf - 7].max())
         self.rx1_window_s = lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
         self.rx2_window_s = float(
@@ -512,28 +527,49 @@ class FleetGroup:
         self.charge_c[nodes, SENSE] += self.sense_c
         ready_s = t + self.sense_s
 
-        if self.policy == "on_device":
+        x = score = decision = None
+        if self.policy.runs_device_model:
             x = self.ring.windows(nodes, k)
-            _, decision = self.model.predict(x)
-            decision = decision.astype(np.int8)
+            score, positive = self.model.predict(x)
+            decision = positive.astype(np.int8)
             self.inferences_device += len(nodes)
             self.charge_c[nodes, COMPUTE] += self.infer_c
             ready_s = ready_s + self.infer_s
-            self.decisions.deliver(nodes, ready_s, k, decision)
-            self.latency.add(np.full(len(nodes), self.sense_s + self.infer_s))
-            changed = decision != self.decision_sent[nodes]
-            beat = t - self.last_heartbeat_s[nodes] >= self.cfg.heartbeat_period_s
-            send = changed | beat
-            kind = np.where(changed, DECISION, HEARTBEAT)[send]
-            sent = self.transmit(network, nodes[send], k[send], t[send], ready_s[send], kind, None)
-            # Only a decision that went on air counts as known upstream; a duty-cycle drop
-            # is retried at the next sample.
-            done = nodes[send][sent]
-            self.decision_sent[done] = decision[send][sent]
-            self.last_heartbeat_s[done] = t[send][sent]
-        else:
-            kind = np.full(len(nodes), READING)
-            self.transmit(network, nodes, k, t, ready_s, kind, readings)
+        batch = Batch(nodes, k, t, score, decision)
+        actions = self.policy.act(batch)
+        act, send = np.asarray(actions.act, dtype=bool), np.asarray(actions.send)
+        if act.any():
+            if decision is None:
+                raise RuntimeError(f"policy '{self.policy.name}' acts without the device model")
+            self.decisions.deliver(nodes[act], ready_s[act], k[act], decision[act])
+            self.latency.add(ready_s[act] - t[act])
+        m = send != NONE
+        on_air = np.zeros(len(nodes), dtype=bool)
+        if m.any():
+            kind = send[m].astype(np.int64)
+            xm = x[m] if x is not None else None
+            data = self._message_data(nodes[m], k[m], kind, readings[m], xm)
+            on_air[m] = self.transmit(network, nodes[m], k[m], t[m], ready_s[m], kind, data)
+        self.policy.sent(batch, actions, on_air)
+
+    def _message_data(self, nodes, k, kind, readings, x) -> np.ndarray | None:
+        """What each message carries for the cloud: a reading, a batch of readings, a window."""
+        data_kinds = (kind == READING) | (kind == WINDOW) | (kind == BATCH)
+        if not data_kinds.any():
+            return None
+        out = np.full((len(nodes), self.message_features), np.nan, dtype=np.float32)
+        c = readings.shape[1]
+        r = kind == READING
+        out[r, :c] = readings[r]
+        w = kind == WINDOW
+        if w.any():
+            xw = x[w] if x is not None else self.ring.windows(nodes[w], k[w])
+            out[w, : self.window_features] = xw.reshape(int(w.sum()), -1)
+        b = kind == BATCH
+        if b.any():
+            last = self.ring.windows(nodes[b], k[b]).reshape(int(b.sum()), -1)
+            out[b, : self.batch_readings * c] = last[:, -self.batch_readings * c :]
+        return out
 
     @property
     def airtime_bins(self) -> np.ndarray:
@@ -543,7 +579,7 @@ class FleetGroup:
     def _count_traffic(self, nodes, kind, start, airtime_s, on_air) -> None:
         self.uplinks[nodes] += 1
         self.uplink_bytes[nodes] += on_air
-        self.payload_bytes_sent += int(np.array([self.payload[j] for j in range(3)])[kind].sum())
+        self.payload_bytes_sent += int(self.payload_arr[kind].sum())
         b = np.minimum((start // self.ts_interval_s).astype(np.int64), len(self.bytes_bins) - 1)
         np.add.at(self.bytes_bins, b, on_air)
         np.add.at(self.airtime_ns_bins, b, np.round(airtime_s * 1e9).astype(np.int64))
@@ -586,7 +622,7 @@ class FleetGroup:
         radio = self.res.radio
         start = np.maximum(not_before_s + radio.wakeup_s, self.radio_free_s[nodes])
         toa = self.toa_table_s[kind, self.sf[nodes] - 7]
-        phy = np.array([self.payload[j] for j in range(3)])[kind] + radio.mac_overhead_bytes
+        phy = self.payload_arr[kind] + radio.mac_overhead_bytes
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.book_charge(nodes, RADIO_TX, self.tx_current_a * toa, start)
         self.book_charge(nodes, RADIO_RX, self.rx_current_a * self.nominal_rx_s[nodes], start)
@@ -612,10 +648,7 @@ class FleetGroup:
         if nodes.size == 0:
             return sent
         toa = self.toa_table_s[kind, self.sf[nodes] - 7]
-        phy = np.array([self.payload[READING], self.payload[DECISION], self.payload[HEARTBEAT]])[
-            kind
-        ]
-        phy = phy + radio.mac_overhead_bytes
+        phy = self.payload_arr[kind] + radio.mac_overhead_bytes
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.charge_c[nodes, RADIO_TX] += self.tx_current_a * toa
         self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s[nodes]

@@ -18,16 +18,19 @@ import numpy as np
 from twin.config.schema import Cloud, Gateway, LatencyDistribution
 from twin.ml.runner import OnnxModel
 from twin.physics import lora
+from twin.policies import BATCH, READING, WINDOW
 from twin.profiles import load_profile
 from twin.sim.fleet import (
     ACK_TIMEOUT_S,
     PURPOSE_ACK_TIMEOUT,
     PURPOSE_DOWN_LATENCY,
     PURPOSE_UP_LATENCY,
-    READING,
     FleetGroup,
 )
 from twin.sim.metrics import LatencyHistogram
+
+# Message kinds that ask the cloud for a decision.
+_TO_CLOUD = (READING, WINDOW, BATCH)
 
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
 
@@ -125,7 +128,7 @@ class LoRaNetwork:
             else np.zeros(6)
         )
         self._direct_wait: list[dict] = []
-        self._reading_width = max(len(g.res.channels) for g in groups)
+        self._reading_width = max(g.message_features for g in groups)
         # Class-A receive delays per group (LoRa groups only; the others have none).
         self._rx1_delay_s, self._rx2_delay_s = (
             np.array([getattr(g.res.radio, f, 0.0) for g in groups])
@@ -197,7 +200,7 @@ class LoRaNetwork:
                 {"gid": np.full(len(nodes), gi), "node": nodes.astype(np.int64),
                  "open": open_s, "close": close_s}
             )  # fmt: skip
-        up = kind == READING
+        up = np.isin(kind, _TO_CLOUD)
         if not up.any():
             return
         z = group.stream.normal(nodes[up], k[up].astype(np.uint64), PURPOSE_UP_LATENCY)
@@ -209,6 +212,7 @@ class LoRaNetwork:
                 "ts": ts[up],
                 "arrive": hub_s[up] + lognormal_s(self.cloud.uplink_latency, z),
                 "r": self._padded(readings[up], int(up.sum())),
+                "kind": kind[up].astype(np.int64),
             }
         )
 
@@ -354,7 +358,7 @@ class LoRaNetwork:
             }
         )
         # The network server drops a retransmission of a frame it already has (same counter).
-        up = ok & (fin["kind"] == READING) & ~fin["seen"]
+        up = ok & np.isin(fin["kind"], _TO_CLOUD) & ~fin["seen"]
         if up.any():
             arrive = np.empty(int(up.sum()))
             gid = fin["gid"][up]
@@ -373,6 +377,7 @@ class LoRaNetwork:
                     "ts": fin["ts"][up],
                     "arrive": arrive,
                     "r": fin["r"][up],
+                    "kind": fin["kind"][up],
                 }
             )
 
@@ -403,7 +408,7 @@ class LoRaNetwork:
             if not m.any():
                 continue
             self.cloud_requests[gi] += int(m.sum())
-            decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m])
+            decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m], a["kind"][m])
             z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
             ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
             if g.link is not None and g.link.period_s is not None:
@@ -539,31 +544,58 @@ class LoRaNetwork:
         else:
             self._pool = {f: np.concatenate([self._pool[f], new[f]]) for f in new}
 
-    def _cloud_decide(self, gi: int, nodes: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Update the cloud's copy of each node's window with the reading, run the cloud model."""
+    def _cloud_decide(
+        self, gi: int, nodes: np.ndarray, k: np.ndarray, r: np.ndarray, kind: np.ndarray
+    ) -> np.ndarray:
+        """Run the cloud model on each request's window.
+
+        An escalated window is decided as sent. Readings (one, or a batch ending at sample
+        ``k``) update the cloud's copy of the node's window first.
+        """
+        g = self.groups[gi]
         ring, last = self.cloud_rings[gi], self.cloud_last_k[gi]
-        win = ring.window
+        win, c = ring.window, ring.buf.shape[2]
+        xs = np.empty((len(nodes), win * c), dtype=np.float32)
+        w = kind == WINDOW
+        if w.any():
+            xs[w] = r[w, : win * c]
+        rest = np.flatnonzero(~w)
+        if len(rest):
+            xs[rest] = self._update_cloud_windows(
+                ring, last, nodes[rest], k[rest], r[rest],
+                np.where(kind[rest] == BATCH, g.batch_readings, 1),
+            )  # fmt: skip
+        _, decision = self.cloud_models[gi].predict(xs)
+        return decision.astype(np.int8)
+
+    @staticmethod
+    def _update_cloud_windows(ring, last, nodes, k, r, count) -> np.ndarray:
+        """Write ``count`` readings ending at ``k`` into the cloud's copy; return the windows."""
+        win, c = ring.window, ring.buf.shape[2]
         # Rounds: a node appears at most once per round, so its window is updated in order.
         srt = np.argsort(nodes, kind="stable")
         first = np.r_[0, np.flatnonzero(np.diff(nodes[srt])) + 1]
         rank = np.empty(len(nodes), dtype=np.int64)
         rank[srt] = np.arange(len(nodes)) - np.repeat(first, np.diff(np.r_[first, len(nodes)]))
-        xs = np.empty((len(nodes), win * ring.buf.shape[2]), dtype=np.float32)
+        xs = np.empty((len(nodes), win * c), dtype=np.float32)
         for rr in range(int(rank.max()) + 1):
             m = rank == rr
-            n_, k_ = nodes[m], k[m]
+            n_, k_, cnt = nodes[m], k[m], count[m]
             lk = last[n_]
-            gap = k_ - lk - 1
+            gap = (k_ - cnt + 1) - lk - 1
             # Lost readings: the cloud carries the last value it received forward.
             for d in range(1, int(min(max(gap.max(initial=0), 0), win)) + 1):
                 f = gap >= d
                 ring.fill_from(n_[f], lk[f], lk[f] + d)
-            fresh = k_ > lk - win
-            ring.write(n_[fresh], k_[fresh], r[m][fresh][:, : ring.buf.shape[2]])
+            for j in range(int(cnt.max()) - 1, -1, -1):  # oldest reading of the batch first
+                kj = k_ - j
+                f = (cnt > j) & (kj > lk - win)
+                col = (cnt[f] - 1 - j) * c  # reading j before the newest sits at this column
+                vals = np.take_along_axis(r[m][f], col[:, None] + np.arange(c)[None, :], axis=1)
+                ring.write(n_[f], kj[f], vals)
             last[n_] = np.maximum(lk, k_)
             xs[m] = ring.windows(n_, k_)
-        _, decision = self.cloud_models[gi].predict(xs)
-        return decision.astype(np.int8)
+        return xs
 
     # -- class-A receive windows ---------------------------------------------------------------
     def _open_windows(self, t: float) -> None:
