@@ -41,8 +41,10 @@ def test_cascade_limits_are_the_pure_policies(farm_dict):
     cloud = r.result("cloud")
     assert every["inferences_cloud"] == every["samples"] == cloud["inferences_cloud"]
     # The cloud decides on the same windows either way (BLE loses nothing), so the
-    # decisions, and hence the confusion counts, are the cloud policy's.
-    assert every["decision"] == cloud["decision"]
+    # decisions, and hence the confusion counts, are the cloud policy's (delays differ: a
+    # window is a longer message than a reading).
+    for key in ("tp", "fp", "fn", "tn", "events", "events_detected"):
+        assert every["decision"][key] == cloud["decision"][key]
 
 
 def test_cascade_sends_only_unsure_windows(farm_dict):

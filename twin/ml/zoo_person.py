@@ -7,7 +7,10 @@ Trains a small MobileNet-like CNN on frames of :mod:`twin.world.camera` and ship
   ``probabilities`` ``[N, 2]`` (softmax; column 1 = person in view);
 * ``person_detection_int8.onnx`` -- static int8 QDQ quantization by onnxruntime (int8 weights
   per output channel, int8 activations, MinMax calibration on training frames);
-* ``person_detection.json`` -- metadata in the format of ``soil_irrigation.json``.
+* ``person_detection_cloud.onnx`` -- a much larger fp32 CNN for the cloud (same input and
+  output as the device model, so the simulator can send it the same frame);
+* ``person_detection.json`` -- metadata in the format of ``soil_irrigation.json``, plus the cloud
+  variant under ``variants.cloud`` and its network under ``cloud_architecture``.
 
 Architecture (MLPerf Tiny VWW MobileNetV1 in miniature): conv 3x3 stride 2 to 8 channels, then
 four depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU) to 16,
@@ -19,6 +22,17 @@ that rows are nearly independent and cover all hours of the day; training and he
 have different seeds, hence different cameras, scenes and routines. Training: Adam with a
 one-cycle learning-rate schedule, random horizontal flips, fixed seeds, one thread, so a rebuild
 on the same machine gives the same weights.
+
+Cloud model: a server has no microcontroller limits, so the cloud variant is a VGG-style CNN that
+keeps the full 32 x 32 resolution in its first layer (tiny, distant persons cover only a few
+pixels; the device model halves the resolution at once): conv 3x3 12 at 32 x 32, then three
+stages of conv 3x3 stride 2 + conv 3x3 (24 ch at 16 x 16, 48 at 8 x 8, 96 at 4 x 4), global
+average pool, FC 96 -> 2, softmax. About 6.1 M MACs (26x the device model) and 164 k parameters.
+It is trained on the same training frames, after the device model (whose training is untouched),
+with AdamW, a one-cycle schedule and label-preserving augmentation: horizontal flips, circular
+shifts of up to 2 px (a roll keeps every pixel, so the visible silhouette area, hence the label,
+is unchanged) and exposure gain jitter. Without the shift and gain augmentation the larger
+network overfits the 24 k frames (held-out F1 ~0.88 instead of ~0.90).
 """
 
 from __future__ import annotations
@@ -60,8 +74,26 @@ LEARNING_RATE = 6e-3
 CALIBRATION_ROWS = 1_000
 CALIBRATION_BATCH = 250
 
+# Cloud model (no MCU limits). Width 12 with 8 epochs trains in ~2.5 min on one thread; width 16
+# (10.8 M MACs) gains ~0.01 F1 for twice the time, width 8 (2.7 M MACs) loses ~0.015.
+CLOUD_SEED = 1
+CLOUD_WIDTH = 12
+CLOUD_EPOCHS = 8
+CLOUD_BATCH = 128
+CLOUD_LEARNING_RATE = 3e-3
+CLOUD_WEIGHT_DECAY = 5e-4
+CLOUD_SHIFT_PX = 2  # circular shift, the same for a whole batch
+CLOUD_GAIN_SD_LOG = 0.15  # exposure jitter: frames scaled by exp(N(0, sd)), clipped to [0, 1]
+
 # small=True: a tiny, fast build for tests (seconds), same code path.
-SMALL = {"n_nodes": 60, "days": 1.0, "heldout_nodes": 30, "heldout_days": 1.0, "epochs": 2}
+SMALL = {
+    "n_nodes": 60,
+    "days": 1.0,
+    "heldout_nodes": 30,
+    "heldout_days": 1.0,
+    "epochs": 2,
+    "cloud_epochs": 1,
+}
 
 BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
@@ -143,13 +175,102 @@ def train_network(X: np.ndarray, y: np.ndarray, epochs: int = EPOCHS, seed: int 
     return net.to(memory_format=torch.contiguous_format).eval()
 
 
+def _cloud_network(width: int = CLOUD_WIDTH) -> Any:
+    """The cloud CNN (torch ``nn.Sequential``), randomly initialised from the current torch seed."""
+    from torch import nn
+
+    def conv_bn(c_in: int, c_out: int, stride: int) -> list:
+        return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    w = width
+    layers = conv_bn(1, w, 1)  # full resolution: small persons are a few pixels
+    c = w
+    for c_out in (2 * w, 4 * w, 8 * w):
+        layers += conv_bn(c, c_out, 2) + conv_bn(c_out, c_out, 1)
+        c = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 2)]
+    return nn.Sequential(*layers)
+
+
+def train_cloud_network(
+    X: np.ndarray, y: np.ndarray, epochs: int = CLOUD_EPOCHS, seed: int = CLOUD_SEED
+):
+    """Train the cloud CNN on frames ``X`` ``(rows, 1024)`` with labels ``y``.
+
+    Seeded and single-threaded with torch's deterministic algorithms switched on for the
+    duration (the previous setting is restored), so a rebuild gives the same weights.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        Training frames, float32 in ``[0, 1]``.
+    y : numpy.ndarray
+        Labels (1 = person in view).
+    epochs : int
+        Passes over the training set.
+    seed : int
+        Torch seed (weight initialisation, shuffling, augmentation).
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained network in eval mode, producing logits ``[N, 2]``.
+    """
+    import torch
+    from torch import nn
+
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        torch.manual_seed(seed)
+        torch.set_num_threads(1)
+        net = _cloud_network().to(memory_format=torch.channels_last)
+        xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32).reshape(-1, *INPUT_SHAPE))
+        yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        steps = epochs * int(np.ceil(len(xt) / CLOUD_BATCH))
+        opt = torch.optim.AdamW(
+            net.parameters(), lr=CLOUD_LEARNING_RATE, weight_decay=CLOUD_WEIGHT_DECAY
+        )
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=CLOUD_LEARNING_RATE, total_steps=steps
+        )
+        loss_fn = nn.CrossEntropyLoss()
+        gen = torch.Generator().manual_seed(seed)
+        s = CLOUD_SHIFT_PX
+        net.train()
+        for epoch in range(epochs):
+            order = torch.randperm(len(xt), generator=gen)
+            total = 0.0
+            for i in range(0, len(xt), CLOUD_BATCH):
+                idx = order[i : i + CLOUD_BATCH]
+                n = len(idx)
+                xb = xt[idx]
+                flip = torch.rand(n, generator=gen) < 0.5
+                xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+                dy, dx = torch.randint(-s, s + 1, (2,), generator=gen).tolist()
+                xb = torch.roll(xb, (dy, dx), (2, 3))
+                gain = torch.exp(CLOUD_GAIN_SD_LOG * torch.randn(n, 1, 1, 1, generator=gen))
+                xb = (xb * gain).clamp(0.0, 1.0).contiguous(memory_format=torch.channels_last)
+                opt.zero_grad()
+                loss = loss_fn(net(xb), yt[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * n
+            log.info("cloud epoch %d: loss %.4f", epoch + 1, total / len(xt))
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+    return net.to(memory_format=torch.contiguous_format).eval()
+
+
 def to_onnx(net: Any, path: Path) -> None:
     """Export the trained network with a softmax head to ONNX (opset 17, dynamic batch).
 
     Parameters
     ----------
     net : torch.nn.Module
-        Output of :func:`train_network` (eval mode: BatchNorm is folded into the convs).
+        Output of :func:`train_network` or :func:`train_cloud_network` (eval mode: BatchNorm
+        is folded into the convs).
     path : pathlib.Path
         Destination file.
     """
@@ -235,9 +356,9 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     Parameters
     ----------
     out_dir : pathlib.Path
-        Directory for the two ONNX files and the JSON metadata (created if missing).
+        Directory for the three ONNX files and the JSON metadata (created if missing).
     small : bool
-        Build a tiny version (few cameras, two epochs) in seconds, for tests.
+        Build a tiny version (few cameras, one or two epochs) in seconds, for tests.
 
     Returns
     -------
@@ -250,6 +371,7 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         "heldout_nodes": HELDOUT_NODES,
         "heldout_days": HELDOUT_DAYS,
         "epochs": EPOCHS,
+        "cloud_epochs": CLOUD_EPOCHS,
     }
     if small:
         cfg.update(SMALL)
@@ -268,12 +390,19 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     to_onnx(net, fp32_path)
     quantize_int8(fp32_path, int8_path, X[calib_idx])
 
+    # The cloud model trains after the device model, so the device files do not depend on it.
+    t_cloud = time.perf_counter()
+    cloud_net = train_cloud_network(X, y, epochs=cfg["cloud_epochs"])
+    cloud_path = out_dir / f"{NAME}_cloud.onnx"
+    to_onnx(cloud_net, cloud_path)
+    t_cloud = time.perf_counter() - t_cloud
+
     Xh, yh = make_dataset(
         cfg["heldout_nodes"], cfg["heldout_days"], PERIOD_S, HELDOUT_SEED, stride=STRIDE
     )
     Xh4 = Xh.reshape(-1, *INPUT_SHAPE)
     variants = {}
-    for key, path in (("int8", int8_path), ("fp32", fp32_path)):
+    for key, path in (("int8", int8_path), ("fp32", fp32_path), ("cloud", cloud_path)):
         pred = predict_proba(path, Xh4) >= THRESHOLD
         variants[key] = {
             "file": path.name,
@@ -282,6 +411,10 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
             "heldout": binary_metrics(yh, pred),
         }
 
+    from twin.physics.graph import analyse_graph
+
+    cloud_macs = int(analyse_graph(str(cloud_path)).macs)
+    variants["cloud"]["macs"] = cloud_macs
     n_params = int(sum(p.numel() for p in net.parameters()))
     meta: dict[str, Any] = {
         "name": NAME,
@@ -329,6 +462,28 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
             "augmentation": "random horizontal flip",
             "parameters": n_params,
         },
+        "cloud_architecture": {
+            "network": (
+                f"conv3x3 {CLOUD_WIDTH} -> conv3x3/2 {2 * CLOUD_WIDTH} -> conv3x3 "
+                f"{2 * CLOUD_WIDTH} -> conv3x3/2 {4 * CLOUD_WIDTH} -> conv3x3 {4 * CLOUD_WIDTH} "
+                f"-> conv3x3/2 {8 * CLOUD_WIDTH} -> conv3x3 {8 * CLOUD_WIDTH} -> global average "
+                "pool -> FC 2 -> softmax (BatchNorm folded, ReLU), fp32, not quantized"
+            ),
+            "framework": "torch",
+            "seed": CLOUD_SEED,
+            "epochs": cfg["cloud_epochs"],
+            "batch": CLOUD_BATCH,
+            "optimizer": (
+                f"AdamW, one-cycle lr max {CLOUD_LEARNING_RATE}, weight decay {CLOUD_WEIGHT_DECAY}"
+            ),
+            "augmentation": (
+                f"random horizontal flip, circular shift up to {CLOUD_SHIFT_PX} px per batch, "
+                f"exposure gain exp(N(0, {CLOUD_GAIN_SD_LOG})) per frame, clipped to [0, 1]"
+            ),
+            "train_data": "the device model's training frames",
+            "parameters": int(sum(p.numel() for p in cloud_net.parameters())),
+            "macs": cloud_macs,
+        },
         "quantization": {
             "tool": "onnxruntime.quantization.quantize_static",
             "format": "QDQ",
@@ -341,11 +496,13 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
         "versions": versions("torch"),
     }
     log.info(
-        "%s: %d training frames generated in %.1f s, trained in %.1f s, built in %.1f s",
+        "%s: %d training frames generated in %.1f s, device model trained in %.1f s, cloud model "
+        "in %.1f s, built in %.1f s",
         NAME,
         len(X),
         t_data - t_start,
         t_train - t_data,
+        t_cloud,
         time.perf_counter() - t_start,
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -104,6 +104,20 @@ def _cloud_cost(g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int)
     return {k: float(v) for k, v in cost.items()}
 
 
+def _event_summary(g: FleetGroup, days: float) -> dict:
+    """Episodes of positive truth: how many were caught, how fast, and false alarms."""
+    d = g.decisions
+    return {
+        "events": int(d.episodes),
+        "events_detected": int(d.detected),
+        "events_missed": int(d.missed),
+        # From the first sample of an episode to the moment a positive decision acts.
+        "detection_delay_s": d.detection_delay.summary(),
+        "false_alarms": int(d.false_alarms),
+        "false_alarms_per_node_day": float(d.false_alarms / g.n / days),
+    }
+
+
 def group_record(
     policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
 ) -> dict:
@@ -155,7 +169,10 @@ def group_record(
             "projected": bool(np.median(projected.astype(float)) >= 0.5),
             "dead_nodes": int((~projected).sum()),
         },
-        "decision": confusion_summary(tp, fp, fn, tn),
+        "decision": {
+            **confusion_summary(tp, fp, fn, tn),
+            **_event_summary(g, days),
+        },
         "battery": {
             "id": g.res.battery.id,
             "capacity_mah": None if g.mains else g.res.battery.capacity_mah,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin.sim.metrics import LatencyHistogram
+
 # Confusion columns.
 TP, FP, FN, TN = range(4)
 
@@ -41,6 +43,17 @@ class DecisionTimeline:
         self.deliveries = 0
         self._deliveries: list[dict] = []
         self._queries: list[dict] = []
+        # Events: episodes of positive ground truth, and when a positive decision meets them.
+        self._observations: list[dict] = []
+        self.truth_state = np.zeros(n, dtype=np.int8)  # as of the last resolved observation
+        self.acting_seen = np.zeros(n, dtype=np.int8)  # acting decision in that same order
+        self.episode_start_s = np.full(n, np.nan)  # open episode not yet detected
+        self.in_episode = np.zeros(n, dtype=bool)
+        self.episodes = 0
+        self.detected = 0
+        self.missed = 0
+        self.false_alarms = 0
+        self.detection_delay = LatencyHistogram()
 
     def deliver(self, nodes: np.ndarray, t_s: np.ndarray, k: np.ndarray, decision) -> None:
         """Decisions about sample ``k`` of ``nodes`` reach their actuators at ``t_s``."""
@@ -67,6 +80,23 @@ class DecisionTimeline:
             }
         )
 
+    def observe(self, nodes: np.ndarray, t_s: np.ndarray, truth: np.ndarray) -> None:
+        """Ground truth of samples taken at ``t_s`` (for events and detection delays)."""
+        if len(nodes) == 0:
+            return
+        self._observations.append(
+            {
+                "node": np.asarray(nodes, dtype=np.int64),
+                "t": np.asarray(t_s, dtype=float),
+                "v": np.asarray(truth, dtype=np.int8),
+            }
+        )
+
+    def close(self) -> None:
+        """End of run: an episode still open and undetected counts as missed."""
+        self.missed += int((self.in_episode & ~np.isnan(self.episode_start_s)).sum())
+        self.episode_start_s[:] = np.nan
+
     def resolve(self, until_s: float, inclusive: bool = False) -> None:
         """Apply deliveries and score queries timed before ``until_s`` (or at it, if inclusive).
 
@@ -85,6 +115,14 @@ class DecisionTimeline:
             m = q["t"] <= until_s if inclusive else q["t"] < until_s
             due_q, rest = _split(q, m)
             self._queries = [rest] if len(rest["node"]) else []
+        due_o = None
+        if self._observations:
+            o = _cat(self._observations)
+            m = o["t"] <= until_s if inclusive else o["t"] < until_s
+            due_o, rest = _split(o, m)
+            self._observations = [rest] if len(rest["node"]) else []
+        if due_o is not None and len(due_o["node"]) or due_d is not None and len(due_d["node"]):
+            self._events(due_d, due_o)
         nd = 0 if due_d is None else len(due_d["node"])
         nq = 0 if due_q is None else len(due_q["node"])
         if nd + nq == 0:
@@ -116,3 +154,73 @@ class DecisionTimeline:
             ends = seg_end[own[seg_end]]
             self.acting[node[ends]] = acting[ends]
             self.deliveries += nd
+
+    def _events(self, d: dict | None, o: dict | None) -> None:
+        """Episodes, detections and false alarms, from truth and deliveries in time order.
+
+        An *episode* is a run of samples whose ground truth is positive; it starts at its
+        first sample. It is *detected* when a positive decision is acting at its start (delay
+        0) or starts acting before it ends (delay: that delivery's time minus the start), and
+        *missed* otherwise. A *false alarm* is a decision turning positive while the truth is
+        negative. Only the records where something changes are walked one by one.
+        """
+        empty_i, empty_f, empty_b = np.empty(0, np.int64), np.empty(0), np.empty(0, np.int8)
+        d = d or {"node": empty_i, "t": empty_f, "k": empty_i, "v": empty_b}
+        o = o or {"node": empty_i, "t": empty_f, "v": empty_b}
+        nd, no = len(d["node"]), len(o["node"])
+        node = np.r_[o["node"], d["node"]]
+        t = np.r_[o["t"], d["t"]]
+        is_d = np.r_[np.zeros(no, bool), np.ones(nd, bool)]
+        k = np.r_[np.zeros(no, np.int64), d["k"]]
+        v = np.r_[o["v"], d["v"]].astype(np.int8)
+        # Truth first at equal times (a decision arriving with the onset detects it at 0 s).
+        order = np.lexsort((k, is_d, t, node))
+        node, t, is_d, v = node[order], t[order], is_d[order], v[order]
+        pos = np.arange(len(node))
+        seg_start = np.r_[0, np.flatnonzero(np.diff(node)) + 1]
+        seg_of = np.repeat(seg_start, np.diff(np.r_[seg_start, len(node)]))
+        last_o = np.maximum.accumulate(np.where(~is_d, pos, -1))
+        last_d = np.maximum.accumulate(np.where(is_d, pos, -1))
+        # Value of the other stream just before each record (from this chunk, or the state).
+        prev_o = np.r_[-1, last_o[:-1]]
+        prev_d = np.r_[-1, last_d[:-1]]
+        truth_before = np.where(prev_o >= seg_of, v[np.maximum(prev_o, 0)], self.truth_state[node])
+        acting_before = np.where(prev_d >= seg_of, v[np.maximum(prev_d, 0)], self.acting_seen[node])
+        truth_at = np.where(is_d, truth_before, v)
+        rising = is_d & (v == 1) & (acting_before == 0)
+        onset = ~is_d & (v == 1) & (truth_before == 0)
+        offset = ~is_d & (v == 0) & (truth_before == 1)
+        self.false_alarms += int((rising & (truth_at == 0)).sum())
+        walk = np.flatnonzero(onset | offset | (rising & (truth_at == 1)))
+        start, in_ep = self.episode_start_s, self.in_episode
+        delays = []
+        for i in walk.tolist():
+            n_ = node[i]
+            if onset[i]:
+                self.episodes += 1
+                in_ep[n_] = True
+                if acting_before[i]:
+                    self.detected += 1
+                    delays.append(0.0)
+                    start[n_] = np.nan
+                else:
+                    start[n_] = t[i]
+            elif offset[i]:
+                if in_ep[n_] and not np.isnan(start[n_]):
+                    self.missed += 1
+                in_ep[n_] = False
+                start[n_] = np.nan
+            elif in_ep[n_] and not np.isnan(start[n_]):  # a positive decision arrives
+                self.detected += 1
+                delays.append(t[i] - start[n_])
+                start[n_] = np.nan
+        if delays:
+            self.detection_delay.add(np.array(delays))
+        seg_end = np.r_[seg_start[1:], len(node)] - 1
+        ends = node[seg_end]
+        lo = last_o[seg_end]
+        ld = last_d[seg_end]
+        has_o = lo >= seg_start
+        has_d = ld >= seg_start
+        self.truth_state[ends[has_o]] = v[lo[has_o]]
+        self.acting_seen[ends[has_d]] = v[ld[has_d]]

@@ -496,6 +496,7 @@ class FleetGroup:
         self._commit_harvest(np.flatnonzero(self.alive), horizon_s)
         self.score(np.arange(self.n), horizon_s)
         self.decisions.resolve(horizon_s, inclusive=True)
+        self.decisions.close()
 
     # -- the batch ---------------------------------------------------------------------------
     def process(self, g1: int, network) -> None:
@@ -523,6 +524,7 @@ class FleetGroup:
         readings, truth = self.world.sample(nodes)
         self.ring.write(nodes, k, readings)
         self.prev_truth[nodes] = truth
+        self.decisions.observe(nodes, t, truth)
         self.samples[nodes] += 1
         self.charge_c[nodes, SENSE] += self.sense_c
         ready_s = t + self.sense_s
