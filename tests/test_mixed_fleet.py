@@ -51,3 +51,29 @@ def test_mixed_fleet_is_exact_under_batching(mixed):
     d, a = mixed
     b = twin.run(d, batch_window_s=0.0)
     assert a.summary == b.summary and a.nodes == b.nodes and a.timeseries == b.timeseries
+
+
+def test_overrides_keep_what_the_zoo_model_brings(farm_dict):
+    # The vibration autoencoder decides on its score above its own threshold; overriding an
+    # unrelated key must not write the defaults (probabilities, 0.5) over them.
+    d = copy.deepcopy(farm_dict)
+    d["world"].update(kind="vibration", horizon_days=1)
+    d["groups"]["soil"].update(count=3, sampling_period_s=3600, model={"zoo": "machine_anomaly"})
+    sc = twin.scenario_from_dict(d).with_overrides({"groups.soil.count": 4})
+    assert "threshold" not in sc.groups["soil"].model.model_fields_set
+    assert twin.run(sc).result("on_device")["nodes"] == 4
+    # A key under a section the file never set can still be overridden.
+    sc = sc.with_overrides({"groups.soil.link.dhcp": True})
+    assert sc.groups["soil"].link.dhcp is True
+
+
+def test_no_gateways_needed_without_lora_and_required_with_it(farm_dict):
+    d = copy.deepcopy(farm_dict)
+    d["world"]["horizon_days"] = 1
+    d["groups"]["soil"].update(count=3, radio="nrf9160-ltem")
+    d["groups"]["soil"].pop("spreading_factor", None)
+    d.pop("gateways")
+    assert twin.run(d).result("cloud")["samples"] > 0
+    d["groups"]["soil"]["radio"] = "sx1262"
+    with pytest.raises(twin.ScenarioError, match="no gateways"):
+        twin.run(d)

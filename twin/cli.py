@@ -44,6 +44,8 @@ def _print_table(summary: dict) -> None:
 
     def life(r: dict) -> str:
         b = r["battery_life_days"]
+        if r.get("battery", {}).get("mains"):
+            return "mains"
         if b["median"] is None and b.get("energy_neutral_nodes"):
             return "sustained (solar)"
         return _fmt(b["median"], ",.0f") + (" (proj.)" if b["projected"] else "")

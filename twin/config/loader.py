@@ -194,6 +194,12 @@ def resolve(
                 file,
                 f"{prefix}.confirmed",
             )
+        if isinstance(profiles["radio"], Radio) and not scenario.gateways:
+            raise ScenarioError(
+                f"group '{name}' uses LoRa radio '{g.radio}' but the scenario lists no gateways",
+                file,
+                "gateways",
+            )
         runtime_id = g.runtime or profiles["board"].default_runtime
         try:
             profiles["runtime"] = load_profile("runtime", runtime_id)

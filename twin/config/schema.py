@@ -290,7 +290,9 @@ class Scenario(_Strict):
     description: str = ""
     world: World
     groups: Annotated[dict[str, Group], Field(min_length=1)]
-    gateways: Annotated[list[Gateway], Field(min_length=1)]
+    gateways: list[Gateway] = Field(
+        default_factory=list, description="LoRaWAN gateways (needed when a group uses LoRa)."
+    )
     cloud: Cloud
     channel: Channel = Channel()
     policies: Annotated[list[BuiltinPolicy | PolicySpec], Field(min_length=1)]
@@ -341,22 +343,29 @@ class Scenario(_Strict):
         from twin.config.loader import scenario_from_dict
         from twin.errors import ScenarioError
 
-        data = self.model_dump(mode="json", exclude_unset=False)
+        # Only what was set is carried over: defaults that depend on other keys (a zoo
+        # model's own output and threshold) must stay defaults. The full dump says which
+        # paths exist.
+        data = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        full = self.model_dump(mode="json", exclude_unset=False, by_alias=True)
         for path, value in overrides.items():
             node: Any = data
+            ref: Any = full
             keys = path.split(".")
             for i, key in enumerate(keys):
                 last = i == len(keys) - 1
-                if isinstance(node, list):
-                    if not key.isdigit() or int(key) >= len(node):
+                if isinstance(ref, list):
+                    if not key.isdigit() or int(key) >= len(ref):
                         raise ScenarioError(f"no item {key} in this list", None, path)
                     key = int(key)
-                elif not isinstance(node, dict) or (key not in node and not last):
+                elif not isinstance(ref, dict) or (key not in ref and not last):
                     raise ScenarioError("no such key in the scenario", None, path)
                 if last:
                     node[key] = value
                 else:
-                    node = node[key]
+                    if isinstance(node, dict) and key not in node:
+                        node[key] = {} if isinstance(ref[key], dict) else ref[key]
+                    node, ref = node[key], ref[key]
         return scenario_from_dict(data)
 
     def with_seed(self, seed: int) -> Scenario:
