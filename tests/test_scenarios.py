@@ -76,7 +76,7 @@ def test_scenario_validates_at_full_size(name):
 def test_every_group_decides_and_uplinks_add_up(runs, name):
     result = runs[name]
     scenario = twin.load_scenario(SCENARIOS / f"{name}.yaml")
-    for policy in scenario.policies:
+    for policy in scenario.policy_names:
         for group in scenario.groups:
             e = result.result(policy, group)
             assert e["samples"] > 0, (policy, group)

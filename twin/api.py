@@ -187,7 +187,7 @@ def validate(scenario: Scenario | str | Path | dict) -> str:
     nodes = sum(g.count for g in sc.groups.values())
     return (
         f"{len(sc.groups)} group(s), {nodes:,} nodes, {sc.world.horizon_days:g} days, "
-        f"policies {', '.join(sc.policies)}"
+        f"policies {', '.join(sc.policy_names)}"
     )
 
 
