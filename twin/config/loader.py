@@ -222,7 +222,9 @@ def resolve(
             except ScenarioError as exc:
                 raise ScenarioError(exc.message, file, f"{prefix}.model.zoo") from None
             device = ZOO_DIR / meta["variants"]["int8"]["file"]
-            cloud = ZOO_DIR / meta["variants"]["fp32"]["file"]
+            # A zoo model may ship a larger cloud network; else the device model's fp32 twin.
+            variants = meta["variants"]
+            cloud = ZOO_DIR / variants.get("cloud", variants["fp32"])["file"]
             window, channels = int(meta["window_samples"]), tuple(meta["channels"])
             frontend_ops = float(meta.get("frontend", {}).get("ops", 0.0))
             # A zoo model brings its output, positive column and threshold; keys the scenario
