@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -141,3 +142,19 @@ def test_bad_policies_are_clear_errors(tmp_path, small_farm, spec, message):
     assert res.exit_code == 2
     assert "policies[1]" in res.output and message in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readme_policy_example_runs(tmp_path, small_farm):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = next(b for b in readme.split("```python\n") if b.startswith("# my_policies.py"))
+    (tmp_path / "my_policies.py").write_text(code.split("```")[0])
+    d = copy.deepcopy(small_farm)
+    d["groups"]["soil"]["count"] = 6
+    d["world"]["horizon_days"] = 1
+    d["policies"] = ["on_device", {"name": "night_cloud", "module": "my_policies.py",
+                                   "class": "NightCloud", "params": {"hour": 22}}]  # fmt: skip
+    r = twin.run(d, base_dir=tmp_path)
+    e = r.result("night_cloud")
+    # Two of 24 hours go to the cloud: a twelfth of the samples, give or take phase.
+    assert 0.06 < e["inferences_cloud"] / e["samples"] < 0.1
+    assert e["inferences_device"] == e["samples"]
