@@ -89,7 +89,8 @@ def test_any_resolution_schedule_gives_the_same_counts(evs, cuts):
 
 def _timeline(obs, dels, cuts=()):
     tl = DecisionTimeline(3)
-    for node, t, v in obs:
+    # A node's samples are handed in time order (the engine takes them in order).
+    for node, t, v in sorted(obs, key=lambda o: o[1]):
         tl.observe(np.array([node]), np.array([t]), np.array([v]))
     for node, t, k, v in dels:
         tl.deliver(np.array([node]), np.array([t]), np.array([k]), np.array([v]))

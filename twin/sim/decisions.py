@@ -45,6 +45,7 @@ class DecisionTimeline:
         self._queries: list[dict] = []
         # Events: episodes of positive ground truth, and when a positive decision meets them.
         self._observations: list[dict] = []
+        self._last_observed = np.zeros(n, dtype=np.int8)  # as handed in (time order per node)
         self.truth_state = np.zeros(n, dtype=np.int8)  # as of the last resolved observation
         self.acting_seen = np.zeros(n, dtype=np.int8)  # acting decision in that same order
         self.episode_start_s = np.full(n, np.nan)  # open episode not yet detected
@@ -81,7 +82,15 @@ class DecisionTimeline:
         )
 
     def observe(self, nodes: np.ndarray, t_s: np.ndarray, truth: np.ndarray) -> None:
-        """Ground truth of samples taken at ``t_s`` (for events and detection delays)."""
+        """Ground truth of samples taken at ``t_s`` (for events and detection delays).
+
+        A node's samples come in time order, so only changes of its truth are kept: the
+        others cannot start or end an episode.
+        """
+        truth = np.asarray(truth, dtype=np.int8)
+        changed = truth != self._last_observed[nodes]
+        nodes, t_s, truth = nodes[changed], np.asarray(t_s)[changed], truth[changed]
+        self._last_observed[nodes] = truth
         if len(nodes) == 0:
             return
         self._observations.append(

@@ -17,7 +17,17 @@ from twin.config.loader import ResolvedGroup
 from twin.config.schema import Group
 from twin.ml.runner import OnnxModel
 from twin.physics import battery, compute, lora, solar
-from twin.policies import BATCH, DECISION, HEARTBEAT, NONE, READING, WINDOW, Batch, Policy
+from twin.policies import (
+    BATCH,
+    DECISION,
+    HEARTBEAT,
+    NONE,
+    READING,
+    WINDOW,
+    Batch,
+    OnDevice,
+    Policy,
+)
 from twin.profiles import Radio
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
@@ -134,6 +144,9 @@ class FleetGroup:
         self.res = res
         self.policy = policy
         policy.setup(cfg.count, cfg.heartbeat_period_s)
+        # The built-in on-device policy never hands a decision to the cloud.
+        self._only_local = type(policy) is OnDevice
+        self._last_local = np.zeros(cfg.count, dtype=np.int8)  # the timeline starts at 0
         self.horizon_s = horizon_s
         self.stream = stream
         self.model = device_model
@@ -543,7 +556,13 @@ class FleetGroup:
         if act.any():
             if decision is None:
                 raise RuntimeError(f"policy '{self.policy.name}' acts without the device model")
-            self.decisions.deliver(nodes[act], ready_s[act], k[act], decision[act])
+            sel = act
+            if self._only_local:
+                # Only the device changes what acts: an unchanged decision changes nothing,
+                # and skipping it keeps the timeline short (one entry per change).
+                sel = act & (decision != self._last_local[nodes])
+                self._last_local[nodes[sel]] = decision[sel]
+            self.decisions.deliver(nodes[sel], ready_s[sel], k[sel], decision[sel])
             self.latency.add(ready_s[act] - t[act])
         m = send != NONE
         on_air = np.zeros(len(nodes), dtype=bool)
