@@ -175,3 +175,23 @@ def test_cascade_trades_near_cloud_quality_for_near_device_energy():
     assert cas["decision"]["f1"] > cloud["decision"]["f1"] - 0.15
     assert cas["energy_per_node_day_j"] < 0.5 * cloud["energy_per_node_day_j"]
     assert cas["inferences_cloud"] < 0.25 * cloud["inferences_cloud"]
+
+
+def test_report_events_table_is_the_summary(farm_dict):
+    import html
+
+    from twin.report import render_report
+
+    d = _heart(farm_dict, ["on_device", "cloud"], count=4)
+    r = twin.run(d)
+    page = render_report(r.summary, r.timeseries, r.latency_hist, r.nodes)
+    table = page.split('id="table-events"', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tr>")[2:]  # after the header row
+    assert len(rows) == 2
+    for row, e in zip(rows, r.summary["results"], strict=True):
+        values = [html.unescape(v) for v in row.split('data-value="')[1:]]
+        values = [v.split('"', 1)[0] for v in values]
+        d_ = e["decision"]
+        assert values[0] == json.dumps(d_["events"])
+        assert values[2] == json.dumps(d_["events_missed"])
+        assert values[5] == json.dumps(d_["false_alarms_per_node_day"])

@@ -79,6 +79,7 @@ TABLE_IDS: tuple[str, ...] = (
     "table-comparison",
     "table-traffic",
     "table-confusion",
+    "table-events",
     "table-model",
     "table-provenance",
     "table-versions",
@@ -1117,6 +1118,39 @@ def _confusion_table(ctx: _Ctx) -> str:
     )
 
 
+def _events_table(ctx: _Ctx) -> str:
+    """Episodes of positive truth per policy/group: caught, missed, how fast; false alarms."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        d = ctx.result(key).get("decision") or {}
+        delay = d.get("detection_delay_s") or {}
+        cells = (
+            _td(d.get("events"), _fmt_int)
+            + _td(d.get("events_detected"), _fmt_int)
+            + _td(d.get("events_missed"), _fmt_int)
+            + _td(delay.get("p50"), _fmt_duration)
+            + _td(delay.get("p95"), _fmt_duration)
+            + _td(d.get("false_alarms_per_node_day"), _fmt_number)
+        )
+        rows.append(_policy_cell(ctx, key) + cells)
+    return _table(
+        "table-events",
+        [
+            "Policy",
+            "Group",
+            "Events",
+            "Detected",
+            "Missed",
+            "Detection delay p50",
+            "Detection delay p95",
+            "False alarms per node-day",
+        ],
+        rows,
+        "An event is a run of samples with positive ground truth; its detection delay runs "
+        "from its first sample to the moment a positive decision acts.",
+    )
+
+
 def _model_table(ctx: _Ctx) -> str:
     """Model details: size, memory use against the board, cost per inference."""
     rows = []
@@ -1359,7 +1393,11 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section("sec-energy", "Energy", energy),
         _section("sec-battery", "Battery", soc + life),
         _section("sec-traffic", "Bytes on air and the channel", bytes_day + airtime + channel),
-        _section("sec-decisions", "Decision quality", quality + _confusion_table(ctx)),
+        _section(
+            "sec-decisions",
+            "Decision quality",
+            quality + _confusion_table(ctx) + _events_table(ctx),
+        ),
         _section("sec-model", "Model on the board", fit + cost + _model_table(ctx)),
         _section_provenance(ctx.summary),
     ]
