@@ -5,7 +5,7 @@
 >>> result.result("on_device")["battery_life_days"]["median"]  # doctest: +SKIP
 """
 
-from twin.api import RunResult, run, write_results
+from twin.api import RunResult, load_results, run, write_results
 from twin.config.loader import load_scenario, scenario_from_dict
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError, TwinError
@@ -15,6 +15,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "TwinError",
+    "load_results",
     "load_scenario",
     "run",
     "scenario_from_dict",

@@ -13,10 +13,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from twin.config.loader import load_scenario, resolve, scenario_from_dict
 from twin.config.schema import Scenario
-from twin.errors import ScenarioError
+from twin.errors import ScenarioError, TwinError
 from twin.ml.runner import OnnxModel
 from twin.physics.compute import inference_cost
 from twin.policies import BUILTIN, PolicyPlan, load_policy_class
@@ -260,14 +261,76 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
+def _render(result: RunResult) -> str:
+    from twin.report import render_report
+
+    report_summary = {**result.summary, **result.manifest}
+    return render_report(report_summary, result.timeseries, result.latency_hist, result.nodes)
+
+
+def _cell(text: str) -> Any:
+    """A CSV cell back to the value written (int, float, bool, None or text)."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def load_results(directory: str | Path) -> RunResult:
+    """Read a results directory written by :func:`write_results` back into a RunResult.
+
+    Raises
+    ------
+    TwinError
+        If a file is missing or unreadable (the message names it).
+    """
+    d = Path(directory)
+    try:
+        summary = json.loads((d / "summary.json").read_text())
+        manifest = json.loads((d / "manifest.json").read_text())
+        hist = json.loads((d / "latency_hist.json").read_text())
+        tables = {}
+        for name in ("nodes", "timeseries"):
+            with (d / f"{name}.csv").open(newline="") as fh:
+                tables[name] = [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    except FileNotFoundError as exc:
+        raise TwinError(
+            f"{d}: not a complete twin results directory ({exc.filename} missing)"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TwinError(f"{d}: cannot read results: {exc}") from None
+    return RunResult(summary, tables["nodes"], tables["timeseries"], hist, manifest)
+
+
+def write_report(result: RunResult, path: str | Path) -> Path:
+    """Render the HTML report of ``result`` to ``path`` (atomically: all or nothing)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(_render(result))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_results(result: RunResult, out: str | Path) -> Path:
-    """Write summary.json, nodes.csv, timeseries.csv, manifest.json and report.html.
+    """Write the results directory: summary, tables, latency histograms, manifest, report.
+
+    ``summary.json``, ``nodes.csv``, ``timeseries.csv``, ``latency_hist.json``,
+    ``manifest.json`` and ``report.html``.
 
     Files are written to a temporary directory next to ``out`` and moved into place at the
     end, so an interrupted write never leaves a half-written results directory.
     """
-    from twin.report import render_report
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -276,9 +339,8 @@ def write_results(result: RunResult, out: str | Path) -> Path:
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2) + "\n")
         _write_csv(tmp / "nodes.csv", result.nodes)
         _write_csv(tmp / "timeseries.csv", result.timeseries)
-        report_summary = {**result.summary, **result.manifest}
-        html = render_report(report_summary, result.timeseries, result.latency_hist, result.nodes)
-        (tmp / "report.html").write_text(html)
+        (tmp / "latency_hist.json").write_text(json.dumps(result.latency_hist) + "\n")
+        (tmp / "report.html").write_text(_render(result))
         if out.exists():
             old = out.with_name(f".{out.name}-old-{os.getpid()}")
             os.replace(out, old)

@@ -98,6 +98,28 @@ def run(
 
 
 @app.command()
+def report(
+    results: Path = typer.Argument(..., help="Results directory of a run.", show_default=False),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="HTML file [default: RESULTS/report.html]."
+    ),
+) -> None:
+    """Re-render the HTML report from a saved results directory.
+
+    Example: twin report results/farm
+    """
+    from twin import api
+
+    try:
+        result = api.load_results(results)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    target = api.write_report(result, out if out is not None else results / "report.html")
+    typer.echo(f"report written to {target}")
+
+
+@app.command()
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
 ) -> None:
