@@ -106,6 +106,16 @@ class DecisionTimeline:
         self.missed += int((self.in_episode & ~np.isnan(self.episode_start_s)).sum())
         self.episode_start_s[:] = np.nan
 
+    def _take_due(self, buffer: str, until_s: float, inclusive: bool) -> dict | None:
+        """Remove and return the entries of one buffer timed before ``until_s`` (or at it)."""
+        parts = getattr(self, buffer)
+        if not parts:
+            return None
+        x = _cat(parts)
+        due, rest = _split(x, x["t"] <= until_s if inclusive else x["t"] < until_s)
+        setattr(self, buffer, [rest] if len(rest["node"]) else [])
+        return due
+
     def resolve(self, until_s: float, inclusive: bool = False) -> None:
         """Apply deliveries and score queries timed before ``until_s`` (or at it, if inclusive).
 
@@ -113,23 +123,9 @@ class DecisionTimeline:
         A delivery and a query at the same instant: the delivery acts first. Two deliveries
         at the same instant: the one about the later sample wins.
         """
-        due_d = due_q = None
-        if self._deliveries:
-            d = _cat(self._deliveries)
-            m = d["t"] <= until_s if inclusive else d["t"] < until_s
-            due_d, rest = _split(d, m)
-            self._deliveries = [rest] if len(rest["node"]) else []
-        if self._queries:
-            q = _cat(self._queries)
-            m = q["t"] <= until_s if inclusive else q["t"] < until_s
-            due_q, rest = _split(q, m)
-            self._queries = [rest] if len(rest["node"]) else []
-        due_o = None
-        if self._observations:
-            o = _cat(self._observations)
-            m = o["t"] <= until_s if inclusive else o["t"] < until_s
-            due_o, rest = _split(o, m)
-            self._observations = [rest] if len(rest["node"]) else []
+        due_d = self._take_due("_deliveries", until_s, inclusive)
+        due_q = self._take_due("_queries", until_s, inclusive)
+        due_o = self._take_due("_observations", until_s, inclusive)
         if due_o is not None and len(due_o["node"]) or due_d is not None and len(due_d["node"]):
             self._events(due_d, due_o)
         nd = 0 if due_d is None else len(due_d["node"])

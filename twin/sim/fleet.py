@@ -611,22 +611,21 @@ class FleetGroup:
             u = self.stream.uniform(nodes, k.astype(np.uint64), PURPOSE_TX_JITTER)
             ready_s = ready_s + self.cfg.tx_jitter_s * u
         if self.link is not None:
-            return self._transmit_direct(network, nodes, k, t, ready_s, kind, readings)
-        return self._transmit_lora(network, nodes, k, t, ready_s, kind, readings)
-
-    def _transmit_direct(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
-        """BLE, Wi-Fi, cellular: the message's radio phases, delivered to the hub."""
-        link = self.link
-        start = link.send_start_s(nodes, ready_s)
+            start = self.link.send_start_s(nodes, ready_s)
+        else:
+            start = ready_s + self.res.radio.wakeup_s
+        # Still on air, or (LoRa) waiting out the duty cycle: the message is not sent.
         ok = start >= self.radio_free_s[nodes]
         self.lost_duty_cycle += int((~ok).sum())
-        sent = ok
-        nodes, k, t, start, kind = nodes[ok], k[ok], t[ok], start[ok], kind[ok]
-        if readings is not None:
-            readings = readings[ok]
-        if nodes.size == 0:
-            return sent
-        c = link.cost
+        if ok.any():
+            send = self._send_direct if self.link is not None else self._send_lora
+            send(network, nodes[ok], k[ok], t[ok], start[ok], kind[ok],
+                 readings[ok] if readings is not None else None)  # fmt: skip
+        return ok
+
+    def _send_direct(self, network, nodes, k, t, start, kind, readings) -> None:
+        """BLE, Wi-Fi, cellular: the message's radio phases, delivered to the hub."""
+        c = self.link.cost
         self.radio_free_s[nodes] = start + c("busy_s", kind)
         self.charge_c[nodes, RADIO_TX] += c("tx_c", kind)
         self.charge_c[nodes, RADIO_RX] += c("rx_c", kind)
@@ -636,7 +635,6 @@ class FleetGroup:
             self, nodes, k, t, start + c("hub_s", kind), kind, readings,
             start + c("open_s", kind), start + c("close_s", kind),
         )  # fmt: skip
-        return sent
 
     def retransmit(self, network, nodes, k, ts, kind, readings, attempt, seen, not_before_s):
         """Retransmit unacknowledged confirmed uplinks (LoRa), after the duty-cycle wait."""
@@ -656,18 +654,9 @@ class FleetGroup:
             attempt=attempt, seen=seen,
         )  # fmt: skip
 
-    def _transmit_lora(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
-        """Send LoRa uplinks if the duty cycle allows; charge TX and the empty RX windows."""
+    def _send_lora(self, network, nodes, k, t, start, kind, readings) -> None:
+        """LoRa uplinks: charge TX and the empty class-A RX windows, put them on the channel."""
         radio = self.res.radio
-        start = ready_s + radio.wakeup_s
-        ok = start >= self.radio_free_s[nodes]
-        self.lost_duty_cycle += int((~ok).sum())
-        sent = ok
-        nodes, k, t, start, kind = nodes[ok], k[ok], t[ok], start[ok], kind[ok]
-        if readings is not None:
-            readings = readings[ok]
-        if nodes.size == 0:
-            return sent
         toa = self.toa_table_s[kind, self.sf[nodes] - 7]
         phy = self.payload_arr[kind] + radio.mac_overhead_bytes
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
@@ -678,4 +667,3 @@ class FleetGroup:
             nodes, k.astype(np.uint64), PURPOSE_CHANNEL, radio.uplink_channels
         )
         network.submit(self, nodes, k, t, start, toa, channel, kind, phy, readings)
-        return sent

@@ -447,13 +447,17 @@ class LoRaNetwork:
         for r in _rounds(key) if len(key) else []:
             self._serve_direct_round({f: v[r] for f, v in w.items()}, key[r])
 
+    def _pool_entries(self, key: np.ndarray) -> np.ndarray:
+        """For each pooled decision, the window (index into ``key``) of its node, or -1."""
+        pool_key = self._pool["key"]
+        srt = np.argsort(key)
+        pos = np.minimum(np.searchsorted(key[srt], pool_key), len(key) - 1)
+        return np.where(key[srt][pos] == pool_key, srt[pos], -1)
+
     def _serve_direct_round(self, w: dict, key: np.ndarray) -> None:
         pool = self._pool
-        srt = np.argsort(key)
-        pos = np.minimum(np.searchsorted(key[srt], pool["key"]), len(key) - 1)
-        match = key[srt][pos] == pool["key"]
-        entry = np.where(match, srt[pos], -1)
-        ready = match & (pool["ready"] <= w["close"][np.maximum(entry, 0)])
+        entry = self._pool_entries(key)
+        ready = (entry >= 0) & (pool["ready"] <= w["close"][np.maximum(entry, 0)])
         rows = np.flatnonzero(ready)
         if not len(rows):
             return
@@ -709,13 +713,8 @@ class LoRaNetwork:
         best = [np.full(len(key), -1, dtype=np.int64) for _ in range(2)]
         rows = entry = e = np.empty(0, dtype=np.int64)
         if pool is not None and len(pool["node"]):
-            srt = np.argsort(key)
-            key_sorted = key[srt]
-            pos = np.searchsorted(key_sorted, pool["key"])
-            pos_c = np.minimum(pos, len(key_sorted) - 1)
-            match = key_sorted[pos_c] == pool["key"]
-            entry = np.where(match, srt[pos_c], -1)  # the window entry each pool row is for
-            rows = np.flatnonzero(match)
+            entry = self._pool_entries(key)  # the window each pool row is for
+            rows = np.flatnonzero(entry >= 0)
             e = entry[rows]
             for b, opens in zip(best, (rx1, rx2), strict=True):
                 ready = pool["ready"][rows] <= opens[e]
