@@ -22,7 +22,7 @@ def _fleet(farm_dict, radio, battery, link=None, reading_bytes=200, count=6, day
     d["world"].update(kind="heart", horizon_days=days)
     g = d["groups"]["soil"]
     g.update(count=count, sampling_period_s=PERIOD_S, model={"zoo": "heart_rhythm"},
-             radio=radio, battery=battery)  # fmt: skip
+             radio=radio, battery=battery, actuation=False)  # fmt: skip
     g.pop("spreading_factor", None)
     g["payload_bytes"] = {"reading": reading_bytes}
     if link:

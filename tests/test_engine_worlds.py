@@ -13,7 +13,12 @@ import twin
 def _fleet(farm_dict, kind, zoo, period_s, count=10):
     d = copy.deepcopy(farm_dict)
     d["world"].update(kind=kind, horizon_days=1)
-    d["groups"]["soil"].update(count=count, sampling_period_s=period_s, model={"zoo": zoo})
+    d["groups"]["soil"].update(
+        count=count,
+        sampling_period_s=period_s,
+        model={"zoo": zoo},
+        actuation=kind in ("soil", "room"),
+    )
     return d
 
 

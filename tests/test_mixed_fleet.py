@@ -21,7 +21,7 @@ def mixed(farm_dict):
     )  # fmt: skip
     d["groups"]["wearable"] = dict(
         base, count=4, world="heart", model={"zoo": "heart_rhythm"}, sampling_period_s=300,
-        radio="nrf52840-ble", battery="cr2032", spreading_factor="auto",
+        radio="nrf52840-ble", battery="cr2032", spreading_factor="auto", actuation=False,
     )  # fmt: skip
     d["groups"]["soil"] = dict(base, count=4)
     return d, twin.run(d)
@@ -58,7 +58,9 @@ def test_overrides_keep_what_the_zoo_model_brings(farm_dict):
     # unrelated key must not write the defaults (probabilities, 0.5) over them.
     d = copy.deepcopy(farm_dict)
     d["world"].update(kind="vibration", horizon_days=1)
-    d["groups"]["soil"].update(count=3, sampling_period_s=3600, model={"zoo": "machine_anomaly"})
+    d["groups"]["soil"].update(
+        count=3, sampling_period_s=3600, model={"zoo": "machine_anomaly"}, actuation=False
+    )
     sc = twin.scenario_from_dict(d).with_overrides({"groups.soil.count": 4})
     assert "threshold" not in sc.groups["soil"].model.model_fields_set
     assert twin.run(sc).result("on_device")["nodes"] == 4

@@ -154,6 +154,9 @@ class ResolvedGroup:
     threshold: float = 0.5
 
 
+# Worlds whose state the decision can change, and what it drives.
+ACTUATED_WORLDS = {"soil": "irrigation valve", "room": "heating setpoint"}
+
 # A node on the grid: the ledger still counts every joule, but nothing runs out.
 MAINS = Battery(
     id="mains", name="mains power supply", nominal_v=5.0, cutoff_v=0.0, capacity_mah=math.inf,
@@ -193,6 +196,14 @@ def resolve(
                 f"{profiles['radio'].technology} (its link layer already retransmits)",
                 file,
                 f"{prefix}.confirmed",
+            )
+        world_kind = g.world or scenario.world.kind
+        if g.actuation and world_kind not in ACTUATED_WORLDS:
+            raise ScenarioError(
+                f"world '{world_kind}' has no actuator to drive; actuation applies to "
+                f"{', '.join(sorted(ACTUATED_WORLDS))} (remove it or change the world)",
+                file,
+                f"{prefix}.actuation",
             )
         if isinstance(profiles["radio"], Radio) and not scenario.gateways:
             raise ScenarioError(

@@ -160,6 +160,13 @@ class Group(_Strict):
     max_transmissions: Annotated[int, Field(ge=1, le=15)] = Field(
         8, description="Confirmed uplinks: transmissions per message, first one included."
     )
+    actuation: bool = Field(
+        False,
+        description="Close the loop: the decision acting after each sample drives the "
+        "world's actuator (soil: the irrigation valve at the day's irrigation hour; room: "
+        "comfort or setback heating), so slow or wrong decisions change the outcome. "
+        "Worlds without an actuator refuse it.",
+    )
     model: ModelRef
     payload_bytes: Payloads = Payloads()
     harvester: Harvester | None = Field(None, description="Solar harvesting, if any.")

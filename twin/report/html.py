@@ -80,6 +80,7 @@ TABLE_IDS: tuple[str, ...] = (
     "table-traffic",
     "table-confusion",
     "table-events",
+    "table-outcome",
     "table-model",
     "table-provenance",
     "table-versions",
@@ -1151,6 +1152,43 @@ def _events_table(ctx: _Ctx) -> str:
     )
 
 
+# Closed-loop outcomes (summary "outcome" keys, per node-day) and how to read them.
+_OUTCOME_LABELS: dict[str, str] = {
+    "water_applied_mm_per_node_day": "Water applied [mm per zone-day]",
+    "water_drained_mm_per_node_day": "Water drained past field capacity [mm per zone-day]",
+    "irrigations_per_node_day": "Irrigations [per zone-day]",
+    "water_stress_h_per_node_day": "Crop water stress, Ks < 1 [h per zone-day]",
+    "cold_occupied_h_per_node_day": "Occupied and cold [h per room-day]",
+    "comfort_heating_h_per_node_day": "Heating to comfort [h per room-day]",
+    "heat_loss_degree_h_per_node_day": "Heat loss, indoor-outdoor [K h per room-day]",
+    "cold_occupied_program_h_per_node_day": "Fixed program: occupied and cold [h per room-day]",
+    "heat_loss_program_degree_h_per_node_day": "Fixed program: heat loss [K h per room-day]",
+}
+
+
+def _outcome_table(ctx: _Ctx) -> str:
+    """What acting on the decisions did to the world (groups that close the loop)."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        out = ctx.result(key).get("outcome") or {}
+        for name, value in out.items():
+            if name == "actuator":
+                continue
+            rows.append(
+                _policy_cell(ctx, key)
+                + f"<td>{_esc(out.get('actuator', ''))}</td>"
+                + f"<td>{_esc(_OUTCOME_LABELS.get(name, name))}</td>"
+                + _td(value, _fmt_number)
+            )
+    return _table(
+        "table-outcome",
+        ["Policy", "Group", "Actuator", "Outcome", "Value"],
+        rows,
+        "Closed loop (groups with actuation): the decision acting after each sample drives "
+        "the actuator, so late or wrong decisions show here. n/a: no group closes the loop.",
+    )
+
+
 def _model_table(ctx: _Ctx) -> str:
     """Model details: size, memory use against the board, cost per inference."""
     rows = []
@@ -1396,7 +1434,7 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section(
             "sec-decisions",
             "Decision quality",
-            quality + _confusion_table(ctx) + _events_table(ctx),
+            quality + _confusion_table(ctx) + _events_table(ctx) + _outcome_table(ctx),
         ),
         _section("sec-model", "Model on the board", fit + cost + _model_table(ctx)),
         _section_provenance(ctx.summary),

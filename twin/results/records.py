@@ -118,6 +118,17 @@ def _event_summary(g: FleetGroup, days: float) -> dict:
     }
 
 
+def _outcome(g: FleetGroup, days: float) -> dict | None:
+    """What the decisions did to the world (closed-loop groups only), per node-day."""
+    if not g.actuation:
+        return None
+    totals = g.world.outcomes()
+    return {
+        "actuator": g.world.actuator,
+        **{f"{name}_per_node_day": float(v.sum() / g.n / days) for name, v in totals.items()},
+    }
+
+
 def group_record(
     policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
 ) -> dict:
@@ -173,6 +184,8 @@ def group_record(
             **confusion_summary(tp, fp, fn, tn),
             **_event_summary(g, days),
         },
+        # Closed loop (groups.X.actuation): water used, crop stress, comfort, heating; else None.
+        "outcome": _outcome(g, days),
         "battery": {
             "id": g.res.battery.id,
             "capacity_mah": None if g.mains else g.res.battery.capacity_mah,

@@ -55,6 +55,10 @@ class DecisionTimeline:
         self.missed = 0
         self.false_alarms = 0
         self.detection_delay = LatencyHistogram()
+        # Actuator reads: the decision acting at a node's control instant (see `control`).
+        self._controls: list[dict] = []
+        self.control_value = np.zeros(n, dtype=np.int8)
+        self.control_pending = np.zeros(n, dtype=bool)
 
     def deliver(self, nodes: np.ndarray, t_s: np.ndarray, k: np.ndarray, decision) -> None:
         """Decisions about sample ``k`` of ``nodes`` reach their actuators at ``t_s``."""
@@ -78,6 +82,24 @@ class DecisionTimeline:
                 "node": np.asarray(nodes, dtype=np.int64),
                 "t": np.broadcast_to(np.asarray(t_s, dtype=float), nodes.shape).copy(),
                 "v": np.asarray(truth, dtype=np.int8),
+            }
+        )
+
+    def control(self, nodes: np.ndarray, t_s: np.ndarray) -> None:
+        """The actuator of ``nodes`` reads the decision acting at ``t_s`` (one read per node).
+
+        The value lands in :attr:`control_value` once the timeline is resolved past ``t_s``;
+        until then the node is flagged in :attr:`control_pending`, so the world cannot use a
+        read that is not final.
+        """
+        if len(nodes) == 0:
+            return
+        self.control_pending[nodes] = True
+        self._controls.append(
+            {
+                "node": np.asarray(nodes, dtype=np.int64),
+                "t": np.broadcast_to(np.asarray(t_s, dtype=float), nodes.shape).copy(),
+                "v": np.zeros(len(nodes), dtype=np.int8),
             }
         )
 
@@ -126,22 +148,34 @@ class DecisionTimeline:
         due_d = self._take_due("_deliveries", until_s, inclusive)
         due_q = self._take_due("_queries", until_s, inclusive)
         due_o = self._take_due("_observations", until_s, inclusive)
+        due_c = self._take_due("_controls", until_s, inclusive)
         if due_o is not None and len(due_o["node"]) or due_d is not None and len(due_d["node"]):
             self._events(due_d, due_o)
         nd = 0 if due_d is None else len(due_d["node"])
         nq = 0 if due_q is None else len(due_q["node"])
-        if nd + nq == 0:
+        nc = 0 if due_c is None else len(due_c["node"])
+        if nd + nq + nc == 0:
             return
-        empty_i = np.empty(0, dtype=np.int64)
-        node = np.concatenate([due_d["node"] if nd else empty_i, due_q["node"] if nq else empty_i])
-        t = np.concatenate([due_d["t"] if nd else [], due_q["t"] if nq else []])
-        is_q = np.r_[np.zeros(nd, dtype=bool), np.ones(nq, dtype=bool)]
-        k = np.r_[due_d["k"] if nd else empty_i, np.zeros(nq, dtype=np.int64)]
+        empty_i, empty_b = np.empty(0, dtype=np.int64), np.empty(0, np.int8)
+        node = np.concatenate(
+            [
+                due_d["node"] if nd else empty_i,
+                due_q["node"] if nq else empty_i,
+                due_c["node"] if nc else empty_i,
+            ]
+        )
+        t = np.concatenate(
+            [due_d["t"] if nd else [], due_q["t"] if nq else [], due_c["t"] if nc else []]
+        )
+        # Reads (scores and actuator controls) come after a delivery at the same instant.
+        is_q = np.r_[np.zeros(nd, dtype=bool), np.ones(nq + nc, dtype=bool)]
+        is_c = np.r_[np.zeros(nd + nq, dtype=bool), np.ones(nc, dtype=bool)]
+        k = np.r_[due_d["k"] if nd else empty_i, np.zeros(nq + nc, dtype=np.int64)]
         val = np.concatenate(
-            [due_d["v"] if nd else np.empty(0, np.int8), due_q["v"] if nq else np.empty(0, np.int8)]
+            [due_d["v"] if nd else empty_b, due_q["v"] if nq else empty_b, np.zeros(nc, np.int8)]
         )
         order = np.lexsort((k, is_q, t, node))
-        node, t, is_q, val = node[order], t[order], is_q[order], val[order]
+        node, t, is_q, is_c, val = node[order], t[order], is_q[order], is_c[order], val[order]
         pos = np.arange(len(node))
         seg_start = np.r_[0, np.flatnonzero(np.diff(node)) + 1]
         seg_of = np.repeat(seg_start, np.diff(np.r_[seg_start, len(node)]))
@@ -150,10 +184,17 @@ class DecisionTimeline:
         own = last >= seg_of
         acting = np.where(own, val[np.maximum(last, 0)], self.acting[node])
         if nq:
-            truth = val[is_q].astype(bool)
-            dec = acting[is_q].astype(bool)
+            score = is_q & ~is_c
+            truth = val[score].astype(bool)
+            dec = acting[score].astype(bool)
             cell = np.where(truth, np.where(dec, TP, FN), np.where(dec, FP, TN))
-            np.add.at(self.confusion, (node[is_q], cell), 1)
+            np.add.at(self.confusion, (node[score], cell), 1)
+        if nc:
+            # A node's latest read wins (earlier ones were used by samples already taken).
+            cn, cv = node[is_c][::-1], acting[is_c][::-1]
+            _, first = np.unique(cn, return_index=True)
+            self.control_value[cn[first]] = cv[first]
+            self.control_pending[cn[first]] = False
         if nd:
             seg_end = np.r_[seg_start[1:], len(node)] - 1
             ends = seg_end[own[seg_end]]

@@ -162,6 +162,8 @@ class FleetGroup:
         self.window = res.window_samples or device_model.input_features // channels
         self.window_features = self.window * channels
         world_cls, params_cls = _world_classes(world_kind)
+        # Closed loop: the decision acting after each sample drives the world's actuator.
+        self.actuation = bool(cfg.actuation)
         self.world = world_cls(
             params_cls(),
             n,
@@ -171,6 +173,7 @@ class FleetGroup:
             setup_rng,
             world_stream,
             history_samples=self.window,
+            **({"actuation": True} if self.actuation else {}),
         )
         # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
         self.ring = WindowBuffer(n, self.window, len(res.channels))
@@ -534,7 +537,14 @@ class FleetGroup:
             return
         self._commit_harvest(nodes, t)
 
-        readings, truth = self.world.sample(nodes)
+        if self.actuation:
+            # The read after each node's previous sample is final: the batch bound keeps a
+            # node's next sample out until the network has resolved past it.
+            if self.decisions.control_pending[nodes].any():
+                raise RuntimeError("actuator read not resolved before the next sample")
+            readings, truth = self.world.sample(nodes, self.decisions.control_value[nodes])
+        else:
+            readings, truth = self.world.sample(nodes)
         self.ring.write(nodes, k, readings)
         self.prev_truth[nodes] = truth
         self.decisions.observe(nodes, t, truth)
@@ -564,6 +574,10 @@ class FleetGroup:
                 self._last_local[nodes[sel]] = decision[sel]
             self.decisions.deliver(nodes[sel], ready_s[sel], k[sel], decision[sel])
             self.latency.add(ready_s[act] - t[act])
+        if self.actuation:
+            # The actuator reads the decision acting once this sample's own is ready (an
+            # on-device decision at that instant counts; a cloud one comes later).
+            self.decisions.control(nodes, ready_s)
         m = send != NONE
         on_air = np.zeros(len(nodes), dtype=bool)
         if m.any():

@@ -36,13 +36,22 @@ Ground truth at a sample: the room is occupied (at least one person in it) at th
 Errors a model cannot avoid come from people sitting still (PIR silent), CO2 and temperature
 lagging departures, lights left on, pets, and short absences.
 
+**Actuation** (``actuation=True``, a scenario's ``groups.X.actuation``): from deployment on,
+the thermostat heats to the room's comfort temperature while the decision it reads after each
+sample says "occupied" and sets back otherwise, instead of following its fixed program. The
+outcome of the decisions is then the comfort lost (hours someone is in the room while it is
+more than 1 K below comfort) against the heating spent (hours at comfort, and indoor-outdoor
+degree-hours, to which a room's heat loss -- and so the heating energy over days -- is
+proportional).
+
 Simplifications (stated so users can judge): rooms are independent (no air or people moving
 between the rooms of one home), one well-mixed zone per room, no outdoor weather other than a
 fixed outdoor humidity per home and site-wide cloud cover, no cooking or shower moisture
 peaks, the heating program does not react to occupancy (so the temperature carries only the
 body-heat signal on top of the program), a working week Monday-Friday for everyone (day 0 is a
 Monday), no holidays. The sample period must be at most 6 h (a sample's period may span at
-most two routine days).
+most two routine days). Heating reaches the room through the same first-order response as
+the program (no boost or radiator dynamics).
 """
 
 from __future__ import annotations
@@ -140,6 +149,10 @@ class RoomParams:
     co2_offset_sd_ppm: float = 40.0  # per-sensor calibration offset
     noise_light_frac: float = 0.05
     noise_light_lux: float = 2.0
+    # Degree-hours of heat loss are counted against this outdoor temperature (a January day
+    # in central Europe: monthly means of 0-3 degC, e.g. DWD 1991-2020 normals).
+    outdoor_temp_c: float = 2.0
+    cold_margin_k: float = 1.0  # an occupied room this far below comfort counts as cold
 
 
 def _u(rng: np.random.Generator, lohi: tuple[float, float], n: int) -> np.ndarray:
@@ -207,9 +220,13 @@ class RoomWorld:
         Counter-based stream for day plans and per-sample sensor noise.
     history_samples : int
         Samples taken before ``t = 0`` so a node starts with a full model window.
+    actuation : bool
+        Heating follows the decisions handed to :meth:`sample` (see the module notes).
     """
 
     channels = ("temp_c", "rh_pct", "co2_ppm", "pir_count", "light_lux")
+    # What the twin's decision drives when the scenario closes the loop.
+    actuator = "heating setpoint"
 
     def __init__(
         self,
@@ -221,6 +238,7 @@ class RoomWorld:
         rng: np.random.Generator,
         stream: NodeStream,
         history_samples: int = 0,
+        actuation: bool = False,
     ) -> None:
         p = params
         if not 0 < period_s <= 6 * HOUR_S:
@@ -266,6 +284,14 @@ class RoomWorld:
         sd = p.co2_offset_sd_ppm
         self.co2_offset_ppm = np.clip(rng.normal(0.0, sd, n), -2.5 * sd, 2.5 * sd)
         self.radiator_bias_k = _u(rng, p.radiator_bias_k, n)
+        # Actuation: the valve's decision for the current step (-1: the fixed program).
+        self.actuation = bool(actuation)
+        self._valve = np.full(n, -1, dtype=np.int8)
+        self.cold_occupied_samples = np.zeros(n, dtype=np.int64)
+        self.comfort_samples = np.zeros(n, dtype=np.int64)
+        self.heat_loss_k_s = np.zeros(n)
+        self.cold_occupied_program_samples = np.zeros(n, dtype=np.int64)
+        self.heat_loss_program_k_s = np.zeros(n)
         # Rates scale with the period: PIR counts are per sample period.
         self._pir_scale = self.period_s / 300.0
 
@@ -293,6 +319,7 @@ class RoomWorld:
         self.temp_c = self.setback_c.copy()
         self.abs_hum = self.outdoor_abs_hum + 1.0
         self.people_avg = np.zeros(n)  # mean number of people over the last period
+        self.temp_program_c = self.temp_c.copy()
         for j in range(n_warm, 0, -1):
             self._advance(nodes, self._time(nodes, k_first - j))
 
@@ -543,6 +570,25 @@ class RoomWorld:
         on = np.where(self.kind[nodes] == 2, office_on | (home & weekend), home)
         return np.where(on, self.comfort_c[nodes], self.setback_c[nodes])
 
+    def heating_setpoint_c(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Setpoint the room is heated to: the program, or the twin's decision (actuation)."""
+        program = self.setpoint_c(nodes, t_s)
+        valve = self._valve[nodes]
+        decided = np.where(valve > 0, self.comfort_c[nodes], self.setback_c[nodes])
+        return np.where(valve >= 0, decided, program)
+
+    def outcomes(self) -> dict[str, np.ndarray]:
+        """Per-room totals since deployment of what the heating decisions did."""
+        h = self.period_s / HOUR_S
+        return {
+            "cold_occupied_h": self.cold_occupied_samples * h,
+            "comfort_heating_h": self.comfort_samples * h,
+            "heat_loss_degree_h": self.heat_loss_k_s / HOUR_S,
+            # The same rooms, people and weather under the household's fixed program.
+            "cold_occupied_program_h": self.cold_occupied_program_samples * h,
+            "heat_loss_program_degree_h": self.heat_loss_program_k_s / HOUR_S,
+        }
+
     def daylight_lux(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """Daylight at the sensor [lux]: winter sun arc times the day's site cloud cover.
 
@@ -605,19 +651,35 @@ class RoomWorld:
         self.abs_hum[nodes] = w_eq + (self.abs_hum[nodes] - w_eq) * decay
         tm = t - 0.5 * dt
         sun = self.daylight_lux(nodes, tm) / self.params.window_lux[1]
-        t_eq = (
-            self.setpoint_c(nodes, tm)
-            + self.person_gain_k[nodes] * people
-            + self.solar_gain_k[nodes] * sun
-            - p.airing_cooling_k * air
-        )
-        self.temp_c[nodes] = t_eq + (self.temp_c[nodes] - t_eq) * np.exp(-dt / self.tau_s[nodes])
+
+        def equilibrium_c(setpoint_c: np.ndarray) -> np.ndarray:
+            return (
+                setpoint_c
+                + self.person_gain_k[nodes] * people
+                + self.solar_gain_k[nodes] * sun
+                - p.airing_cooling_k * air
+            )
+
+        t_eq = equilibrium_c(self.heating_setpoint_c(nodes, tm))
+        relax = np.exp(-dt / self.tau_s[nodes])
+        self.temp_c[nodes] = t_eq + (self.temp_c[nodes] - t_eq) * relax
+        if self.actuation:
+            # The same room under the household's fixed program: the reference outcome.
+            t_eq_program = equilibrium_c(self.setpoint_c(nodes, tm))
+            self.temp_program_c[nodes] = (
+                t_eq_program + (self.temp_program_c[nodes] - t_eq_program) * relax
+            )
         self.people_avg[nodes] = people
         return {"people": people, "activity": activity}
 
     # -- sampling ----------------------------------------------------------------------------
-    def sample(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, nodes: np.ndarray, control: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Take the next sample of each node in ``nodes`` (unique indices).
+
+        ``control`` (actuation only): the decision each node's thermostat read after its
+        previous sample (1 = occupied: heat to comfort), which sets the heating until this one.
 
         Returns
         -------
@@ -631,6 +693,8 @@ class RoomWorld:
         nodes = np.asarray(nodes, dtype=np.int64)
         k = self._k_next[nodes]
         t = self._time(nodes, k)
+        if self.actuation and control is not None:
+            self._valve[nodes] = np.where(k >= 1, np.asarray(control) > 0, -1)
         avg = self._advance(nodes, t)
 
         start = self._start[nodes].reshape(len(nodes), -1)
@@ -654,7 +718,8 @@ class RoomWorld:
         readings = np.empty((len(nodes), len(self.channels)), dtype=np.float32)
         temp = self.temp_c[nodes]
         # The valve's sensor sits near the radiator: it reads high while the radiator heats.
-        demand = np.clip(self.setpoint_c(nodes, t) - temp + 0.5, 0.0, 1.0)
+        setpoint = self.heating_setpoint_c(nodes, t)
+        demand = np.clip(setpoint - temp + 0.5, 0.0, 1.0)
         sensed = temp + self.radiator_bias_k[nodes] * demand
         readings[:, 0] = sensed + p.noise_temp_c * s.normal(nodes, ctr, _NOISE_TEMP)
         rh = 100.0 * self.abs_hum[nodes] / saturation_vapour_density_g_m3(temp)
@@ -665,6 +730,20 @@ class RoomWorld:
         mult = 1.0 + p.noise_light_frac * s.normal(nodes, ctr, _NOISE_LIGHT_MULT)
         noisy = light * mult + p.noise_light_lux * s.normal(nodes, ctr, _NOISE_LIGHT)
         readings[:, 4] = np.maximum(noisy, 0.0)
+        if self.actuation:
+            deployed = k >= 1  # the step that ended here was the decision's (k - 1 -> k)
+            cold = occupied & (temp < self.comfort_c[nodes] - p.cold_margin_k)
+            self.cold_occupied_samples[nodes] += deployed & cold
+            self.comfort_samples[nodes] += deployed & (self._valve[nodes] > 0)
+            self.heat_loss_k_s[nodes] += np.where(
+                deployed, np.maximum(temp - p.outdoor_temp_c, 0.0) * self.period_s, 0.0
+            )
+            temp_program = self.temp_program_c[nodes]
+            cold_program = occupied & (temp_program < self.comfort_c[nodes] - p.cold_margin_k)
+            self.cold_occupied_program_samples[nodes] += deployed & cold_program
+            self.heat_loss_program_k_s[nodes] += np.where(
+                deployed, np.maximum(temp_program - p.outdoor_temp_c, 0.0) * self.period_s, 0.0
+            )
         self._k_next[nodes] = k + 1
         return readings, occupied
 

@@ -13,13 +13,24 @@ evapotranspiration", FAO Irrigation and Drainage Paper 56, 1998, ch. 8):
   refill point ``theta_crit = theta_fc - p (theta_fc - theta_wp)`` (FAO-56 readily available
   water, p = 0.5).
 
+**Actuation** (``actuation=True``, a scenario's ``groups.X.actuation``): from deployment on,
+the valve follows the twin's decision instead of that practice. At each sample the valve
+controller reads the decision then acting; if it says "irrigate" at the node's last sample
+before 06:00, the zone gets ``irrigation_mm`` at 06:00 (water above field capacity drains away
+and is counted as wasted). A late or wrong decision therefore shows up as crop water stress
+(hours with ``theta < theta_crit``, where FAO-56's stress coefficient ``Ks`` drops below 1) or as
+water applied and drained for nothing. The ground truth stays "this zone needs irrigation
+within 6 h *unless it is watered*": the moisture path ahead of a sample is the one without
+further irrigation, and it is recomputed when the valve opens.
+
 Ground truth at a sample: "this zone needs irrigation within 6 h", i.e. the true moisture is
 below ``theta_crit`` now or will fall below it within the next 6 h.
 
 Simplifications (stated so users can judge): one soil layer, no drainage below field capacity
 other than the cap, no runoff, site-wide weather (rain timing is shared; depth reaching each
-zone varies), twin's own decisions do not feed back into the world (the world's irrigation is
-the farm's current practice, the ground truth is what an ideal controller would know).
+zone varies); without actuation, twin's own decisions do not feed back into the world (the
+world's irrigation is the farm's current practice, the ground truth is what an ideal controller
+would know); with it, before deployment (t < 0) the zones follow the farm's practice.
 Sensor readings add Gaussian noise (capacitive probe ~0.5 % VWC, thermistor 0.2 K).
 """
 
@@ -90,7 +101,12 @@ class SoilWorld:
         Counter-based stream for per-sample sensor noise.
     history_samples : int
         Samples simulated before ``t = 0`` so a node starts with a full model window.
+    actuation : bool
+        The valve follows the decisions handed to :meth:`sample` (see the module notes).
     """
+
+    # What the twin's decision drives when the scenario closes the loop.
+    actuator = "irrigation valve"
 
     channels = ("moisture_vwc", "soil_temp_c")
 
@@ -104,9 +120,16 @@ class SoilWorld:
         rng: np.random.Generator,
         stream: NodeStream,
         history_samples: int = 0,
+        actuation: bool = False,
     ) -> None:
         p = params
         self.params = p
+        self.actuation = bool(actuation)
+        # Outcome of the decisions (actuation only), per zone from t = 0.
+        self.water_applied_mm = np.zeros(n_nodes)
+        self.water_drained_mm = np.zeros(n_nodes)
+        self.irrigations = np.zeros(n_nodes, dtype=np.int64)
+        self.stress_samples = np.zeros(n_nodes, dtype=np.int64)
         self.n_nodes = n_nodes
         self.period_s = float(period_s)
         self.phase_s = np.asarray(phase_s, dtype=np.float64)
@@ -184,12 +207,62 @@ class SoilWorld:
         irr_day0 = np.floor((t0 - p.irrigation_hour * HOUR_S) / DAY_S)
         irr_day1 = np.floor((t1 - p.irrigation_hour * HOUR_S) / DAY_S)
         irrigate = (irr_day1 > irr_day0) & (theta < self.crit[nodes])
+        if self.actuation:  # the farm's practice only before deployment; then the valve
+            irrigate &= t0 < 0
         theta = theta + np.where(irrigate, p.irrigation_mm / p.root_depth_mm, 0.0)
         return np.clip(theta, wp * 0.8, fc)
 
     # -- sampling ----------------------------------------------------------------------------
-    def sample(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _crosses_irrigation(self, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """The day's irrigation hour falls in ``(t0, t1]``."""
+        h = self.params.irrigation_hour * HOUR_S
+        return np.floor((t1 - h) / DAY_S) > np.floor((t0 - h) / DAY_S)
+
+    def _actuate(self, nodes: np.ndarray, k: np.ndarray, control: np.ndarray) -> None:
+        """Water the zones whose valve read "irrigate" after sample ``k - 1``, then re-plan.
+
+        The water lands in the step ``k - 1 -> k`` (06:00 lies in it), so sample ``k`` sees it;
+        the moisture path ahead is recomputed from there.
+        """
+        p = self.params
+        t = self._time(nodes, k)
+        water = (
+            (k >= 1) & (np.asarray(control) > 0) & self._crosses_irrigation(t - self.period_s, t)
+        )
+        if not water.any():
+            return
+        nodes, k = nodes[water], k[water]
+        slot = k % self.width
+        fc = self.fc[nodes]
+        wet = self._ring[nodes, slot] + p.irrigation_mm / p.root_depth_mm
+        self.water_applied_mm[nodes] += p.irrigation_mm
+        self.water_drained_mm[nodes] += np.maximum(wet - fc, 0.0) * p.root_depth_mm
+        self.irrigations[nodes] += 1
+        theta = np.minimum(wet, fc)
+        self._ring[nodes, slot] = theta
+        for j in range(1, self.width + 1):
+            theta = self._step(nodes, k + j - 1, theta)
+            if j < self.width:
+                self._ring[nodes, (k + j) % self.width] = theta
+        self._theta_last[nodes] = theta
+
+    def outcomes(self) -> dict[str, np.ndarray]:
+        """Per-zone totals since deployment of what the valve's decisions did."""
+        return {
+            "water_applied_mm": self.water_applied_mm.copy(),
+            "water_drained_mm": self.water_drained_mm.copy(),
+            "irrigations": self.irrigations.astype(float),
+            # FAO-56: below the refill point Ks < 1 and the crop transpires less than it could.
+            "water_stress_h": self.stress_samples * self.period_s / HOUR_S,
+        }
+
+    def sample(
+        self, nodes: np.ndarray, control: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Take the next sample of each node in ``nodes`` (unique indices).
+
+        ``control`` (actuation only): the decision each node's valve read after its previous
+        sample (1 = irrigate).
 
         Returns
         -------
@@ -200,9 +273,13 @@ class SoilWorld:
         """
         nodes = np.asarray(nodes, dtype=np.int64)
         k = self._k_next[nodes]
+        if self.actuation and control is not None:
+            self._actuate(nodes, k, control)
         slot = k % self.width
         theta = self._ring[nodes, slot]
         truth = self._ring[nodes].min(axis=1) < self.crit[nodes]
+        if self.actuation:
+            self.stress_samples[nodes] += (k >= 1) & (theta < self.crit[nodes])
         t = self._time(nodes, k)
         p = self.params
         ctr = (k + self.history_samples).astype(np.uint64)
