@@ -59,6 +59,8 @@ class RunResult:
         Decision-latency histogram per policy and group.
     manifest : dict
         Run metadata that varies between identical runs (wall time, creation time).
+    events : list of dict or None
+        Every sample and decision delivery (``run(..., record_events=True)``), else None.
     """
 
     summary: dict
@@ -66,6 +68,7 @@ class RunResult:
     timeseries: list[dict]
     latency_hist: list[dict]
     manifest: dict = field(default_factory=dict)
+    events: list[dict] | None = None
 
     def result(self, policy: str, group: str | None = None) -> dict:
         """The summary entry of one policy (and group; the first group by default)."""
@@ -73,6 +76,97 @@ class RunResult:
             if r["policy"] == policy and (group is None or r["group"] == group):
                 return r
         raise KeyError((policy, group))
+
+    def records(self) -> list[dict]:
+        """The summary as flat records: one per (policy, group), nested keys dotted.
+
+        ``{"policy": "cloud", "group": "soil", "latency_s.p95": 922.1, ...}``: the shape of
+        one row of a study table, ready for ``pandas.DataFrame``.
+        """
+        return [flatten(r) for r in self.summary["results"]]
+
+    def summary_frame(self):
+        """:meth:`records` as a pandas DataFrame (needs pandas)."""
+        return _frame(self.records())
+
+    def nodes_frame(self):
+        """One row per node and policy, as a pandas DataFrame (needs pandas)."""
+        return _frame(self.nodes)
+
+    def timeseries_frame(self):
+        """Fleet aggregates per time step, policy and group, as a DataFrame (needs pandas)."""
+        return _frame(self.timeseries)
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts to one level with dotted keys; lists are kept as values."""
+    out: dict = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def _frame(rows: list[dict]):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise TwinError(
+            "pandas is not installed: pip install pandas (the records are plain dicts without it)"
+        ) from None
+    return pd.DataFrame.from_records(rows)
+
+
+def compare(results: list[RunResult], labels: list[str]) -> RunResult:
+    """Put several runs side by side: one result whose policies are ``label/policy``.
+
+    Every record keeps its group, so the same group of two runs (e.g. two boards or two
+    radios for one fleet) lines up in every table and plot of the report. ``summary["runs"]``
+    lists where each run came from.
+
+    Raises
+    ------
+    TwinError
+        If there are fewer than two runs, or labels are missing, repeated or contain "/".
+    """
+    if len(results) < 2:
+        raise TwinError("compare needs at least two results directories")
+    if len(labels) != len(results):
+        raise TwinError(f"{len(results)} runs but {len(labels)} labels")
+    if len(set(labels)) != len(labels) or any(not lab or "/" in lab for lab in labels):
+        raise TwinError(f"labels must be distinct, non-empty and free of '/': {labels}")
+
+    def relabel(rows: list[dict], label: str) -> list[dict]:
+        return [{**row, "policy": f"{label}/{row['policy']}"} for row in rows]
+
+    runs, merged = [], {"results": [], "nodes": [], "timeseries": [], "hist": []}
+    for res, label in zip(results, labels, strict=True):
+        sc = res.summary.get("scenario") or {}
+        runs.append({"label": label, **{k: sc.get(k) for k in ("name", "file", "hash", "seed")}})
+        merged["results"] += relabel(res.summary["results"], label)
+        merged["nodes"] += relabel(res.nodes, label)
+        merged["timeseries"] += relabel(res.timeseries, label)
+        merged["hist"] += relabel(res.latency_hist, label)
+    first = results[0].summary
+    horizons = {(r.summary.get("scenario") or {}).get("horizon_s") for r in results}
+    summary = {
+        "scenario": {
+            "name": "comparison: " + ", ".join(labels),
+            "file": None,
+            "hash": None,
+            "seed": None,
+            # One horizon if the runs share it; per node-day figures compare across horizons.
+            "horizon_s": horizons.pop() if len(horizons) == 1 else None,
+        },
+        "versions": first.get("versions", {}),
+        "runs": runs,
+        "results": merged["results"],
+    }
+    manifest = {"compared": runs, "wall_time_s": None, "created_utc": None}
+    return RunResult(summary, merged["nodes"], merged["timeseries"], merged["hist"], manifest)
 
 
 def _prepare(scenario, seed=None, base_dir=None):
@@ -197,6 +291,7 @@ def run(
     seed: int | None = None,
     batch_window_s: float | None = None,
     base_dir: str | Path | None = None,
+    record_events: bool = False,
 ) -> RunResult:
     """Run every policy of a scenario.
 
@@ -211,19 +306,34 @@ def run(
     base_dir : path, optional
         Directory that relative model paths are resolved against (default: the scenario
         file's directory, or the working directory).
+    record_events : bool
+        Keep every sample and decision delivery (``RunResult.events``); for small runs, at
+        most ``MAX_EVENT_SAMPLES`` node-samples over all policies.
 
     Raises
     ------
     ScenarioError
         If the scenario, a profile or a model file is invalid.
+    TwinError
+        If events are asked for a run too large to log them.
     """
     scenario, resolved, models, file, plans = _prepare(scenario, seed, base_dir)
+    if record_events:
+        expected = len(plans) * sum(
+            g.count * scenario.horizon_s / g.sampling_period_s for g in scenario.groups.values()
+        )
+        if expected > MAX_EVENT_SAMPLES:
+            raise TwinError(
+                f"events are logged for small runs: this one takes ~{expected:,.0f} "
+                f"node-samples over its policies (limit {MAX_EVENT_SAMPLES:,}); fewer nodes, "
+                "a shorter horizon or fewer policies"
+            )
 
     started = time.perf_counter()
-    results, nodes, series, hists = [], [], [], []
+    results, nodes, series, hists, events = [], [], [], [], []
     for plan in plans:
         policy = plan.name
-        groups, net = simulate(scenario, resolved, plan, models, batch_window_s)
+        groups, net = simulate(scenario, resolved, plan, models, batch_window_s, record_events)
         for g in groups:
             results.append(
                 records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
@@ -231,6 +341,8 @@ def run(
             nodes.extend(records.node_rows(policy, g, scenario.horizon_s))
             series.extend(records.timeseries_rows(policy, g))
             hists.append(records.latency_rows(policy, g))
+            if record_events:
+                events.extend(records.event_rows(policy, g))
     wall = time.perf_counter() - started
     summary = {
         "scenario": {
@@ -249,7 +361,7 @@ def run(
         "node_samples": sum(r["samples"] for r in results),
         "host": platform.node(),
     }
-    return RunResult(summary, nodes, series, hists, manifest)
+    return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -311,6 +423,7 @@ def load_results(directory: str | Path) -> RunResult:
 def write_report(result: RunResult, path: str | Path) -> Path:
     """Render the HTML report of ``result`` to ``path`` (atomically: all or nothing)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -322,16 +435,80 @@ def write_report(result: RunResult, path: str | Path) -> Path:
     return path
 
 
-def write_results(result: RunResult, out: str | Path) -> Path:
+IMAGE_FORMATS = ("png", "svg")
+# events.csv holds a row per sample (and per delivery): a few hundred bytes each.
+MAX_EVENT_SAMPLES = 2_000_000
+
+
+def _require_kaleido() -> None:
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise TwinError(
+            "static images need kaleido: pip install kaleido (it drives an installed "
+            "Chrome or Chromium; nothing is downloaded)"
+        ) from None
+
+
+def write_images(
+    result: RunResult, directory: str | Path, formats: tuple[str, ...] = IMAGE_FORMATS
+) -> list[Path]:
+    """Write every report figure as a static image: ``directory/plot-*.png`` and ``.svg``.
+
+    Needs kaleido and a Chrome or Chromium on the machine (Debian: ``chromium``).
+    """
+    _require_kaleido()
+    import plotly.io as pio
+
+    from twin.report import report_figures
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    report_summary = {**result.summary, **result.manifest}
+    figs = report_figures(report_summary, result.timeseries, result.latency_hist, result.nodes)
+    paths, batch = [], []
+    for plot_id, fig in figs.items():
+        for fmt in formats:
+            paths.append(directory / f"{plot_id}.{fmt}")
+            batch.append(fig)
+    try:
+        # One browser session for all figures (a session per image costs seconds each).
+        pio.write_images(batch, paths, width=1000, height=500)
+    except Exception as exc:  # kaleido raises its own types when no browser is found
+        raise TwinError(f"could not render static images: {exc}") from None
+    return paths
+
+
+def _write_parquet(path: Path, rows: list[dict]) -> bool:
+    """Write ``rows`` as Parquet when pyarrow is installed (returns whether it did)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return True
+
+
+def write_results(
+    result: RunResult, out: str | Path, images: bool = False, events: bool = False
+) -> Path:
     """Write the results directory: summary, tables, latency histograms, manifest, report.
 
     ``summary.json``, ``nodes.csv``, ``timeseries.csv``, ``latency_hist.json``,
-    ``manifest.json`` and ``report.html``.
+    ``manifest.json`` and ``report.html``; ``nodes.parquet`` and ``timeseries.parquet`` too
+    when pyarrow is installed; ``events.csv`` with ``events=True`` (the run must have
+    recorded them: ``run(..., record_events=True)``); ``images/plot-*.png|svg`` with
+    ``images=True`` (needs kaleido).
 
     Files are written to a temporary directory next to ``out`` and moved into place at the
     end, so an interrupted write never leaves a half-written results directory.
     """
     out = Path(out)
+    if images:
+        _require_kaleido()  # before anything is written
+    if events and result.events is None:
+        raise TwinError("no events recorded: run with record_events=True (twin run --events)")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
@@ -339,8 +516,14 @@ def write_results(result: RunResult, out: str | Path) -> Path:
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2) + "\n")
         _write_csv(tmp / "nodes.csv", result.nodes)
         _write_csv(tmp / "timeseries.csv", result.timeseries)
+        _write_parquet(tmp / "nodes.parquet", result.nodes)
+        _write_parquet(tmp / "timeseries.parquet", result.timeseries)
+        if events:
+            _write_csv(tmp / "events.csv", result.events)
         (tmp / "latency_hist.json").write_text(json.dumps(result.latency_hist) + "\n")
         (tmp / "report.html").write_text(_render(result))
+        if images:
+            write_images(result, tmp / "images")
         if out.exists():
             old = out.with_name(f".{out.name}-old-{os.getpid()}")
             os.replace(out, old)

@@ -37,7 +37,9 @@ def _print_table(summary: dict) -> None:
     from rich.table import Table
 
     results = summary["results"]
-    table = Table(title=f"twin: {summary['scenario']['name']} (seed {summary['scenario']['seed']})")
+    seed = summary["scenario"].get("seed")
+    title = f"twin: {summary['scenario']['name']}" + ("" if seed is None else f" (seed {seed})")
+    table = Table(title=title)
     table.add_column("metric")
     for r in results:
         table.add_column(escape(f"{r['policy']}\n{r['group']}"), justify="right")
@@ -77,6 +79,12 @@ def run(
     batch_window_s: float | None = typer.Option(
         None, "--batch-window-s", help="Engine batching window [s]; results do not depend on it."
     ),
+    events: bool = typer.Option(
+        False, "--events", help="Also write events.csv: every sample and decision (small runs)."
+    ),
+    images: bool = typer.Option(
+        False, "--images", help="Also write images/plot-*.png and .svg (needs kaleido)."
+    ),
 ) -> None:
     """Run every policy of a scenario and write summary.json, nodes.csv and report.html.
 
@@ -85,12 +93,14 @@ def run(
     from twin import api
 
     try:
-        result = api.run(scenario, seed=seed, batch_window_s=batch_window_s)
+        if images:
+            api._require_kaleido()  # fail before a long run, not after it
+        result = api.run(scenario, seed=seed, batch_window_s=batch_window_s, record_events=events)
+        target = out if out is not None else Path("results") / result.summary["scenario"]["name"]
+        api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
         _fail(exc)
         return
-    target = out if out is not None else Path("results") / result.summary["scenario"]["name"]
-    api.write_results(result, target)
     _print_table(result.summary)
     samples = result.manifest["node_samples"]
     wall = result.manifest["wall_time_s"]
@@ -103,6 +113,9 @@ def report(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="HTML file [default: RESULTS/report.html]."
     ),
+    images: bool = typer.Option(
+        False, "--images", help="Also write RESULTS/images/plot-*.png and .svg (needs kaleido)."
+    ),
 ) -> None:
     """Re-render the HTML report from a saved results directory.
 
@@ -112,11 +125,43 @@ def report(
 
     try:
         result = api.load_results(results)
+        if images:
+            api.write_images(result, results / "images")
     except TwinError as exc:
         _fail(exc)
         return
     target = api.write_report(result, out if out is not None else results / "report.html")
     typer.echo(f"report written to {target}")
+
+
+@app.command()
+def compare(
+    results: list[Path] = typer.Argument(
+        ..., help="Two or more results directories.", show_default=False
+    ),
+    label: list[str] | None = typer.Option(
+        None, "--label", "-l", help="Label of each run, in order [default: directory names]."
+    ),
+    out: Path = typer.Option(Path("compare.html"), "--out", "-o", help="HTML report to write."),
+) -> None:
+    """Put several runs side by side (e.g. two boards, two radios) in one report.
+
+    Example: twin compare results/farm results/farm_solar -o farm_vs_solar.html
+    """
+    from twin import api
+
+    labels = list(label) if label else [p.resolve().name for p in results]
+    if not label and len(set(labels)) < len(labels):
+        labels = [str(p).replace("/", "_") for p in results]  # same names: use the paths
+    try:
+        runs = [api.load_results(p) for p in results]
+        merged = api.compare(runs, labels)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    _print_table(merged.summary)
+    target = api.write_report(merged, out)
+    typer.echo(f"comparison written to {target}")
 
 
 @app.command()

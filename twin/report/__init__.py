@@ -1,5 +1,5 @@
 """HTML report of a run, rendered from its result records."""
 
-from twin.report.html import PLOT_IDS, TABLE_IDS, policy_colours, render_report
+from twin.report.html import PLOT_IDS, TABLE_IDS, policy_colours, render_report, report_figures
 
-__all__ = ["PLOT_IDS", "TABLE_IDS", "policy_colours", "render_report"]
+__all__ = ["PLOT_IDS", "TABLE_IDS", "policy_colours", "render_report", "report_figures"]

@@ -1253,7 +1253,23 @@ def _section_provenance(summary: dict) -> str:
         )
         or '<tr><td colspan="2">n/a</td></tr>'
     )
-    body = (
+    runs = summary.get("runs") or []
+    runs_html = ""
+    if runs:  # a comparison (twin compare): where each labelled run came from
+        rows = [
+            f"<td>{_esc(r.get('label'))}</td><td>{_esc(r.get('name') or 'n/a')}</td>"
+            f"<td><code>{_esc(r.get('file') or 'n/a')}</code></td>"
+            f"<td><code>{_esc((r.get('hash') or 'n/a')[:12])}</code></td>"
+            f"<td>{_esc('n/a' if r.get('seed') is None else r.get('seed'))}</td>"
+            for r in runs
+        ]
+        runs_html = _table(
+            "table-runs",
+            ["Label", "Scenario", "File", "SHA-256 (first 12)", "Seed"],
+            rows,
+            "Runs compared; their policies appear as label/policy.",
+        )
+    body = runs_html + (
         f'<div class="table-wrap"><table id="table-provenance" class="kv"><caption>Run</caption>'
         f"<tbody>{prov}</tbody></table></div>"
         f'<div class="table-wrap"><table id="table-versions" class="kv"><caption>Software '
@@ -1367,60 +1383,77 @@ def _header(ctx: _Ctx) -> str:
     )
 
 
+def _figures(ctx: _Ctx, timeseries, latency_hist, nodes) -> dict[str, go.Figure]:
+    """Every figure of the report by plot id (the HTML and the static images share them)."""
+    return {
+        "plot-latency-cdf": _fig_latency_cdf(ctx, latency_hist),
+        "plot-energy-breakdown": _fig_energy(ctx),
+        "plot-battery-soc": _fig_battery_soc(ctx, timeseries),
+        "plot-battery-life": _fig_battery_life(ctx, nodes),
+        "plot-bytes-per-day": _fig_bytes_per_day(ctx, timeseries),
+        "plot-airtime-per-day": _fig_airtime_per_day(ctx, timeseries),
+        "plot-channel": _fig_channel(ctx),
+        "plot-decision-quality": _fig_decision_quality(ctx),
+        "plot-model-fit": _fig_model_fit(ctx),
+        "plot-model-inference": _fig_model_inference(ctx),
+    }
+
+
 def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
     """All report sections, in order."""
+    figs = _figures(ctx, timeseries, latency_hist, nodes)
     latency = _plot_block(
-        _fig_latency_cdf(ctx, latency_hist),
+        figs["plot-latency-cdf"],
         "plot-latency-cdf",
         "Time from sensing to a delivered decision; dotted lines at 50 % and 95 %. Built from "
         "the log-spaced latency histogram (linear interpolation within a bin).",
     )
     energy = _plot_block(
-        _fig_energy(ctx),
+        figs["plot-energy-breakdown"],
         "plot-energy-breakdown",
         "Average energy per node and day by device state; the label on top is the total.",
     )
     soc = _plot_block(
-        _fig_battery_soc(ctx, timeseries),
+        figs["plot-battery-soc"],
         "plot-battery-soc",
         "Line: median state of charge across nodes; band: 5th to 95th percentile of nodes.",
     )
     life = _plot_block(
-        _fig_battery_life(ctx, nodes),
+        figs["plot-battery-life"],
         "plot-battery-life",
         f"One point per node (at most {_MAX_POINTS:,} per policy and group). Filled: the "
         "battery ran out within the horizon; open: life projected from the observed drain.",
     )
     bytes_day = _plot_block(
-        _fig_bytes_per_day(ctx, timeseries),
+        figs["plot-bytes-per-day"],
         "plot-bytes-per-day",
         "Uplink bytes on air (PHY, including protocol overhead) per node, summed per simulated "
         "day; a partial last day is scaled to a full day.",
     )
     airtime = _plot_block(
-        _fig_airtime_per_day(ctx, timeseries),
+        figs["plot-airtime-per-day"],
         "plot-airtime-per-day",
         "Total uplink airtime of the group per simulated day (channel occupancy).",
     )
     channel = _plot_block(
-        _fig_channel(ctx),
+        figs["plot-channel"],
         "plot-channel",
         "Every uplink message: delivered to the network, lost on the channel (collision "
         "without capture, no gateway in range, all demodulators busy) or never sent because "
         "the duty-cycle limit was reached.",
     )
     quality = _plot_block(
-        _fig_decision_quality(ctx),
+        figs["plot-decision-quality"],
         "plot-decision-quality",
         "Precision, recall and F1 of the delivered decisions; n/a where undefined.",
     )
     fit = _plot_block(
-        _fig_model_fit(ctx),
+        figs["plot-model-fit"],
         "plot-model-fit",
         "Outline: board capacity; filled bar: used by the model (label: share of capacity).",
     )
     cost = _plot_block(
-        _fig_model_inference(ctx),
+        figs["plot-model-inference"],
         "plot-model-inference",
         "Latency and energy of a single inference on the device.",
     )
@@ -1439,6 +1472,18 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section("sec-model", "Model on the board", fit + cost + _model_table(ctx)),
         _section_provenance(ctx.summary),
     ]
+
+
+def report_figures(
+    summary: dict, timeseries: list[dict], latency_hist: list[dict], nodes: list[dict]
+) -> dict[str, go.Figure]:
+    """The report's figures by plot id (``plot-latency-cdf``, ...), for static export.
+
+    Same inputs as :func:`render_report`, same figures as the HTML report draws.
+    """
+    timeseries, latency_hist, nodes = timeseries or [], latency_hist or [], nodes or []
+    ctx = _context(summary or {}, timeseries, latency_hist, nodes)
+    return _figures(ctx, timeseries, latency_hist, nodes)
 
 
 def render_report(

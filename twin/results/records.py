@@ -254,6 +254,42 @@ def node_rows(policy: str, g: FleetGroup, horizon_s: float) -> list[dict]:
     return rows
 
 
+def event_rows(policy: str, g: FleetGroup) -> list[dict]:
+    """Every sample taken and every decision reaching its actuator, in time order.
+
+    ``event`` is ``sample`` (``truth``, the device's ``decision`` if it ran its model, and the
+    ``message`` the policy sent) or ``decision`` (a decision about ``sample`` starts acting at
+    ``time_s``). On-device decisions equal to the one acting are not delivered again.
+    """
+    from twin.policies import KIND_NAMES
+
+    rows = []
+    for e in g.event_log or []:
+        dec = e["decision"]
+        for j in range(len(e["node"])):
+            send = int(e["send"][j])
+            rows.append(
+                {
+                    "policy": policy, "group": g.name, "time_s": float(e["t"][j]),
+                    "node": int(e["node"][j]), "sample": int(e["k"][j]), "event": "sample",
+                    "truth": int(e["truth"][j]),
+                    "decision": None if dec is None else int(dec[j]),
+                    "message": KIND_NAMES.get(send, ""),
+                }
+            )  # fmt: skip
+    for e in g.decisions.log or []:
+        for j in range(len(e["node"])):
+            rows.append(
+                {
+                    "policy": policy, "group": g.name, "time_s": float(e["t"][j]),
+                    "node": int(e["node"][j]), "sample": int(e["k"][j]), "event": "decision",
+                    "truth": None, "decision": int(e["v"][j]), "message": "",
+                }
+            )  # fmt: skip
+    rows.sort(key=lambda r: (r["time_s"], r["node"], r["event"] != "sample", r["sample"]))
+    return rows
+
+
 def timeseries_rows(policy: str, g: FleetGroup) -> list[dict]:
     """Battery quantiles and traffic per time-series step."""
     rows = []

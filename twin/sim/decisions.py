@@ -59,19 +59,22 @@ class DecisionTimeline:
         self._controls: list[dict] = []
         self.control_value = np.zeros(n, dtype=np.int8)
         self.control_pending = np.zeros(n, dtype=bool)
+        # Every delivery as handed in, when the run records events (None: not kept).
+        self.log: list[dict] | None = None
 
     def deliver(self, nodes: np.ndarray, t_s: np.ndarray, k: np.ndarray, decision) -> None:
         """Decisions about sample ``k`` of ``nodes`` reach their actuators at ``t_s``."""
         if len(nodes) == 0:
             return
-        self._deliveries.append(
-            {
-                "node": np.asarray(nodes, dtype=np.int64),
-                "t": np.broadcast_to(np.asarray(t_s, dtype=float), nodes.shape).copy(),
-                "k": np.asarray(k, dtype=np.int64),
-                "v": np.broadcast_to(np.asarray(decision, dtype=np.int8), nodes.shape).copy(),
-            }
-        )
+        entry = {
+            "node": np.asarray(nodes, dtype=np.int64),
+            "t": np.broadcast_to(np.asarray(t_s, dtype=float), nodes.shape).copy(),
+            "k": np.asarray(k, dtype=np.int64),
+            "v": np.broadcast_to(np.asarray(decision, dtype=np.int8), nodes.shape).copy(),
+        }
+        self._deliveries.append(entry)
+        if self.log is not None:
+            self.log.append(entry)
 
     def query(self, nodes: np.ndarray, t_s: np.ndarray, truth: np.ndarray) -> None:
         """Score a sample whose ground truth is ``truth`` against the decision acting at ``t_s``."""

@@ -67,6 +67,7 @@ def simulate(
     policy: PolicyPlan,
     models: dict[str, GroupModels],
     batch_window_s: float | None = None,
+    record_events: bool = False,
 ) -> tuple[list[FleetGroup], LoRaNetwork]:
     """Run one policy over the whole scenario; return the final group and network states.
 
@@ -103,6 +104,9 @@ def simulate(
                 cfg.world or scenario.world.kind,
             )
         )
+    if record_events:
+        for g in groups:
+            g.event_log, g.decisions.log = [], []
     net = LoRaNetwork(
         groups, scenario.cloud, [models[g.name].cloud for g in groups], scenario.gateways,
         scenario.channel.capture_threshold_db,

@@ -279,6 +279,8 @@ class FleetGroup:
         self.lost_duty_cycle = 0
         self.inferences_device = 0
         self.latency = LatencyHistogram()
+        # Per-sample records for events.csv (small runs only; None: not kept).
+        self.event_log: list[dict] | None = None
 
         # Global sample cursor and time series.
         self.g_next = 0
@@ -563,6 +565,14 @@ class FleetGroup:
         batch = Batch(nodes, k, t, score, decision)
         actions = self.policy.act(batch)
         act, send = np.asarray(actions.act, dtype=bool), np.asarray(actions.send)
+        if self.event_log is not None:
+            self.event_log.append(
+                {
+                    "node": nodes.copy(), "k": k.copy(), "t": t.copy(), "truth": truth.copy(),
+                    "decision": None if decision is None else decision.copy(),
+                    "send": np.broadcast_to(send, nodes.shape).copy(),
+                }
+            )  # fmt: skip
         if act.any():
             if decision is None:
                 raise RuntimeError(f"policy '{self.policy.name}' acts without the device model")
