@@ -158,6 +158,12 @@ def _timeseries() -> list[dict]:
                     "uplink_bytes": per_hour,
                     "airtime_s": per_hour / 37 * 0.0566,
                     "interval_s": 3600.0,
+                    "cloud_requests": 0 if policy == "on_device" else 80,
+                    "cloud_wait_mean_s": 0.0 if policy == "on_device" else 0.004,
+                    "cloud_wait_max_s": 0.0 if policy == "on_device" else 0.03,
+                    "cloud_utilisation": 0.0
+                    if policy == "on_device"
+                    else 0.02 + 0.01 * (h % 24 > 12),
                 }
             )
     return rows
@@ -299,19 +305,9 @@ def test_every_plot_has_title_and_axis_titles(inputs):
 
     summary, ts, hist, nodes = inputs
     ctx = rep._context(summary, ts, hist, nodes)
-    figs = [
-        rep._fig_latency_cdf(ctx, hist),
-        rep._fig_energy(ctx),
-        rep._fig_battery_soc(ctx, ts),
-        rep._fig_battery_life(ctx, nodes),
-        rep._fig_bytes_per_day(ctx, ts),
-        rep._fig_airtime_per_day(ctx, ts),
-        rep._fig_channel(ctx),
-        rep._fig_decision_quality(ctx),
-        rep._fig_model_fit(ctx),
-        rep._fig_model_inference(ctx),
-    ]
-    assert len(figs) == len(PLOT_IDS)
+    by_id = rep._figures(ctx, ts, hist, nodes)
+    assert list(by_id) == list(PLOT_IDS)
+    figs = list(by_id.values())
     for fig in figs:
         assert fig.layout.title.text
         for axis in ("xaxis", "yaxis"):

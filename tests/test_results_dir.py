@@ -205,3 +205,18 @@ def test_killing_twin_run_mid_write_leaves_the_previous_results_or_none(tmp_path
         # Temporary directories are hidden and never mistaken for results.
         visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
         assert set(visible) <= {"s.yaml", "res"}
+
+
+def test_cloud_time_series_adds_up_to_the_summary(tiny_run):
+    horizon = tiny_run.summary["scenario"]["horizon_s"]
+    for e in tiny_run.summary["results"]:
+        rows = [
+            r
+            for r in tiny_run.timeseries
+            if r["policy"] == e["policy"] and r["group"] == e["group"]
+        ]
+        assert sum(r["cloud_requests"] for r in rows) == e["cloud"]["requests"]
+        # Busy share x step length, summed: the run's utilisation (one service, every step).
+        busy = sum(r["cloud_utilisation"] * r["interval_s"] for r in rows)
+        assert busy / horizon == pytest.approx(e["cloud"]["utilisation"], rel=1e-9, abs=1e-15)
+        assert all(r["cloud_wait_max_s"] >= r["cloud_wait_mean_s"] >= 0 for r in rows)

@@ -339,7 +339,7 @@ def run(
                 records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
             )
             nodes.extend(records.node_rows(policy, g, scenario.horizon_s))
-            series.extend(records.timeseries_rows(policy, g))
+            series.extend(records.timeseries_rows(policy, g, net, scenario.cloud.workers))
             hists.append(records.latency_rows(policy, g))
             if record_events:
                 events.extend(records.event_rows(policy, g))

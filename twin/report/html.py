@@ -61,6 +61,7 @@ ENERGY_STATES: tuple[tuple[str, str, str, str], ...] = (
     ("radio_rx", "Radio RX", "#262626", "-"),
     ("radio_idle", "Radio idle (link upkeep)", "#000000", "+"),
 )
+_GREYS: tuple[str, ...] = ("#f0f0f0", "#c8c8c8", "#a0a0a0", "#787878", "#505050", "#282828")
 GROUP_DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 PLOT_IDS: tuple[str, ...] = (
@@ -71,6 +72,7 @@ PLOT_IDS: tuple[str, ...] = (
     "plot-bytes-per-day",
     "plot-airtime-per-day",
     "plot-channel",
+    "plot-cloud-queue",
     "plot-decision-quality",
     "plot-model-fit",
     "plot-model-inference",
@@ -700,6 +702,47 @@ def _fig_airtime_per_day(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
     return fig if fig.data else _no_data(fig, "No airtime time series.")
 
 
+def _fig_cloud_queue(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
+    """The shared cloud service over time: worker utilisation and queueing wait per policy."""
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Worker utilisation", "Queueing wait (mean, max)")
+    )
+    seen: set[str] = set()
+    for key, rows in _by_entry(timeseries).items():
+        # Utilisation and wait belong to the whole service: one line per policy.
+        if key[0] in seen or not any(
+            _num(r.get("cloud_requests")) for r in timeseries if r.get("policy") == key[0]
+        ):
+            continue
+        seen.add(key[0])
+        rows = [r for r in rows if _num(r.get("interval_s"))]
+        x = [(_num(r.get("time_s")) or 0.0) / DAY_S for r in rows]
+        name, colour = _ptext(key[0]), ctx.colour(key)
+        util = [100.0 * (_num(r.get("cloud_utilisation")) or 0.0) for r in rows]
+        fig.add_trace(
+            go.Scatter(x=x, y=util, name=name, legendgroup=name, line={"color": colour},
+                       hovertemplate="%{y:.3g} %<extra>%{fullData.name}</extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+        for field_, dash, label in (("cloud_wait_mean_s", "solid", "mean"),
+                                    ("cloud_wait_max_s", "dot", "max")):  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=[1e3 * (_num(r.get(field_)) or 0.0) for r in rows],
+                    name=f"{name} ({label})", legendgroup=name, showlegend=False,
+                    line={"color": colour, "dash": dash},
+                    hovertemplate=f"{label} %{{y:.3g}} ms<extra>%{{fullData.name}}</extra>",
+                ),
+                row=1, col=2,
+            )  # fmt: skip
+    _style(fig, "Cloud service over time")
+    for col in (1, 2):
+        fig.update_xaxes(title_text="Time [days]", row=1, col=col)
+    fig.update_yaxes(title_text="Utilisation [%]", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="Wait [ms]", rangemode="tozero", row=1, col=2)
+    return fig if fig.data else _no_data(fig, "No policy sent requests to the cloud.")
+
+
 def _fig_decision_quality(ctx: _Ctx) -> go.Figure:
     """Precision, recall and F1 as grouped bars per policy/group."""
     fig = go.Figure()
@@ -832,9 +875,35 @@ def _fig_model_inference(ctx: _Ctx) -> go.Figure:
     models = _model_entries(ctx)
     x = [_ptext(ctx.label(k)) for k, _ in models]
     colours = [ctx.colour(k) for k, _ in models]
+    # Latency stacked by op class where the run recorded it (greys: the classes are not
+    # policies, and policy colours stay reserved for policies).
+    classes = sorted(
+        {
+            c
+            for _, m in models
+            for c, v in (m.get("latency_by_op_class_s") or {}).items()
+            if _num(v)  # classes the model does not use stay out of the legend
+        }
+    )
+    for i, cls in enumerate(classes):
+        y = [
+            1e3 * (_num((m.get("latency_by_op_class_s") or {}).get(cls)) or 0.0) for _, m in models
+        ]
+        fig.add_trace(
+            go.Bar(
+                x=x, y=y, name=_ptext(cls), legendgroup="op-class",
+                marker={"color": _GREYS[i % len(_GREYS)], "line": {"color": "#333", "width": 0.5}},
+                hovertemplate=f"{_ptext(cls)}: %{{y:.4g}} ms<extra>%{{x}}</extra>",
+            ),
+            row=1, col=1,
+        )  # fmt: skip
+    fig.update_layout(barmode="stack")
     for col, (field_, scale, unit) in enumerate(
         (("latency_s", 1e3, "ms"), ("energy_j", 1e3, "mJ")), start=1
     ):
+        fig.update_xaxes(title_text="Policy", row=1, col=col)
+        if col == 1 and classes:
+            continue
         y = [None if (v := _num(m.get(field_))) is None else v * scale for _, m in models]
         fig.add_trace(
             go.Bar(
@@ -850,7 +919,7 @@ def _fig_model_inference(ctx: _Ctx) -> go.Figure:
             col=col,
         )
         fig.update_xaxes(title_text="Policy", row=1, col=col)
-    _style(fig, "Cost of one inference on the device")
+    _style(fig, "Cost of one inference on the device (latency by op class)")
     fig.update_yaxes(title_text="Latency per inference [ms]", row=1, col=1)
     fig.update_yaxes(title_text="Energy per inference [mJ]", row=1, col=2)
     return fig if models else _no_data(fig, "No on-device model in this run.")
@@ -1393,6 +1462,7 @@ def _figures(ctx: _Ctx, timeseries, latency_hist, nodes) -> dict[str, go.Figure]
         "plot-bytes-per-day": _fig_bytes_per_day(ctx, timeseries),
         "plot-airtime-per-day": _fig_airtime_per_day(ctx, timeseries),
         "plot-channel": _fig_channel(ctx),
+        "plot-cloud-queue": _fig_cloud_queue(ctx, timeseries),
         "plot-decision-quality": _fig_decision_quality(ctx),
         "plot-model-fit": _fig_model_fit(ctx),
         "plot-model-inference": _fig_model_inference(ctx),
@@ -1442,6 +1512,13 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         "without capture, no gateway in range, all demodulators busy) or never sent because "
         "the duty-cycle limit was reached.",
     )
+    cloud = _plot_block(
+        figs["plot-cloud-queue"],
+        "plot-cloud-queue",
+        "The cloud inference service shared by every group: busy share of its workers and the "
+        "time requests waited for a worker, per time-series step (a call counts in the step "
+        "it starts in).",
+    )
     quality = _plot_block(
         figs["plot-decision-quality"],
         "plot-decision-quality",
@@ -1464,6 +1541,7 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section("sec-energy", "Energy", energy),
         _section("sec-battery", "Battery", soc + life),
         _section("sec-traffic", "Bytes on air and the channel", bytes_day + airtime + channel),
+        _section("sec-cloud", "Cloud service", cloud),
         _section(
             "sec-decisions",
             "Decision quality",

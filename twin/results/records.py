@@ -220,6 +220,8 @@ def group_record(
             "board_flash_bytes": int(est.board_flash_bytes),
             "board_ram_bytes": int(est.board_ram_bytes),
             "latency_s": float(est.latency_s),
+            # Where the time goes: conv, depthwise, pointwise, fully connected, element-wise...
+            "latency_by_op_class_s": {k: float(v) for k, v in est.latency_by_class_s.items()},
             "energy_j": float(est.energy_j),
         },
     }
@@ -290,12 +292,30 @@ def event_rows(policy: str, g: FleetGroup) -> list[dict]:
     return rows
 
 
-def timeseries_rows(policy: str, g: FleetGroup) -> list[dict]:
-    """Battery quantiles and traffic per time-series step."""
+def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) -> list[dict]:
+    """Battery quantiles, traffic and the cloud per time-series step.
+
+    ``cloud_requests`` are this group's requests arriving in the step; the wait and the
+    utilisation are the whole cloud service's (shared by every group of the run).
+    """
     rows = []
     prev_t = 0.0
+    requests = net.requests_bins[g.index]
+    all_requests = net.requests_bins.sum(axis=0)
     for i, (t, p05, p50, p95) in enumerate(g.soc_rows):
         b = i - 1
+        interval = float(t - prev_t)
+        n_req = int(all_requests[b]) if b >= 0 else 0
+        cloud = {
+            "cloud_requests": int(requests[b]) if b >= 0 else 0,
+            "cloud_wait_mean_s": float(net.wait_ns_bins[b] / 1e9 / n_req) if n_req else 0.0,
+            "cloud_wait_max_s": float(net.wait_max_bins[b]) if b >= 0 else 0.0,
+            "cloud_utilisation": (
+                float(net.busy_ns_bins[b] / 1e9 / (workers * interval))
+                if b >= 0 and interval
+                else 0.0
+            ),
+        }
         rows.append(
             {
                 "policy": policy,
@@ -306,7 +326,8 @@ def timeseries_rows(policy: str, g: FleetGroup) -> list[dict]:
                 "battery_soc_p95": p95,
                 "uplink_bytes": int(g.bytes_bins[b]) if b >= 0 else 0,
                 "airtime_s": float(g.airtime_bins[b]) if b >= 0 else 0.0,
-                "interval_s": float(t - prev_t),
+                "interval_s": interval,
+                **cloud,
             }
         )
         prev_t = t

@@ -102,6 +102,15 @@ class LoRaNetwork:
         self._busy_ns = 0
         self.cloud_wait = LatencyHistogram()
         n = len(groups)
+        # The cloud over time, on the groups' time-series steps: requests arriving (per group),
+        # their queueing wait, and worker busy time (a call counts in the step it starts in;
+        # calls last milliseconds). Integer nanoseconds keep sums independent of batching.
+        self.bin_s = groups[0].ts_interval_s
+        n_bins = len(groups[0].ts_times_s)
+        self.requests_bins = np.zeros((n, n_bins), dtype=np.int64)
+        self.wait_ns_bins = np.zeros(n_bins, dtype=np.int64)
+        self.wait_max_bins = np.zeros(n_bins)
+        self.busy_ns_bins = np.zeros(n_bins, dtype=np.int64)
         self.delivered = np.zeros(n, dtype=np.int64)
         self.lost = {
             code: np.zeros(n, dtype=np.int64)
@@ -403,11 +412,15 @@ class LoRaNetwork:
         a = {f: v[:n_due] for f, v in a.items()}
         arrive = a["arrive"]
         self.cloud_wait.add(start - arrive)
+        arrive_bin = self._bin(arrive)
+        np.add.at(self.wait_ns_bins, arrive_bin, np.round((start - arrive) * 1e9).astype(np.int64))
+        np.maximum.at(self.wait_max_bins, arrive_bin, start - arrive)
         for gi, g in enumerate(self.groups):
             m = a["gid"] == gi
             if not m.any():
                 continue
             self.cloud_requests[gi] += int(m.sum())
+            np.add.at(self.requests_bins[gi], arrive_bin[m], 1)
             decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m], a["kind"][m])
             z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
             ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
@@ -486,6 +499,12 @@ class LoRaNetwork:
                 g.add_rx_charge(nodes, -saved_s * link.radio.listen_current_a, at)
         self._pool = {f: v[~gone] for f, v in pool.items()}
 
+    def _bin(self, t_s: np.ndarray) -> np.ndarray:
+        """Time-series step holding each time (the last step takes the horizon's end)."""
+        return np.minimum(
+            (np.asarray(t_s) // self.bin_s).astype(np.int64), len(self.busy_ns_bins) - 1
+        )
+
     def _fifo_equal(self, arrive: np.ndarray, s: float) -> np.ndarray:
         """Start times of one-request calls of equal length ``s`` on k FIFO workers."""
         w = self.cloud.workers
@@ -504,6 +523,7 @@ class LoRaNetwork:
         self._jobs += len(arrive)
         self._calls += len(arrive)
         self._busy_ns += len(arrive) * int(round(s * 1e9))
+        np.add.at(self.busy_ns_bins, self._bin(start), int(round(s * 1e9)))
         return start
 
     def _fifo_batched(self, arrive: np.ndarray, gid: np.ndarray, t: float):
@@ -533,6 +553,7 @@ class LoRaNetwork:
             free[w] = begin + dur
             self._calls += 1
             self._busy_ns += int(round(dur * 1e9))
+            self.busy_ns_bins[self._bin(np.array([begin]))[0]] += int(round(dur * 1e9))
             i = j
         self._jobs += i
         return start[:i], done[:i]
