@@ -83,9 +83,34 @@ def test_report_renders_offline_in_chromium(tmp_path, small_farm):
             for part in metric.split("."):
                 expected = expected[part]
             assert json.loads(value) == pytest.approx(expected)
+        # ...and the per-node table adds up to the same cards.
+        _check_cards_against_nodes(cards, out, summary)
         ARTIFACTS.mkdir(exist_ok=True)
         driver.set_window_size(1300, 6000)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))
         assert (ARTIFACTS / "report.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def _check_cards_against_nodes(cards: list, out: Path, summary: dict) -> None:
+    import csv
+
+    import numpy as np
+
+    with (out / "nodes.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    days = summary["scenario"]["horizon_s"] / 86_400.0
+    for policy, metric, value in cards:
+        mine = [r for r in rows if r["policy"] == policy]
+        shown = json.loads(value)
+        if metric == "bytes_per_node_day":
+            expected = sum(int(r["uplink_bytes"]) for r in mine) / len(mine) / days
+        elif metric == "battery_life_days.median":
+            expected = float(np.median([float(r["battery_life_days"]) for r in mine]))
+        elif metric == "decision.f1":
+            tp, fp, fn = (sum(int(r[c]) for r in mine) for c in ("tp", "fp", "fn"))
+            expected = 2 * tp / (2 * tp + fp + fn)
+        else:
+            continue  # latency percentiles come from the histogram, not from nodes.csv
+        assert shown == pytest.approx(expected, rel=1e-9), (policy, metric)

@@ -220,3 +220,14 @@ def test_cloud_time_series_adds_up_to_the_summary(tiny_run):
         busy = sum(r["cloud_utilisation"] * r["interval_s"] for r in rows)
         assert busy / horizon == pytest.approx(e["cloud"]["utilisation"], rel=1e-9, abs=1e-15)
         assert all(r["cloud_wait_max_s"] >= r["cloud_wait_mean_s"] >= 0 for r in rows)
+
+
+def test_manifest_says_what_made_the_results(tmp_path, tiny_run):
+    out = twin.write_results(tiny_run, tmp_path / "res")
+    manifest = json.loads((out / "manifest.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert manifest["scenario_hash"] == summary["scenario"]["hash"]
+    assert manifest["seed"] == summary["scenario"]["seed"]
+    assert manifest["versions"]["twin"] == twin.api.versions()["twin"]
+    assert {"numpy", "onnxruntime", "simpy"} <= set(manifest["versions"])
+    assert manifest["wall_time_s"] > 0

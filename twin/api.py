@@ -356,6 +356,10 @@ def run(
         "results": results,
     }
     manifest = {
+        # What made these results (also in summary.json), then what varies between reruns.
+        "scenario_hash": summary["scenario"]["hash"],
+        "seed": scenario.world.seed,
+        "versions": summary["versions"],
         "wall_time_s": wall,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "node_samples": sum(r["samples"] for r in results),
