@@ -165,6 +165,87 @@ def compare(
 
 
 @app.command()
+def sweep(
+    study: Path = typer.Argument(..., help="Study YAML file.", show_default=False),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Study directory [default: results/<study name>]."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-j", help="Local processes [default: all cores]."
+    ),
+    in_process: bool = typer.Option(
+        False, "--in-process", help="Run every run in this process (no pool)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786."
+    ),
+    dask_local: int | None = typer.Option(
+        None, "--dask-local", help="Start a loopback Dask LocalCluster of N workers."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted study: skip the runs already done."
+    ),
+) -> None:
+    """Run a what-if study: every configuration x seed, one tidy table and a study report.
+
+    Example: twin sweep examples/farm_study.yaml --workers 2
+    """
+    from twin import study as st
+
+    if sum([in_process, scheduler is not None, dask_local is not None]) > 1:
+        _fail(TwinError("choose one of --in-process, --scheduler, --dask-local"))
+    executor = "inprocess" if in_process else "dask" if scheduler or dask_local else "process"
+    try:
+        with _progress() as progress:
+            result = st.run_study(
+                study, out=out, executor=executor, workers=workers, scheduler=scheduler,
+                dask_local=dask_local, resume=resume, progress=progress,
+            )  # fmt: skip
+    except TwinError as exc:
+        _fail(exc)
+        return
+    s = result.summary
+    typer.echo(
+        f"{s['runs_planned']} runs ({s['runs_failed']} failed) in {s['wall_time_s']:.1f} s; "
+        f"table in {result.directory}/study.csv, report in {result.directory}/report.html"
+    )
+
+
+class _progress:
+    """A progress bar with runs done, failures and ETA on a terminal; silent otherwise."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        self.bar = None
+        if console.is_terminal:
+            self.bar = Progress(
+                TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"), TimeRemainingColumn(),
+                console=console, transient=True,
+            )  # fmt: skip
+            self.bar.__enter__()
+            self.task = self.bar.add_task("runs", total=None, failed=0)
+        return self.update
+
+    def update(self, done: int, total: int, failed: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, failed=failed)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@app.command()
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
 ) -> None:

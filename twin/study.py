@@ -1,0 +1,603 @@
+"""What-if studies: one base scenario, parameter axes, seeds; many runs, one tidy table.
+
+A study file (YAML) names a base scenario, the fixed changes made to it, the parameters to vary
+(by dotted path, as :meth:`twin.Scenario.with_overrides` takes them), how to combine them
+(``grid``, ``random`` or ``lhs``), the seeds, and the metrics to keep::
+
+    name: farm_period_sf
+    scenario: ../scenarios/farm.yaml
+    overrides: {world.horizon_days: 7}
+
+Parameters
+----------
+      groups.soil.sampling_period_s: [300, 900, 1800]
+      groups.soil.spreading_factor: {start: 7, stop: 10, step: 1}
+    seeds: [1, 2, 3]
+    metrics: [battery_life_days.median, latency_s.p95, decision.f1]
+
+Every run is a pure function of its scenario and seed, so the table is the same whichever
+executor runs it (in-process, a local process pool, or Dask) and however many workers. Runs
+are appended to ``runs.jsonl`` as they finish; ``resume`` skips the runs already there. A run
+that raises is recorded with its error and the study goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twin.errors import ScenarioError, TwinError
+
+# Metrics kept when a study names none; the study report's Pareto front needs the first three.
+DEFAULT_METRICS = (
+    "battery_life_days.median",
+    "latency_s.p95",
+    "decision.f1",
+    "bytes_per_node_day",
+    "energy_per_node_day_j",
+    "cloud.cost_usd.total",
+)
+PARETO_METRICS = DEFAULT_METRICS[:3]
+PARAM_PREFIX = "param."
+
+
+# --------------------------------------------------------------------------- the study file
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeAxis(_Strict):
+    """Evenly spaced values from ``start`` to ``stop`` inclusive."""
+
+    start: float
+    stop: float
+    step: float = Field(gt=0)
+
+    def values(self) -> list[float | int]:
+        """The values, as integers when start and step are whole numbers."""
+        n = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
+        if n < 1:
+            raise ValueError("stop is below start")
+        vals = [self.start + i * self.step for i in range(n)]
+        integral = all(float(v).is_integer() for v in (self.start, self.step))
+        return [int(round(v)) if integral else round(v, 12) for v in vals]
+
+
+class IntervalAxis(_Strict):
+    """A continuous interval, sampled by ``random`` or ``lhs`` (not by ``grid``)."""
+
+    low: float
+    high: float
+    log: bool = Field(False, description="Sample uniformly in log space (low > 0).")
+    integer: bool = Field(False, description="Round samples to integers.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntervalAxis:
+        if not self.high > self.low:
+            raise ValueError("high must be greater than low")
+        if self.log and self.low <= 0:
+            raise ValueError("a log interval needs low > 0")
+        return self
+
+    def at(self, u: np.ndarray) -> list:
+        """Values at quantiles ``u`` in [0, 1)."""
+        if self.log:
+            x = np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
+        else:
+            x = self.low + u * (self.high - self.low)
+        return [int(round(v)) for v in x] if self.integer else [float(v) for v in x]
+
+
+Axis = Annotated[list[Any], Field(min_length=1)] | RangeAxis | IntervalAxis
+
+
+class Seeds(_Strict):
+    """``count`` consecutive seeds from ``start``."""
+
+    count: int = Field(ge=1)
+    start: int = Field(0, ge=0)
+
+
+class StudySpec(_Strict):
+    """A study: base scenario, parameter axes, sampling, seeds and metrics."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    scenario: str = Field(description="Base scenario YAML (relative to the study file).")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed changes to the base scenario, by dotted path."
+    )
+    parameters: Annotated[dict[str, Axis], Field(min_length=1)]
+    sampling: Literal["grid", "random", "lhs"] = "grid"
+    samples: int | None = Field(None, ge=1, description="Configurations drawn (random, lhs).")
+    study_seed: int = Field(0, ge=0, description="Seed of the random / Latin-hypercube draw.")
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | Seeds = [0]
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+
+    @model_validator(mode="after")
+    def _sampling_needs(self) -> StudySpec:
+        if self.sampling == "grid":
+            if self.samples is not None:
+                raise ValueError("'samples' is for random or lhs sampling; a grid takes them all")
+            cont = [p for p, a in self.parameters.items() if isinstance(a, IntervalAxis)]
+            if cont:
+                raise ValueError(
+                    "a grid cannot take continuous intervals "
+                    f"({', '.join('parameters.' + c for c in cont)}): give a "
+                    "list or {start, stop, step}, or use sampling: random / lhs"
+                )
+        elif self.samples is None:
+            raise ValueError(f"sampling '{self.sampling}' needs 'samples'")
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds, in order."""
+        if isinstance(self.seeds, Seeds):
+            return list(range(self.seeds.start, self.seeds.start + self.seeds.count))
+        return list(self.seeds)
+
+    def configurations(self) -> list[dict[str, Any]]:
+        """Parameter values of every configuration, in a fixed order."""
+        axes = {
+            p: (a.values() if isinstance(a, RangeAxis) else a) for p, a in self.parameters.items()
+        }
+        if self.sampling == "grid":
+            combos: list[dict[str, Any]] = [{}]
+            for p, vals in axes.items():
+                combos = [{**c, p: v} for c in combos for v in vals]
+            return combos
+        rng = np.random.default_rng(self.study_seed)
+        n = int(self.samples or 0)
+        out: list[dict[str, Any]] = [{} for _ in range(n)]
+        for p, a in axes.items():
+            # Latin hypercube: one draw in each of n equal strata, strata shuffled per axis.
+            u = (
+                (rng.permutation(n) + rng.uniform(size=n)) / n
+                if self.sampling == "lhs"
+                else rng.uniform(size=n)
+            )
+            vals = a.at(u) if isinstance(a, IntervalAxis) else [a[int(x * len(a))] for x in u]
+            for c, v in zip(out, vals, strict=True):
+                c[p] = v
+        return out
+
+
+def load_study(path: str | Path) -> tuple[StudySpec, Path]:
+    """Read and validate a study file; returns the spec and the base scenario's path."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError("study file not found", str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {exc}", str(path)) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            "a study file is a mapping (name, scenario, parameters, ...)", str(path)
+        )
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(msg, str(path), where or None) from None
+    scenario = (path.parent / spec.scenario).resolve()
+    if not scenario.is_file():
+        raise ScenarioError(f"base scenario not found: {scenario}", str(path), "scenario")
+    return spec, scenario
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run of a study: a configuration and a seed (everything a worker needs)."""
+
+    run: str
+    config: int
+    seed: int
+    params: dict[str, Any]
+    scenario: dict  # the base scenario with fixed and varied overrides, as plain data
+    base_dir: str
+    key: str = field(default="")
+
+
+def _key(params: dict, seed: int, base_digest: str) -> str:
+    blob = json.dumps({"p": params, "s": seed, "b": base_digest}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) -> list[RunTask]:
+    """Every run of the study, each validated before anything runs.
+
+    Raises
+    ------
+    ScenarioError
+        If the base scenario is invalid, or an override or parameter value does not fit it
+        (the key path names ``overrides.X`` or ``parameters.X``).
+    """
+    from twin.config.loader import load_scenario, resolve
+
+    base = load_scenario(scenario_path)
+    try:
+        base = base.with_overrides(spec.overrides)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, study_file, f"overrides.{exc.key_path}") from None
+    digest = base.digest()
+    tasks = []
+    n_conf = len(spec.configurations())
+    width = len(str(max(n_conf - 1, 1)))
+    for ci, params in enumerate(spec.configurations()):
+        try:
+            sc = base.with_overrides(params)
+            # Profiles, models and their constraints too: a bad value fails here, not in
+            # every run of the study.
+            resolve(sc, scenario_path.parent)
+        except ScenarioError as exc:
+            # Name the parameter (the validator's path may go deeper, into a union member).
+            key = exc.key_path or ""
+            param = max((p for p in params if key == p or key.startswith(p + ".")), key=len,
+                        default=key)  # fmt: skip
+            value = f" (value {params[param]!r})" if param in params else ""
+            raise ScenarioError(
+                f"{exc.message}{value}", study_file, f"parameters.{param}"
+            ) from None
+        data = sc.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        for seed in spec.seed_list:
+            tasks.append(
+                RunTask(
+                    run=f"c{ci:0{width}d}-s{seed}",
+                    config=ci,
+                    seed=seed,
+                    params=params,
+                    scenario=data,
+                    base_dir=str(scenario_path.parent),
+                    key=_key(params, seed, digest),
+                )
+            )
+    return tasks
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run_task(task: RunTask) -> dict:
+    """Run one task; never raises for a failing run (the error is recorded instead).
+
+    Module-level so that process pools and Dask workers can import it.
+    """
+    from twin.api import run
+
+    started = time.perf_counter()
+    try:
+        result = run(task.scenario, seed=task.seed, base_dir=task.base_dir)
+        records, status, error = result.records(), "ok", None
+    except Exception as exc:  # a failed run is a result of the study, not its end
+        records, status = [], "error"
+        error = f"{type(exc).__name__}: {exc}"
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        if last:
+            error += f" ({Path(last[0].filename).name}:{last[0].lineno})"
+    return {
+        "key": task.key,
+        "run": task.run,
+        "config": task.config,
+        "seed": task.seed,
+        "params": task.params,
+        "status": status,
+        "error": error,
+        "records": records,
+        "wall_time_s": time.perf_counter() - started,
+    }
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _in_process(tasks: list[RunTask], on_done: Callable[[dict], None], **_: Any) -> None:
+    for t in tasks:
+        on_done(run_task(t))
+
+
+def _process_pool(
+    tasks: list[RunTask], on_done: Callable[[dict], None], workers: int | None = None, **_: Any
+) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: a fresh interpreter per worker (no inherited onnxruntime threads or locks).
+    pool = ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count(), mp_context=mp.get_context("spawn")
+    )
+    try:
+        futures = [pool.submit(run_task, t) for t in tasks]
+        for f in as_completed(futures):
+            on_done(f.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _dask(
+    tasks: list[RunTask],
+    on_done: Callable[[dict], None],
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    **_: Any,
+) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise TwinError("Dask is not installed: pip install 'twin[dask]'") from None
+    cluster = None
+    if scheduler is None:
+        # Loopback only, one single-threaded process per worker, no dashboard.
+        cluster = LocalCluster(
+            n_workers=dask_local or os.cpu_count(), threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address=None,
+        )  # fmt: skip
+    try:
+        with Client(scheduler or cluster) as client:
+            futures = client.map(run_task, tasks, pure=False)
+            for f in as_completed(futures):
+                on_done(f.result())
+    except OSError as exc:
+        raise TwinError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+EXECUTORS: dict[str, Callable[..., None]] = {
+    "inprocess": _in_process,
+    "process": _process_pool,
+    "dask": _dask,
+}
+
+
+# --------------------------------------------------------------------------- the study
+
+
+@dataclass
+class StudyResult:
+    """A finished (or resumed) study: its table, as flat rows, and where it lives."""
+
+    spec: StudySpec
+    rows: list[dict]
+    directory: Path | None
+    summary: dict
+
+    def frame(self):
+        """The study table as a pandas DataFrame (needs pandas)."""
+        from twin.api import _frame
+
+        return _frame(self.rows)
+
+
+def _read_done(path: Path) -> dict[str, dict]:
+    """Finished runs by key; a line cut short by a crash is ignored (that run runs again)."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[rec["key"]] = rec
+    return done
+
+
+def table_rows(spec: StudySpec, tasks: list[RunTask], done: dict[str, dict]) -> list[dict]:
+    """One row per run x policy x group (one row for a failed run), in plan order."""
+    metrics = list(dict.fromkeys([*spec.metrics, *PARETO_METRICS]))
+    rows = []
+    for t in tasks:
+        rec = done.get(t.key)
+        if rec is None:
+            continue
+        base = {"run": t.run, "config": t.config, "seed": t.seed, "status": rec["status"],
+                "error": rec["error"]}  # fmt: skip
+        params = {f"{PARAM_PREFIX}{p}": v for p, v in t.params.items()}
+        if rec["status"] != "ok":
+            rows.append({**base, "policy": None, "group": None, **params,
+                         **dict.fromkeys(metrics)})  # fmt: skip
+            continue
+        for r in rec["records"]:
+            rows.append({**base, "policy": r["policy"], "group": r["group"], **params,
+                         **{m: r.get(m) for m in metrics}})  # fmt: skip
+    return rows
+
+
+def _unknown_metrics(spec: StudySpec, done: dict[str, dict]) -> list[str]:
+    known: set[str] = set()
+    for rec in done.values():
+        for r in rec["records"]:
+            known.update(r)
+    return [m for m in spec.metrics if known and m not in known]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    import io
+
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def run_study(
+    study: str | Path | StudySpec,
+    out: str | Path | None = None,
+    executor: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    resume: bool = False,
+    progress: Callable[[int, int, int], None] | None = None,
+    scenario_path: str | Path | None = None,
+) -> StudyResult:
+    """Run a study; write ``runs.jsonl`` as runs finish, then ``study.csv`` and the report.
+
+    Parameters
+    ----------
+    study : path or StudySpec
+        A study file, or a spec (then give ``scenario_path``).
+    out : path, optional
+        Study directory (default ``results/<study name>``). ``None`` with a spec and no
+        ``out``: nothing is written.
+    executor : {"process", "inprocess", "dask"}
+        Where runs go: a local process pool (``workers`` processes, default all cores), this
+        process, or Dask (``scheduler`` address, or a loopback LocalCluster of ``dask_local``
+        workers).
+    resume : bool
+        Keep the runs already in ``out/runs.jsonl`` and run only the others. Without it, an
+        existing study directory is refused (nothing is overwritten).
+    progress : callable, optional
+        Called as ``progress(done, total, failed)`` after each run.
+
+    Raises
+    ------
+    ScenarioError
+        Invalid study file, base scenario, override or parameter value (before any run).
+    TwinError
+        Study directory exists without ``resume``, or belongs to a different study.
+    """
+    file = None
+    if isinstance(study, StudySpec):
+        spec = study
+        if scenario_path is None:
+            raise TwinError("a StudySpec needs scenario_path (its base scenario file)")
+        base_path = Path(scenario_path).resolve()
+    else:
+        file = str(study)
+        spec, base_path = load_study(study)
+    if executor not in EXECUTORS:
+        raise TwinError(f"unknown executor '{executor}' (one of {', '.join(EXECUTORS)})")
+    tasks = plan(spec, base_path, file)
+    plan_hash = hashlib.sha256("".join(t.key for t in tasks).encode()).hexdigest()[:16]
+
+    directory = Path(out) if out is not None else Path("results") / spec.name
+    runs_path = directory / "runs.jsonl"
+    meta_path = directory / "study.json"
+    if directory.exists() and any(directory.iterdir()):
+        if not resume:
+            raise TwinError(
+                f"{directory} exists: use --resume to finish that study, or another --out"
+            )
+        if meta_path.exists() and json.loads(meta_path.read_text()).get("plan") != plan_hash:
+            raise TwinError(f"{directory} holds a different study (its runs differ from this one)")
+    directory.mkdir(parents=True, exist_ok=True)
+    done = _read_done(runs_path) if resume else {}
+    # Rewrite the journal without torn lines before appending to it.
+    _write_atomic(runs_path, "".join(json.dumps(r) + "\n" for r in done.values()))
+    pending = [t for t in tasks if t.key not in done]
+    meta = {"name": spec.name, "file": file, "scenario": str(base_path), "plan": plan_hash,
+            "spec": spec.model_dump(mode="json")}  # fmt: skip
+    _write_atomic(meta_path, json.dumps(meta, indent=2) + "\n")
+
+    failed = sum(1 for r in done.values() if r["status"] != "ok")
+    count = [len(tasks) - len(pending), failed]
+    started = time.perf_counter()
+    with runs_path.open("a") as journal:
+
+        def on_done(rec: dict) -> None:
+            # One line per finished run, flushed to disk: a crash loses at most the runs
+            # in flight.
+            journal.write(json.dumps(rec) + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+            done[rec["key"]] = rec
+            count[0] += 1
+            count[1] += rec["status"] != "ok"
+            if progress is not None:
+                progress(count[0], len(tasks), count[1])
+
+        if progress is not None:
+            progress(count[0], len(tasks), count[1])
+        EXECUTORS[executor](
+            pending, on_done, workers=workers, scheduler=scheduler, dask_local=dask_local
+        )
+    wall = time.perf_counter() - started
+
+    unknown = _unknown_metrics(spec, done)
+    if unknown:
+        raise ScenarioError(
+            f"unknown metric(s) {', '.join(unknown)}; the runs are saved, fix 'metrics' and "
+            "run again with --resume (see a run's record keys in runs.jsonl)",
+            file,
+            "metrics",
+        )
+    rows = table_rows(spec, tasks, done)
+    summary = _summary(spec, base_path, tasks, done, executor, workers, wall)
+    _write_atomic(directory / "study.csv", _csv_text(rows))
+    _write_atomic(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
+    _write_atomic(directory / "report.html", render(summary, rows))
+    return StudyResult(spec, rows, directory, summary)
+
+
+def _summary(spec, base_path, tasks, done, executor, workers, wall) -> dict:
+    from twin.api import versions
+
+    return {
+        "name": spec.name,
+        "scenario": str(base_path),
+        "sampling": spec.sampling,
+        "parameters": list(spec.parameters),
+        "metrics": list(dict.fromkeys([*spec.metrics, *PARETO_METRICS])),
+        "seeds": spec.seed_list,
+        "runs_planned": len(tasks),
+        "runs_failed": sum(1 for t in tasks if done.get(t.key, {}).get("status") == "error"),
+        "versions": versions(),
+        "wall_time_s": wall,
+        "executor": executor if executor != "process" else f"process ({workers or os.cpu_count()})",
+    }
+
+
+def render(summary: dict, rows: list[dict]) -> str:
+    """The study report (HTML) from the summary and the table."""
+    from twin.report.study import render_study_report
+
+    return render_study_report(summary, rows)
+
+
+def load_study_table(directory: str | Path) -> list[dict]:
+    """Read ``study.csv`` of a finished study back as rows (typed like the original)."""
+    from twin.api import _cell
+
+    with (Path(directory) / "study.csv").open(newline="") as fh:
+        return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def iter_metrics(rows: Iterable[dict]) -> list[str]:
+    """Metric columns of a study table (everything that is not run, param or label)."""
+    fixed = {"run", "config", "seed", "status", "error", "policy", "group"}
+    first = next(iter(rows), {})
+    return [k for k in first if k not in fixed and not k.startswith(PARAM_PREFIX)]
