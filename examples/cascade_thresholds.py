@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from twin import study as st
+from twin.report.study import mean_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = os.environ.get("TWIN_EXAMPLE_SMALL") == "1"
@@ -32,7 +33,7 @@ def main(out: Path) -> None:
             "groups.thermostat.count": 1,
             "groups.speaker.count": 1,
             "groups.camera.count": 2 if SMALL else 8,
-            "world.horizon_days": 0.1 if SMALL else 1,
+            "world.horizon_days": 0.6 if SMALL else 1,  # into the afternoon
             "policies": [
                 {"name": "cascade", "kind": "cascade", "params": {"low": 0.2, "high": 0.8}}
             ],
@@ -48,19 +49,23 @@ def main(out: Path) -> None:
         spec, out=out, scenario_path=ROOT / "scenarios" / "smart_home.yaml",
         executor="inprocess" if SMALL else "process",
     )  # fmt: skip
-    # Mean over seeds, cameras only, then rank by F1 per joule.
+    # Mean over seeds, cameras only, then rank by F1 per joule. F1 is undefined (None) when a
+    # run saw no person and raised no alarm; mean_ci skips those.
     acc: dict[tuple, list] = defaultdict(list)
     for r in result.rows:
         if r["status"] == "ok" and r["group"] == "camera":
             key = (r["param.policies.0.params.low"], r["param.policies.0.params.high"])
             acc[key].append((r["decision.f1"], r["energy_per_node_day_j"]))
-    ranked = sorted(
-        ((sum(f for f, _ in v) / len(v), sum(e for _, e in v) / len(v), k) for k, v in acc.items()),
-        key=lambda x: -x[0] / x[1],
-    )
+    table = []
+    for (low, high), v in acc.items():
+        f1, _, n_f1 = mean_ci([f for f, _ in v])
+        joules = mean_ci([e for _, e in v])[0]
+        table.append((f1 / joules if n_f1 else float("-inf"), low, high, f1, joules, n_f1))
     print("low   high   F1     J/camera-day   F1 per kJ")
-    for f1, joules, (low, high) in ranked:
-        print(f"{low:<5} {high:<6} {f1:.3f}  {joules:12.1f}   {1000 * f1 / joules:.2f}")
+    for score, low, high, f1, joules, n_f1 in sorted(table, reverse=True):
+        f1_txt = f"{f1:.3f}" if n_f1 else "n/a  "
+        per_kj = f"{1000 * score:.2f}" if n_f1 else "n/a"
+        print(f"{low:<5} {high:<6} {f1_txt}  {joules:12.1f}   {per_kj}")
     print(f"study table: {out / 'study.csv'}; report: {out / 'report.html'}")
 
 

@@ -151,14 +151,22 @@ def test_resume_refuses_a_different_study(tmp_path):
 @pytest.mark.parametrize(
     ("change", "where", "message"),
     [
-        ({"parameters": {"groups.soil.sampling_period": [60]}}, "parameters.", "did you mean 'sampling_period_s'"),
+        (
+            {"parameters": {"groups.soil.sampling_period": [60]}},
+            "parameters.",
+            "did you mean 'sampling_period_s'",
+        ),
         ({"parameters": {"groups.soil.spreading_factor": [6]}}, "parameters.", "value 6"),
         (
             {"parameters": {"groups.soil.model.threshold": {"low": 0.2, "high": 0.8}}},
             "parameters",
             "grid cannot take continuous",
         ),  # fmt: skip
-        ({"overrides": {"world.horizon": 1}}, "overrides.world.horizon", "did you mean 'horizon_days'"),
+        (
+            {"overrides": {"world.horizon": 1}},
+            "overrides.world.horizon",
+            "did you mean 'horizon_days'",
+        ),
         ({"sampling": "lhs"}, "", "needs 'samples'"),
         ({"scenario": "nowhere.yaml"}, "scenario", "base scenario not found"),
     ],
