@@ -21,6 +21,7 @@ def _queue(workers, call_s, request_s, max_batch):
     net._last_starts = np.full(workers, -np.inf)
     net._worker_free = np.full(workers, -np.inf)
     net._jobs = net._calls = net._busy_ns = 0
+    net.bin_s, net.busy_ns_bins = 1.0, np.zeros(20, dtype=np.int64)  # 1 s time-series steps
     return net
 
 
@@ -34,6 +35,9 @@ def test_greedy_batching_without_batches_is_the_fifo_recursion():
     start_b, done_b = b._fifo_batched(arrive, np.zeros(len(arrive), dtype=int), np.inf)
     np.testing.assert_allclose(start_a, start_b, rtol=0, atol=1e-12)
     assert a._busy_ns == b._busy_ns and a._calls == b._calls == len(arrive)
+    # Busy time per time-series step agrees too, and adds up to the total.
+    np.testing.assert_array_equal(a.busy_ns_bins, b.busy_ns_bins)
+    assert a.busy_ns_bins.sum() == a._busy_ns
 
 
 def test_batching_takes_what_waits_and_pays_the_call_once():
