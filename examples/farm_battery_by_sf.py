@@ -15,9 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from twin.report.study import mean_ci
-
 from twin import study as st
+from twin.report.study import mean_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = os.environ.get("TWIN_EXAMPLE_SMALL") == "1"
