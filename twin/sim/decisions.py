@@ -155,6 +155,13 @@ class DecisionTimeline:
         if due_o is not None and len(due_o["node"]) or due_d is not None and len(due_d["node"]):
             self._events(due_d, due_o)
         nd = 0 if due_d is None else len(due_d["node"])
+        # Reads of nodes without a delivery in this span see the acting decision as it is:
+        # no ordering needed (the usual case: on the board, decisions change rarely).
+        busy = np.zeros(self.n, dtype=bool)
+        if nd:
+            busy[due_d["node"]] = True
+        due_q = self._read_quiet(due_q, busy, score=True)
+        due_c = self._read_quiet(due_c, busy, score=False)
         nq = 0 if due_q is None else len(due_q["node"])
         nc = 0 if due_c is None else len(due_c["node"])
         if nd + nq + nc == 0:
@@ -203,6 +210,26 @@ class DecisionTimeline:
             ends = seg_end[own[seg_end]]
             self.acting[node[ends]] = acting[ends]
             self.deliveries += nd
+
+    def _read_quiet(self, due: dict | None, busy: np.ndarray, score: bool) -> dict | None:
+        """Resolve the reads of nodes not in ``busy``; return the others (to be ordered)."""
+        if due is None or not len(due["node"]):
+            return due
+        quiet = ~busy[due["node"]]
+        if not quiet.any():
+            return due
+        q, rest = _split(due, quiet)
+        nodes = q["node"]
+        acting = self.acting[nodes]
+        if score:
+            truth, dec = q["v"].astype(bool), acting.astype(bool)
+            cell = np.where(truth, np.where(dec, TP, FN), np.where(dec, FP, TN))
+            counts = np.bincount(nodes * 4 + cell, minlength=4 * self.n)
+            self.confusion += counts.reshape(self.n, 4)
+        else:
+            self.control_value[nodes] = acting
+            self.control_pending[nodes] = False
+        return rest
 
     def _events(self, d: dict | None, o: dict | None) -> None:
         """Episodes, detections and false alarms, from truth and deliveries in time order.

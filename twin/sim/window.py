@@ -11,6 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_slice(nodes: np.ndarray) -> slice | np.ndarray:
+    """``nodes`` as a slice when they are a run of consecutive indices (the usual batch).
+
+    Indexing with a slice reads and writes in place; a fancy index gathers a copy first.
+    """
+    n = len(nodes)
+    if n > 1 and nodes[-1] - nodes[0] == n - 1 and nodes[0] >= 0:
+        if np.all(np.diff(nodes) == 1):
+            return slice(int(nodes[0]), int(nodes[-1]) + 1)
+    return nodes
+
+
 class WindowBuffer:
     """The last ``window`` readings of ``channels`` values for each of ``n`` nodes."""
 
@@ -21,6 +33,12 @@ class WindowBuffer:
     def write(self, nodes: np.ndarray, k: np.ndarray, values: np.ndarray) -> None:
         """Store reading ``k`` of each node (``values``: ``(len(nodes), channels)``)."""
         slot = np.asarray(k) % self.window
+        rows = as_slice(nodes)
+        if isinstance(rows, slice) and slot.min() == slot.max():
+            s = int(slot[0])  # one slot for the whole run: two strided slice writes
+            self.buf[rows, s] = values
+            self.buf[rows, s + self.window] = values
+            return
         self.buf[nodes, slot] = values
         self.buf[nodes, slot + self.window] = values
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.rng import NodeStream
+from twin.sim.window import as_slice
 
 DAY_S = 86_400.0
 HOUR_S = 3_600.0
@@ -277,7 +278,7 @@ class SoilWorld:
             self._actuate(nodes, k, control)
         slot = k % self.width
         theta = self._ring[nodes, slot]
-        truth = self._ring[nodes].min(axis=1) < self.crit[nodes]
+        truth = self._ring[as_slice(nodes)].min(axis=1) < self.crit[nodes]
         if self.actuation:
             self.stress_samples[nodes] += (k >= 1) & (theta < self.crit[nodes])
         t = self._time(nodes, k)
