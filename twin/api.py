@@ -22,7 +22,7 @@ from twin.ml.runner import OnnxModel
 from twin.physics.compute import inference_cost
 from twin.policies import BUILTIN, PolicyPlan, load_policy_class
 from twin.profiles import load_profile
-from twin.results import records
+from twin.results import conservation, records
 from twin.sim.engine import GroupModels, simulate
 
 _DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
@@ -335,9 +335,12 @@ def run(
         policy = plan.name
         groups, net = simulate(scenario, resolved, plan, models, batch_window_s, record_events)
         for g in groups:
-            results.append(
-                records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
+            rec = records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
+            # Every sample, frame and joule accounted for; a violation is a bug and stops here.
+            rec["conservation"] = conservation.check_record(
+                rec, int(g.g_end), g.policy.runs_device_model
             )
+            results.append(rec)
             nodes.extend(records.node_rows(policy, g, scenario.horizon_s))
             series.extend(records.timeseries_rows(policy, g, net, scenario.cloud.workers))
             hists.append(records.latency_rows(policy, g))

@@ -1,0 +1,75 @@
+"""Conservation checks: every sample, message and joule of a run accounted for.
+
+Each summary record must satisfy identities that hold whatever the scenario:
+
+* **samples**: samples scheduled = taken + skipped, a node skips samples only once its
+  battery is empty, and a policy that runs the device model infers every sample taken;
+* **uplinks**: frames put on air or refused = delivered + lost, by reason;
+* **energy**: the charge ledger's states sum to the charge drawn, none negative, and the
+  energy by state sums to the total.
+
+A violation is a bug in twin, not bad input: the run fails loudly with
+:class:`ConservationError`, naming the record and the identity.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+class ConservationError(AssertionError):
+    """An accounting identity does not hold: a bug, reported with the numbers."""
+
+
+def _close(a: float, b: float) -> bool:
+    # Float sums over many nodes in different orders: 1e-9 relative is far above rounding
+    # and far below any real leak (one sample's energy is ~1e-7 of a day's total).
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def check_record(record: dict, scheduled: int, runs_device_model: bool) -> dict[str, bool]:
+    """Check one (policy, group) summary record; returns the identities checked.
+
+    Parameters
+    ----------
+    record : dict
+        A summary entry (``twin.results.records.group_record``).
+    scheduled : int
+        Samples the schedule asked for over the horizon.
+    runs_device_model : bool
+        Whether the policy runs the on-device model on every sample.
+
+    Raises
+    ------
+    ConservationError
+        If an identity fails (the message names it and gives the numbers).
+    """
+    where = f"{record['policy']}/{record['group']}"
+    problems = []
+    taken, skipped = record["samples"], record["samples_skipped"]
+    if taken + skipped != scheduled:
+        problems.append(f"samples {taken} + skipped {skipped} != scheduled {scheduled}")
+    if skipped and not record["battery_life_days"]["dead_nodes"]:
+        problems.append(f"{skipped} samples skipped but no node ran out of energy")
+    inferred = record["inferences_device"]
+    if inferred != (taken if runs_device_model else 0):
+        problems.append(f"device inferences {inferred} for {taken} samples taken")
+    lost = sum(record["uplink_lost"].values())
+    if record["uplink_messages"] != record["uplink_delivered"] + lost:
+        problems.append(
+            f"uplink frames {record['uplink_messages']} != delivered "
+            f"{record['uplink_delivered']} + lost {lost} {record['uplink_lost']}"
+        )
+    by_state = record["battery"]["drawn_by_state_c"]
+    if any(v < -1e-12 for v in by_state.values()):
+        problems.append(f"negative charge in a ledger state: {by_state}")
+    states_c, drawn_c = sum(by_state.values()), record["battery"]["drawn_c"]
+    if not _close(states_c, drawn_c):
+        problems.append(f"ledger states sum to {states_c} C, drawn {drawn_c} C")
+    energy = dict(record["energy_j"])
+    total = energy.pop("total")
+    if not _close(sum(energy.values()), total):
+        problems.append(f"energy by state sums to {sum(energy.values())} J, total {total} J")
+    if problems:
+        raise ConservationError(f"{where}: " + "; ".join(problems) + " (a twin bug: please report)")
+    return {"samples": True, "uplinks": True, "energy": True}
