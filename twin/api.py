@@ -186,13 +186,15 @@ def _prepare(scenario, seed=None, base_dir=None):
     if seed is not None:
         scenario = scenario.with_seed(seed)
     resolved = resolve(scenario, base, file)
-    models = {
-        name: GroupModels(
-            OnnxModel(r.device_model_path, r.output, r.positive_index, r.threshold),
-            OnnxModel(r.cloud_model_path, r.output, r.positive_index, r.threshold),
-        )
-        for name, r in resolved.items()
-    }
+    models = {}
+    for name, r in resolved.items():
+        try:
+            models[name] = GroupModels(
+                OnnxModel(r.device_model_path, r.output, r.positive_index, r.threshold),
+                OnnxModel(r.cloud_model_path, r.output, r.positive_index, r.threshold),
+            )
+        except ScenarioError as exc:  # an unreadable model: name the scenario key using it
+            raise ScenarioError(exc.message, exc.file or file, f"groups.{name}.model") from None
     for name, m in models.items():
         r = resolved[name]
         if m.device.cost.unsupported_ops:
@@ -205,6 +207,13 @@ def _prepare(scenario, seed=None, base_dir=None):
         est = inference_cost(m.device.cost, r.board, r.runtime, frontend_ops=r.frontend_ops)
         if not est.fits:
             raise ScenarioError(f"model does not fit: {est.misfit()}", file, f"groups.{name}.model")
+        if m.device.input_features % len(r.channels):
+            raise ScenarioError(
+                f"model expects {m.device.input_features} inputs per window, not a whole "
+                f"number of readings of the world's {len(r.channels)} channels",
+                file,
+                f"groups.{name}.model",
+            )
         expected = r.window_samples * len(r.channels) if r.window_samples else None
         if expected is not None and m.device.input_features != expected:
             raise ScenarioError(

@@ -22,7 +22,8 @@ def _root() -> None:
 
 
 def _fail(exc: TwinError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    # One line, whatever a parser below us put in its message (ONNX checker, YAML reader).
+    typer.echo("error: " + " ".join(str(exc).split()), err=True)
     raise typer.Exit(code=2)
 
 

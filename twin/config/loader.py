@@ -84,6 +84,23 @@ def _explain(err: dict, vocabulary: set[str]) -> str:
     return msg
 
 
+# Segments pydantic adds to an error's location for union members and validators: they are
+# not keys the user wrote, so they stay out of the key path.
+_TAG_PREFIXES = ("function-", "constrained-", "literal[", "list[", "dict[", "union[")
+_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec"}
+
+
+def _user_path(loc: tuple) -> tuple:
+    out: list = []
+    for p in loc:
+        if isinstance(p, str) and (
+            p.startswith(_TAG_PREFIXES) or (p in _TYPE_TAGS and out and isinstance(out[-1], int))
+        ):
+            continue
+        out.append(p)
+    return tuple(out)
+
+
 def scenario_from_dict(
     data: Any, file: str | None = None, lines: dict[tuple, int] | None = None
 ) -> Scenario:
@@ -100,7 +117,7 @@ def scenario_from_dict(
         return Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = _user_path(err["loc"])
         path = ".".join(str(p) for p in loc) or None
         line = None
         if lines:
@@ -129,7 +146,12 @@ def load_scenario(path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            line = text[: exc.position].count("\n") + 1
+            problem = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(problem).split())  # one line, whatever the parser said
         raise ScenarioError(f"invalid YAML: {problem}", str(path), None, line) from None
     return scenario_from_dict(data, str(path), _line_index(text))
 
@@ -163,6 +185,17 @@ MAINS = Battery(
     rated_current_a=1.0, peukert_exponent=1.0, self_discharge_per_year=0.0,
     max_pulse_current_a=math.inf, sources=MappingProxyType({}),
 )  # fmt: skip
+
+
+def _world_channels(kind: str) -> tuple[str, ...]:
+    """Channels a world's sensors read, in the order the engine feeds them to a model."""
+    import importlib
+
+    module = importlib.import_module(f"twin.world.{kind}")
+    world = next(
+        v for k, v in vars(module).items() if k.endswith("World") and hasattr(v, "channels")
+    )
+    return tuple(world.channels)
 
 
 def resolve(
@@ -243,6 +276,15 @@ def resolve(
             decision = {k: meta.get(k, getattr(m, k)) for k in ("output", "positive_index",
                                                                  "threshold")}  # fmt: skip
             decision.update({k: getattr(m, k) for k in m.model_fields_set & set(decision)})
+            trained_on = str(meta.get("world", "")).rsplit(".", 1)[-1]
+            if trained_on and trained_on != world_kind:
+                raise ScenarioError(
+                    f"model '{m.zoo}' was trained on the {trained_on} world; "
+                    f"this group's world is '{world_kind}' (set groups.{name}.world: "
+                    f"{trained_on}, or pick a model of the {world_kind} world)",
+                    file,
+                    f"{prefix}.model.zoo",
+                )
             if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
                 raise ScenarioError(
                     f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
@@ -253,7 +295,8 @@ def resolve(
         else:
             device = (base_dir / m.device_path).resolve()
             cloud = (base_dir / (m.cloud_path or m.device_path)).resolve()
-            window, channels = 0, ("moisture_vwc", "soil_temp_c")
+            # The world's own channels; the window follows from the model's input size.
+            window, channels = 0, _world_channels(world_kind)
             frontend_ops = 0.0
             decision = {k: getattr(m, k) for k in ("output", "positive_index", "threshold")}
             for key, p in (("device_path", device), ("cloud_path", cloud)):
