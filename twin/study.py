@@ -29,7 +29,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -586,18 +586,3 @@ def render(summary: dict, rows: list[dict]) -> str:
     from twin.report.study import render_study_report
 
     return render_study_report(summary, rows)
-
-
-def load_study_table(directory: str | Path) -> list[dict]:
-    """Read ``study.csv`` of a finished study back as rows (typed like the original)."""
-    from twin.api import _cell
-
-    with (Path(directory) / "study.csv").open(newline="") as fh:
-        return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def iter_metrics(rows: Iterable[dict]) -> list[str]:
-    """Metric columns of a study table (everything that is not run, param or label)."""
-    fixed = {"run", "config", "seed", "status", "error", "policy", "group"}
-    first = next(iter(rows), {})
-    return [k for k in first if k not in fixed and not k.startswith(PARAM_PREFIX)]

@@ -928,16 +928,19 @@ def _fig_model_inference(ctx: _Ctx) -> go.Figure:
 # --------------------------------------------------------------------------- HTML pieces
 
 
-def _plot_block(fig: go.Figure, plot_id: str, caption: str) -> str:
-    """Wrap a figure in its stable container ``<div class="twin-plot" id=plot_id>``."""
-    inner = fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        div_id=f"{plot_id}-fig",
-        default_height=f"{_PLOT_HEIGHT}px",
-        config=_PLOT_CONFIG,
-    )
+def _plot_block(
+    fig: go.Figure | None, plot_id: str, caption: str, height: int = _PLOT_HEIGHT, inner: str = ""
+) -> str:
+    """Wrap a figure (or ready ``inner`` HTML) in its container ``<div class="twin-plot">``."""
+    if not inner:
+        inner = fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            div_id=f"{plot_id}-fig",
+            default_height=f"{height}px",
+            config=_PLOT_CONFIG,
+        )
     return (
         f'<div class="twin-plot" id="{plot_id}" data-plot="{plot_id}">{inner}'
         f'<p class="caption">{_esc(caption)}</p></div>'

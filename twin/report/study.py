@@ -32,7 +32,6 @@ from plotly.subplots import make_subplots
 
 from twin.report.html import (
     _CSS,
-    _PLOT_CONFIG,
     _PLOT_HEIGHT,
     _PRINT_JS,
     GROUP_DASHES,
@@ -44,6 +43,7 @@ from twin.report.html import (
     _json_attr,
     _no_data,
     _num,
+    _plot_block,
     _ptext,
     _rgba,
     _section,
@@ -1151,21 +1151,8 @@ def _plot_div(
     fig: go.Figure | None, plot_id: str, caption: str, height: int = _PLOT_HEIGHT, note: str = ""
 ) -> str:
     """A figure in its stable container; ``fig=None`` renders only the note."""
-    if fig is None:
-        inner = f'<p class="note">{_esc(note)}</p>'
-    else:
-        inner = fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            include_mathjax=False,
-            div_id=f"{plot_id}-fig",
-            default_height=f"{height}px",
-            config=_PLOT_CONFIG,
-        )
-    return (
-        f'<div class="twin-plot" id="{plot_id}" data-plot="{plot_id}">{inner}'
-        f'<p class="caption">{_esc(caption)}</p></div>'
-    )
+    inner = f'<p class="note">{_esc(note)}</p>' if fig is None else ""
+    return _plot_block(fig, plot_id, caption, height, inner)
 
 
 def _na(v: Any) -> str:

@@ -309,7 +309,7 @@ def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) 
         cloud = {
             "cloud_requests": int(requests[b]) if b >= 0 else 0,
             "cloud_wait_mean_s": float(net.wait_ns_bins[b] / 1e9 / n_req) if n_req else 0.0,
-            "cloud_wait_max_s": float(net.wait_max_bins[b]) if b >= 0 else 0.0,
+            "cloud_wait_max_s": float(net.wait_max_s_bins[b]) if b >= 0 else 0.0,
             "cloud_utilisation": (
                 float(net.busy_ns_bins[b] / 1e9 / (workers * interval))
                 if b >= 0 and interval

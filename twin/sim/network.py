@@ -109,7 +109,7 @@ class LoRaNetwork:
         n_bins = len(groups[0].ts_times_s)
         self.requests_bins = np.zeros((n, n_bins), dtype=np.int64)
         self.wait_ns_bins = np.zeros(n_bins, dtype=np.int64)
-        self.wait_max_bins = np.zeros(n_bins)
+        self.wait_max_s_bins = np.zeros(n_bins)
         self.busy_ns_bins = np.zeros(n_bins, dtype=np.int64)
         self.delivered = np.zeros(n, dtype=np.int64)
         self.lost = {
@@ -414,7 +414,7 @@ class LoRaNetwork:
         self.cloud_wait.add(start - arrive)
         arrive_bin = self._bin(arrive)
         np.add.at(self.wait_ns_bins, arrive_bin, np.round((start - arrive) * 1e9).astype(np.int64))
-        np.maximum.at(self.wait_max_bins, arrive_bin, start - arrive)
+        np.maximum.at(self.wait_max_s_bins, arrive_bin, start - arrive)
         for gi, g in enumerate(self.groups):
             m = a["gid"] == gi
             if not m.any():
