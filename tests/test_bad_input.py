@@ -123,6 +123,17 @@ CASES: list[tuple[str, Callable[[dict, Path], dict], str]] = [
      lambda d, t: _set("groups.soil.world", "heart")(
          _set("groups.soil.model", {"zoo": "heart_rhythm"})(d, t), t), "no actuator"),  # noqa: E501
     ("no groups", _set("groups", {}), "groups"),
+    ("fault naming a gateway that does not exist",
+     _set("faults", [{"kind": "gateway_outage", "gateway": "gw-east", "start_h": 1,
+                      "duration_h": 6}]), "no gateway 'gw-east'"),
+    ("fault with both a schedule and MTBF",
+     _set("faults", [{"kind": "cloud_outage", "start_h": 1, "duration_h": 2, "mtbf_h": 100,
+                      "mttr_h": 1}]), "faults.0"),
+    ("unknown fault kind", _set("faults", [{"kind": "meteor", "start_h": 1}]), "faults.0"),
+    ("store-and-forward on a Wi-Fi radio",
+     lambda d, t: _set("groups.soil.radio", "esp32-wifi")(
+         _set("groups.soil.store_and_forward", {"buffer_bytes": 1024})(d, t), t),
+     "groups.soil.store_and_forward"),
 ]  # fmt: skip
 
 

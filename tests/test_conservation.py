@@ -27,7 +27,26 @@ def test_every_record_reports_its_checks(run):
     ("tamper", "message"),
     [
         (lambda r: r.update(samples=r["samples"] - 1), "!= scheduled"),
-        (lambda r: r.update(samples_skipped=1, samples=r["samples"] - 1), "no node ran out"),
+        (
+            lambda r: r.update(
+                samples_skipped=1,
+                samples=r["samples"] - 1,
+                samples_skipped_by_reason={"battery": 1, "reset": 0},
+            ),
+            "no node ran out",
+        ),
+        (lambda r: r.update(samples_skipped=1, samples=r["samples"] - 1), "sum by reason"),
+        (
+            lambda r: r.update(
+                store_and_forward={
+                    "stored": 3,
+                    "forwarded": 1,
+                    "dropped_overflow": 1,
+                    "buffered_at_end": 0,
+                }
+            ),
+            "stored 3 != forwarded",
+        ),
         (lambda r: r.update(inferences_device=r["inferences_device"] + 1), "device inferences"),
         (lambda r: r.update(uplink_delivered=r["uplink_delivered"] - 1), "uplink frames"),
         (lambda r: r["battery"]["drawn_by_state_c"].update(sense=-1.0), "negative charge"),

@@ -24,6 +24,7 @@ from twin.policies import BUILTIN, PolicyPlan, load_policy_class
 from twin.profiles import load_profile
 from twin.results import conservation, records
 from twin.sim.engine import GroupModels, simulate
+from twin.sim.faults import plan_faults
 
 _DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
 
@@ -365,6 +366,8 @@ def run(
             "seed": scenario.world.seed,
         },
         "versions": versions(),
+        # The faults injected (the same for every policy: drawn from the run seed).
+        "faults": {"intervals": plan_faults(scenario).intervals()},
         "results": results,
     }
     manifest = {

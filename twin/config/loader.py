@@ -72,13 +72,15 @@ def _explain(err: dict, vocabulary: set[str]) -> str:
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
+        if len(loc) == 1:  # a top-level key: only the scenario's own keys are candidates
+            vocabulary = set(Scenario.model_fields)
         close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{key}'{hint}"
     if kind == "missing":
         return "required key is missing"
     given = err.get("input")
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if isinstance(given, (str, int, float, bool)) or given is None:
         return f"{msg} (got {given!r})"
     return msg
@@ -88,6 +90,8 @@ def _explain(err: dict, vocabulary: set[str]) -> str:
 # not keys the user wrote, so they stay out of the key path.
 _TAG_PREFIXES = ("function-", "constrained-", "literal[", "list[", "dict[", "union[")
 _TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec"}
+# Tags of the discriminated fault union (faults.<i>.<kind>.<key> -> faults.<i>.<key>).
+_TYPE_TAGS |= {"gateway_outage", "cloud_outage", "loss_burst", "backhaul_spike", "brownout"}
 
 
 def _user_path(loc: tuple) -> tuple:
@@ -198,10 +202,31 @@ def _world_channels(kind: str) -> tuple[str, ...]:
     return tuple(world.channels)
 
 
+def _check_fault_targets(scenario: Scenario, file: str | None) -> None:
+    """Faults must name gateways and groups the scenario has."""
+    ids = [gw.id for gw in scenario.gateways]
+    for i, f in enumerate(scenario.faults):
+        target = getattr(f, "gateway", None)
+        if target is not None and target not in ids:
+            raise ScenarioError(
+                f"no gateway '{target}' (gateways: {', '.join(ids) or 'none'})",
+                file,
+                f"faults.{i}.gateway",
+            )
+        target = getattr(f, "group", None)
+        if target is not None and target not in scenario.groups:
+            raise ScenarioError(
+                f"no group '{target}' (groups: {', '.join(scenario.groups)})",
+                file,
+                f"faults.{i}.group",
+            )
+
+
 def resolve(
     scenario: Scenario, base_dir: Path, file: str | None = None
 ) -> dict[str, ResolvedGroup]:
     """Resolve profile ids and model files of every group; errors name the key path."""
+    _check_fault_targets(scenario, file)
     out = {}
     for name, g in scenario.groups.items():
         prefix = f"groups.{name}"
@@ -229,6 +254,14 @@ def resolve(
                 f"{profiles['radio'].technology} (its link layer already retransmits)",
                 file,
                 f"{prefix}.confirmed",
+            )
+        if not isinstance(profiles["radio"], Radio) and g.store_and_forward is not None:
+            raise ScenarioError(
+                f"store_and_forward is modelled for LoRaWAN nodes (they learn of an outage "
+                f"from unanswered link checks); '{g.radio}' is "
+                f"{profiles['radio'].technology}",
+                file,
+                f"{prefix}.store_and_forward",
             )
         world_kind = g.world or scenario.world.kind
         if g.actuation and world_kind not in ACTUATED_WORLDS:

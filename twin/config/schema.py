@@ -171,6 +171,36 @@ class Group(_Strict):
     payload_bytes: Payloads = Payloads()
     harvester: Harvester | None = Field(None, description="Solar harvesting, if any.")
     link: Link = Link()
+    store_and_forward: StoreAndForward | None = Field(
+        None, description="LoRaWAN: buffer unsent messages in flash and forward them later."
+    )
+
+
+class StoreAndForward(_Strict):
+    """LoRaWAN store-and-forward: keep in flash what cannot be sent, forward it later.
+
+    The node checks its link with uplinks that ask for an answer (LinkCheckReq; the ACK of
+    a confirmed uplink): one at least every ``check_period_s``, every uplink after an
+    unanswered one. After ``failed_checks`` unanswered checks in a row the node takes the
+    link for down: it stores that check's message and every later one, and only probes,
+    once per check period, with a frame of stored messages (the messages of the earlier
+    unanswered checks count as sent: a busy gateway leaves checks unanswered too). Once the
+    network answers, stored messages ride along in the next uplinks, oldest first, up to
+    the radio's maximum payload. A full buffer drops its oldest messages.
+    """
+
+    buffer_bytes: PositiveInt = Field(
+        description="Flash set aside for stored messages [bytes] (payload bytes are stored)."
+    )
+    check_period_s: PositiveFloat = Field(
+        3_600.0,
+        description="Check the link (LinkCheckReq) if no uplink did for this long [s].",
+    )
+    failed_checks: PositiveInt = Field(
+        3,
+        description="Consecutive unanswered checks before the node takes the link for down "
+        "(a busy gateway leaves some checks unanswered too); after one, every uplink checks.",
+    )
 
 
 class LatencyDistribution(_Strict):
@@ -235,6 +265,88 @@ class Cloud(_Strict):
         description="A free worker takes up to this many waiting requests in one model call "
         "(the call overhead is paid once per batch).",
     )
+
+
+class _FaultTiming(_Strict):
+    """When a fault strikes: once (``start_h``, ``duration_h``) or at random (MTBF / MTTR)."""
+
+    start_h: float | None = Field(None, ge=0.0, description="Scheduled start [h from t = 0].")
+    duration_h: PositiveFloat | None = Field(None, description="Scheduled duration [h].")
+    mtbf_h: PositiveFloat | None = Field(
+        None, description="Random: mean time between failures [h] (exponential up times)."
+    )
+    mttr_h: PositiveFloat | None = Field(
+        None, description="Random: mean time to repair [h] (exponential down times)."
+    )
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> _FaultTiming:
+        scheduled = self.start_h is not None or self.duration_h is not None
+        random = self.mtbf_h is not None or self.mttr_h is not None
+        if scheduled == random:
+            raise ValueError("give either 'start_h' and 'duration_h', or 'mtbf_h' and 'mttr_h'")
+        if scheduled and (self.start_h is None or self.duration_h is None):
+            raise ValueError("a scheduled fault needs both 'start_h' and 'duration_h'")
+        if random and (self.mtbf_h is None or self.mttr_h is None):
+            raise ValueError("a random fault needs both 'mtbf_h' and 'mttr_h'")
+        return self
+
+
+class GatewayOutage(_FaultTiming):
+    """A LoRaWAN gateway hears and sends nothing (power cut, backhaul down)."""
+
+    kind: Literal["gateway_outage"]
+    gateway: str | None = Field(
+        None, description="Gateway id; none: every gateway (each its own random outages)."
+    )
+
+
+class CloudOutage(_FaultTiming):
+    """The cloud inference service is down: requests arriving are lost, queued ones wait."""
+
+    kind: Literal["cloud_outage"]
+
+
+class LossBurst(_FaultTiming):
+    """Interference: each LoRa uplink frame is lost with a probability while it lasts."""
+
+    kind: Literal["loss_burst"]
+    loss_probability: float = Field(gt=0.0, le=1.0, description="Per-frame loss probability.")
+
+
+class BackhaulSpike(_FaultTiming):
+    """Backhaul congestion: extra delay on the gateway/hub <-> cloud path both ways."""
+
+    kind: Literal["backhaul_spike"]
+    extra_latency_s: PositiveFloat = Field(description="Delay added each way [s].")
+
+
+class Brownout(_Strict):
+    """Nodes reset (supply dip, watchdog): off for a while, model window lost from RAM."""
+
+    kind: Literal["brownout"]
+    group: str | None = Field(None, description="Group name; none: every group.")
+    start_h: float | None = Field(
+        None, ge=0.0, description="Scheduled: every node of the group resets at this time [h]."
+    )
+    mtbf_h: PositiveFloat | None = Field(
+        None, description="Random: each node resets on its own, this often on average [h]."
+    )
+    downtime_s: PositiveFloat = Field(
+        description="Time from the reset until the node samples again [s]."
+    )
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Brownout:
+        if (self.start_h is None) == (self.mtbf_h is None):
+            raise ValueError("give either 'start_h' (all nodes at once) or 'mtbf_h' (each node)")
+        return self
+
+
+Fault = Annotated[
+    GatewayOutage | CloudOutage | LossBurst | BackhaulSpike | Brownout,
+    Field(discriminator="kind"),
+]
 
 
 class Channel(_Strict):
@@ -304,6 +416,11 @@ class Scenario(_Strict):
     channel: Channel = Channel()
     policies: Annotated[list[BuiltinPolicy | PolicySpec], Field(min_length=1)]
     engine: Engine = Engine()
+    faults: list[Fault] = Field(
+        default_factory=list,
+        description="Faults to inject: gateway and cloud outages, loss bursts, backhaul "
+        "spikes, brown-outs (each scheduled, or random with MTBF / MTTR).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -73,6 +73,7 @@ PLOT_IDS: tuple[str, ...] = (
     "plot-airtime-per-day",
     "plot-channel",
     "plot-cloud-queue",
+    "plot-faults",
     "plot-decision-quality",
     "plot-model-fit",
     "plot-model-inference",
@@ -80,6 +81,7 @@ PLOT_IDS: tuple[str, ...] = (
 TABLE_IDS: tuple[str, ...] = (
     "table-comparison",
     "table-traffic",
+    "table-faults",
     "table-confusion",
     "table-events",
     "table-outcome",
@@ -743,6 +745,71 @@ def _fig_cloud_queue(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
     return fig if fig.data else _no_data(fig, "No policy sent requests to the cloud.")
 
 
+_FAULT_COLOURS = {
+    "gateway_outage": "rgba(204, 0, 0, 0.12)",
+    "cloud_outage": "rgba(0, 0, 204, 0.10)",
+    "loss_burst": "rgba(230, 145, 56, 0.14)",
+    "backhaul_spike": "rgba(120, 120, 120, 0.12)",
+}
+_FAULT_LABELS = {
+    "gateway_outage": "gateway outage",
+    "cloud_outage": "cloud outage",
+    "loss_burst": "loss burst",
+    "backhaul_spike": "backhaul spike",
+}
+
+
+def _fig_faults(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
+    """Frames lost and messages stored / forwarded per step, with the faults shaded."""
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Uplink frames lost on the channel",
+                                        "Store-and-forward: stored (solid), forwarded (dot)"),
+    )  # fmt: skip
+    for key, rows in _by_entry(timeseries).items():
+        rows = [r for r in rows if _num(r.get("interval_s"))]
+        if not rows:
+            continue
+        x = [(_num(r.get("time_s")) or 0.0) / DAY_S for r in rows]
+        name, colour = _ptext(ctx.label(key)), ctx.colour(key)
+        fig.add_trace(
+            go.Scatter(x=x, y=[_num(r.get("uplink_lost")) or 0 for r in rows], name=name,
+                       legendgroup=name, line={"color": colour, "shape": "vh"},
+                       hovertemplate="%{y} frames<extra>%{fullData.name}</extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+        if ctx.result(key).get("store_and_forward"):
+            for field_, dash in (("messages_stored", "solid"), ("messages_forwarded", "dot")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=x, y=[_num(r.get(field_)) or 0 for r in rows], name=name,
+                        legendgroup=name, showlegend=False,
+                        line={"color": colour, "dash": dash, "shape": "vh"},
+                        hovertemplate=f"{field_.split('_')[1]} %{{y}}<extra>%{{fullData.name}}"
+                        "</extra>",
+                    ),
+                    row=1, col=2,
+                )  # fmt: skip
+    faults = _get(ctx.summary, "faults.intervals") or []
+    for f in faults:
+        colour = _FAULT_COLOURS.get(f.get("kind"), "rgba(0, 0, 0, 0.08)")
+        x0, x1 = (_num(f.get("start_s")) or 0.0) / DAY_S, (_num(f.get("end_s")) or 0.0) / DAY_S
+        for col in (1, 2):
+            fig.add_vrect(x0=x0, x1=x1, fillcolor=colour, line_width=0, layer="below",
+                          row=1, col=col)  # fmt: skip
+    for kind in dict.fromkeys(f.get("kind") for f in faults):
+        # Legend entries for the shaded spans (shapes have none of their own).
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", name=_FAULT_LABELS.get(kind, str(kind)),
+            marker={"symbol": "square", "size": 12, "color": _FAULT_COLOURS.get(kind)},
+        ), row=1, col=1)  # fmt: skip
+    _style(fig, "Faults over time")
+    for col in (1, 2):
+        fig.update_xaxes(title_text="Time [days]", row=1, col=col)
+    fig.update_yaxes(title_text="Frames lost [per step]", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="Messages [per step]", rangemode="tozero", row=1, col=2)
+    return fig if fig.data else _no_data(fig, "No time series.")
+
+
 def _fig_decision_quality(ctx: _Ctx) -> go.Figure:
     """Precision, recall and F1 as grouped bars per policy/group."""
     fig = go.Figure()
@@ -773,6 +840,8 @@ _LOSS_LABELS = {
     "collision": "Lost: collision",
     "out_of_range": "Lost: out of range",
     "gateway_busy": "Lost: gateway busy",
+    "outage": "Lost: gateway outage",
+    "interference": "Lost: loss burst",
     "duty_cycle": "Not sent: duty cycle",
     "radio_busy": "Not sent: radio busy",
 }
@@ -789,7 +858,8 @@ def _fig_channel(ctx: _Ctx) -> go.Figure:
     x = [_ptext(ctx.label(k)) for k in keys]
     fates = [("uplink_delivered", "Delivered")] + [(f"uplink_lost.{r}", lab)
                                                    for r, lab in _LOSS_LABELS.items()]  # fmt: skip
-    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#f0f0f0", "#bdbdbd"]
+    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#e6b8af", "#f4cccc", "#f0f0f0",
+             "#bdbdbd"]  # fmt: skip
     for (path, label), colour in zip(fates, greys, strict=True):
         shares = []
         for k in keys:
@@ -1261,6 +1331,44 @@ def _outcome_table(ctx: _Ctx) -> str:
     )
 
 
+def _faults_table(ctx: _Ctx) -> str:
+    """What the faults cost each policy and group: readings lost, buffered, forwarded."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        sf = r.get("store_and_forward") or {}
+        cells = (
+            (_get(r, "uplink_lost.outage"), _fmt_int),
+            (_get(r, "uplink_lost.interference"), _fmt_int),
+            (_get(r, "messages_lost.retries_exhausted"), _fmt_int),
+            (_get(r, "messages_lost.cloud_outage"), _fmt_int),
+            (_get(r, "samples_skipped_by_reason.reset"), _fmt_int),
+            (sf.get("stored"), _fmt_int),
+            (sf.get("forwarded"), _fmt_int),
+            (sf.get("dropped_overflow"), _fmt_int),
+            (sf.get("buffered_at_end"), _fmt_int),
+            (_get(sf, "forward_delay_s.p50"), _fmt_duration),
+        )
+        rows.append(_policy_cell(ctx, key) + "".join(_td(v, f) for v, f in cells))
+    spans = _get(ctx.summary, "faults.intervals") or []
+    down = {}
+    for f in spans:
+        span_s = (_num(f.get("end_s")) or 0.0) - (_num(f.get("start_s")) or 0.0)
+        down[f.get("kind")] = down.get(f.get("kind"), 0.0) + span_s
+    what = "; ".join(f"{_FAULT_LABELS.get(k, k)} {v / 3600:.3g} h" for k, v in down.items())
+    return _table(
+        "table-faults",
+        ["Policy", "Group", "Frames lost: outage", "Frames lost: loss burst",
+         "Messages given up", "Requests lost: cloud down", "Samples missed: reset",
+         "Stored", "Forwarded", "Dropped: buffer full", "Still stored", "Forward delay p50"],
+        rows,
+        f"Faults in this run: {what or 'none'}. Frames: uplink frames no gateway heard "
+        "because every gateway in reach was down, or lost to a loss burst. Store-and-forward "
+        "nodes keep what they could not send in flash and forward it, oldest first, once the "
+        "network answers again; n/a: the group does not store.",
+    )  # fmt: skip
+
+
 def _model_table(ctx: _Ctx) -> str:
     """Model details: size, memory use against the board, cost per inference."""
     rows = []
@@ -1427,6 +1535,7 @@ _NAV = (
     ("sec-energy", "Energy"),
     ("sec-battery", "Battery"),
     ("sec-traffic", "Bytes on air"),
+    ("sec-faults", "Faults"),
     ("sec-decisions", "Decisions"),
     ("sec-model", "Model"),
     ("sec-provenance", "Provenance"),
@@ -1466,6 +1575,7 @@ def _figures(ctx: _Ctx, timeseries, latency_hist, nodes) -> dict[str, go.Figure]
         "plot-airtime-per-day": _fig_airtime_per_day(ctx, timeseries),
         "plot-channel": _fig_channel(ctx),
         "plot-cloud-queue": _fig_cloud_queue(ctx, timeseries),
+        "plot-faults": _fig_faults(ctx, timeseries),
         "plot-decision-quality": _fig_decision_quality(ctx),
         "plot-model-fit": _fig_model_fit(ctx),
         "plot-model-inference": _fig_model_inference(ctx),
@@ -1522,6 +1632,13 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         "time requests waited for a worker, per time-series step (a call counts in the step "
         "it starts in).",
     )
+    faults = _plot_block(
+        figs["plot-faults"],
+        "plot-faults",
+        "Left: uplink frames lost on the channel per time-series step (any reason). Right: "
+        "messages store-and-forward nodes stored and forwarded per step. Shaded: the "
+        "scenario's faults (gateway and cloud outages, loss bursts, backhaul spikes).",
+    )
     quality = _plot_block(
         figs["plot-decision-quality"],
         "plot-decision-quality",
@@ -1545,6 +1662,7 @@ def _body_sections(ctx: _Ctx, timeseries, latency_hist, nodes) -> list[str]:
         _section("sec-battery", "Battery", soc + life),
         _section("sec-traffic", "Bytes on air and the channel", bytes_day + airtime + channel),
         _section("sec-cloud", "Cloud service", cloud),
+        _section("sec-faults", "Faults and store-and-forward", faults + _faults_table(ctx)),
         _section(
             "sec-decisions",
             "Decision quality",

@@ -2,9 +2,12 @@
 
 Each summary record must satisfy identities that hold whatever the scenario:
 
-* **samples**: samples scheduled = taken + skipped, a node skips samples only once its
-  battery is empty, and a policy that runs the device model infers every sample taken;
+* **samples**: samples scheduled = taken + skipped (battery empty, or off after a reset), a
+  node skips samples for its battery only once it is empty, and a policy that runs the
+  device model infers every sample taken;
 * **uplinks**: frames put on air or refused = delivered + lost, by reason;
+* **store-and-forward**: messages stored = forwarded + dropped from a full buffer + still
+  buffered at the end;
 * **energy**: the charge ledger's states sum to the charge drawn, none negative, and the
   energy by state sums to the total.
 
@@ -49,8 +52,11 @@ def check_record(record: dict, scheduled: int, runs_device_model: bool) -> dict[
     taken, skipped = record["samples"], record["samples_skipped"]
     if taken + skipped != scheduled:
         problems.append(f"samples {taken} + skipped {skipped} != scheduled {scheduled}")
-    if skipped and not record["battery_life_days"]["dead_nodes"]:
-        problems.append(f"{skipped} samples skipped but no node ran out of energy")
+    by_reason = record.get("samples_skipped_by_reason", {"battery": skipped})
+    if sum(by_reason.values()) != skipped:
+        problems.append(f"skipped {skipped} != sum by reason {by_reason}")
+    if by_reason["battery"] and not record["battery_life_days"]["dead_nodes"]:
+        problems.append(f"{by_reason['battery']} samples skipped but no node ran out of energy")
     inferred = record["inferences_device"]
     if inferred != (taken if runs_device_model else 0):
         problems.append(f"device inferences {inferred} for {taken} samples taken")
@@ -60,6 +66,14 @@ def check_record(record: dict, scheduled: int, runs_device_model: bool) -> dict[
             f"uplink frames {record['uplink_messages']} != delivered "
             f"{record['uplink_delivered']} + lost {lost} {record['uplink_lost']}"
         )
+    store = record.get("store_and_forward")
+    if store is not None:
+        out = store["forwarded"] + store["dropped_overflow"] + store["buffered_at_end"]
+        if store["stored"] != out:
+            problems.append(
+                f"stored {store['stored']} != forwarded {store['forwarded']} + dropped "
+                f"{store['dropped_overflow']} + still buffered {store['buffered_at_end']}"
+            )
     by_state = record["battery"]["drawn_by_state_c"]
     if any(v < -1e-12 for v in by_state.values()):
         problems.append(f"negative charge in a ledger state: {by_state}")
@@ -72,4 +86,7 @@ def check_record(record: dict, scheduled: int, runs_device_model: bool) -> dict[
         problems.append(f"energy by state sums to {sum(energy.values())} J, total {total} J")
     if problems:
         raise ConservationError(f"{where}: " + "; ".join(problems) + " (a twin bug: please report)")
-    return {"samples": True, "uplinks": True, "energy": True}
+    checked = {"samples": True, "uplinks": True, "energy": True}
+    if store is not None:
+        checked["store_and_forward"] = True
+    return checked

@@ -129,6 +129,21 @@ def _outcome(g: FleetGroup, days: float) -> dict | None:
     }
 
 
+def _store_summary(g: FleetGroup) -> dict | None:
+    """Store-and-forward: messages stored, forwarded once the link was back, dropped."""
+    if g.store is None:
+        return None
+    return {
+        "buffer_bytes": int(g.store.buffer_bytes),
+        "stored": int(g.stored),
+        "forwarded": int(g.forwarded),
+        "dropped_overflow": int(g.dropped_overflow),
+        "buffered_at_end": int(g.backlog().sum()),
+        # From the sample to the network's answer to the frame that carried it [s].
+        "forward_delay_s": g.forward_delay.summary(),
+    }
+
+
 def group_record(
     policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
 ) -> dict:
@@ -148,6 +163,12 @@ def group_record(
         "nodes": g.n,
         "samples": int(g.samples.sum()),
         "samples_skipped": scheduled - int(g.samples.sum()),
+        # Why: the battery ran dry, or the node was off after a reset (brown-out).
+        "samples_skipped_by_reason": {
+            "battery": scheduled - int(g.samples.sum()) - int(g.skipped_reset),
+            "reset": int(g.skipped_reset),
+        },
+        "resets": 0 if g.resets is None else int(g.resets.resets),
         "inferences_device": int(g.inferences_device),
         "inferences_cloud": int(net.cloud_requests[gi]),
         "uplink_messages": sent + int(g.lost_duty_cycle),
@@ -164,9 +185,20 @@ def group_record(
         "retransmissions": int(g.retransmissions),
         "acks": int(net.acks[gi]),
         "unacknowledged": int(net.unacknowledged[gi]),
+        # Messages that never reached the application, beyond frames lost on the channel:
+        # confirmed ones given up, stored ones dropped from a full buffer, requests that
+        # reached the cloud while it was down.
+        "messages_lost": {
+            "retries_exhausted": int(net.unacknowledged[gi]),
+            "buffer_overflow": int(g.dropped_overflow),
+            "cloud_outage": int(net.cloud_refused[gi]),
+        },
+        "store_and_forward": _store_summary(g),
         "downlink_airtime_s": float(net.downlink_airtime_s[gi]),
         # Receive windows with a decision ready that the gateway's duty cycle could not serve.
         "downlinks_blocked_duty_cycle": int(net.downlinks_blocked[gi]),
+        # ... and those no gateway in reach could serve because all were down.
+        "downlinks_blocked_outage": int(net.downlinks_blocked_outage[gi]),
         "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),
@@ -328,6 +360,12 @@ def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) 
                 "airtime_s": float(g.airtime_bins[b]) if b >= 0 else 0.0,
                 "interval_s": interval,
                 **cloud,
+                # Faults: frames lost on the channel (any reason, by the frame's end), and
+                # store-and-forward messages stored, forwarded and dropped in the step.
+                "uplink_lost": int(net.lost_bins[g.index][b]) if b >= 0 else 0,
+                "messages_stored": int(g.stored_bins[b]) if b >= 0 else 0,
+                "messages_forwarded": int(g.forwarded_bins[b]) if b >= 0 else 0,
+                "messages_dropped": int(g.dropped_bins[b]) if b >= 0 else 0,
             }
         )
         prev_t = t

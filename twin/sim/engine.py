@@ -18,6 +18,7 @@ from twin.ml.runner import OnnxModel
 from twin.policies import PolicyPlan
 from twin.profiles import load_profile
 from twin.rng import NodeStream, stream_key
+from twin.sim.faults import plan_faults
 from twin.sim.fleet import FleetGroup, LinkSetup
 from twin.sim.network import LoRaNetwork
 
@@ -78,6 +79,7 @@ def simulate(
     window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
     site = (scenario.world.site.width_m, scenario.world.site.height_m)
     propagation = load_profile("propagation", scenario.channel.propagation)
+    faults = plan_faults(scenario)
     groups = []
     for i, ((name, cfg), ss) in enumerate(zip(scenario.groups.items(), seed_seqs, strict=True)):
         # Children are keyed by index: adding the fourth left the first three unchanged.
@@ -102,6 +104,7 @@ def simulate(
                 scenario.engine.timeseries_interval_s,
                 link,
                 cfg.world or scenario.world.kind,
+                faults,
             )
         )
     if record_events:
@@ -109,7 +112,7 @@ def simulate(
             g.event_log, g.decisions.log = [], []
     net = LoRaNetwork(
         groups, scenario.cloud, [models[g.name].cloud for g in groups], scenario.gateways,
-        scenario.channel.capture_threshold_db,
+        scenario.channel.capture_threshold_db, faults,
     )  # fmt: skip
     env = simpy.Environment()
     for g in groups:

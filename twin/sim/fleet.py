@@ -32,6 +32,7 @@ from twin.profiles import Radio
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
 from twin.sim.decisions import DecisionTimeline
+from twin.sim.faults import FaultPlan
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
 
@@ -57,8 +58,10 @@ def _world_classes(kind: str) -> tuple[type, type]:
 SENSE, COMPUTE, RADIO_TX, RADIO_RX, RADIO_IDLE = range(5)
 STATES = ("sense", "compute", "radio_tx", "radio_rx", "radio_idle")
 
-# Message kinds on the uplink (defined with the policies that send them).
-KINDS = (READING, DECISION, HEARTBEAT, WINDOW, BATCH)
+# Message kinds on the uplink (defined with the policies that send them), and one of the
+# fleet's own: a frame that only forwards stored messages (store-and-forward).
+BACKLOG = 5
+KINDS = (READING, DECISION, HEARTBEAT, WINDOW, BATCH, BACKLOG)
 
 # Purposes of the per-node counter stream used by the fleet and the network.
 PURPOSE_CHANNEL = 11
@@ -67,9 +70,19 @@ PURPOSE_DOWN_LATENCY = 13
 PURPOSE_TX_JITTER = 14
 PURPOSE_RETRY_CHANNEL = 15
 PURPOSE_ACK_TIMEOUT = 16
+PURPOSE_LOSS_BURST = 17
 
 # LoRaWAN 1.0 ACK_TIMEOUT: a confirmed uplink without an ACK is retried 2 +/- 1 s after RX2.
 ACK_TIMEOUT_S = (1.0, 3.0)
+
+
+def rounds_of(key: np.ndarray) -> list[np.ndarray]:
+    """Split positions into rounds in which each key appears once, keeping their order."""
+    srt = np.argsort(key, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(key[srt])) + 1]
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[srt] = np.arange(len(key)) - np.repeat(first, np.diff(np.r_[first, len(key)]))
+    return [np.flatnonzero(rank == r) for r in range(int(rank.max(initial=-1)) + 1)]
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,7 @@ class FleetGroup:
         timeseries_interval_s: float,
         link: LinkSetup,
         world_kind: str = "soil",
+        faults: FaultPlan | None = None,
     ) -> None:
         self.index = index
         self.name = res.name
@@ -191,6 +205,7 @@ class FleetGroup:
             # An escalated window: 2 bytes per value unless the scenario says otherwise.
             WINDOW: cfg.payload_bytes.window or 2 * self.window_features,
             BATCH: self.batch_readings * cfg.payload_bytes.reading,
+            BACKLOG: 0,  # only the stored messages it forwards
         }
         self.payload_arr = np.array([self.payload[j] for j in KINDS])
         # Widest data a message of this group carries (readings, a batch, or a window).
@@ -281,6 +296,10 @@ class FleetGroup:
         self.latency = LatencyHistogram()
         # Per-sample records for events.csv (small runs only; None: not kept).
         self.event_log: list[dict] | None = None
+        # Brown-outs: samples each node misses, and where it restarts with an empty window.
+        self.resets = faults.resets_for(self.name, self.phase_s, self.period_s) if faults else None
+        self.skipped_reset = 0
+        self._store_setup(cfg)
 
         # Global sample cursor and time series.
         self.g_next = 0
@@ -291,10 +310,164 @@ class FleetGroup:
         self.bytes_bins = np.zeros(n_bins, dtype=np.int64)
         # Integer nanoseconds: the sum cannot depend on the order frames were booked in.
         self.airtime_ns_bins = np.zeros(n_bins, dtype=np.int64)
+        self.stored_bins = np.zeros(n_bins, dtype=np.int64)
+        self.forwarded_bins = np.zeros(n_bins, dtype=np.int64)
+        self.dropped_bins = np.zeros(n_bins, dtype=np.int64)
         self.snapshot_next = 0
         self.open_snapshots: list[Snapshot] = []
         self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
         self.capacity_c = res.battery.capacity_c
+
+    def _store_setup(self, cfg: Group) -> None:
+        """Store-and-forward state: link belief, and a FIFO of stored messages per node.
+
+        Each node that ever stores gets a row of a growable table (most never do): the
+        payload size and sample time of each stored message, oldest at ``_head``.
+        """
+        n = self.n
+        sf = self.store = cfg.store_and_forward
+        self.link_up = np.ones(n, dtype=bool)
+        self.unanswered = np.zeros(n, dtype=np.int64)  # consecutive unanswered checks
+        self.last_check_s = np.zeros(n)
+        # Stored messages riding in a confirmed frame not yet acknowledged (one per node:
+        # the batch bound settles a node's frame before its next sample).
+        self._inflight = np.zeros(n, dtype=np.int64)
+        self._inflight_bytes = np.zeros(n, dtype=np.int64)
+        self.stored = self.forwarded = self.dropped_overflow = 0
+        self.forward_delay = LatencyHistogram()
+        if sf is None:
+            return
+        self.store_capacity = int(sf.buffer_bytes // max(int(self.payload_arr[:BACKLOG].min()), 1))
+        self._row = np.full(n, -1, dtype=np.int64)
+        self._size = np.zeros((0, self.store_capacity), dtype=np.int32)
+        self._t = np.zeros((0, self.store_capacity))
+        self._head = np.zeros(0, dtype=np.int64)
+        self._len = np.zeros(0, dtype=np.int64)
+        self.backlog_bytes = np.zeros(n, dtype=np.int64)
+
+    def backlog(self) -> np.ndarray:
+        """Messages each node holds in flash."""
+        out = np.zeros(self.n, dtype=np.int64)
+        if self.store is not None:
+            has = self._row >= 0
+            out[has] = self._len[self._row[has]]
+        return out
+
+    def _rows_for(self, nodes: np.ndarray) -> np.ndarray:
+        """Table rows of ``nodes``, allocating rows for nodes storing for the first time."""
+        new = nodes[self._row[nodes] < 0]
+        if len(new):
+            first = len(self._head)
+            self._row[new] = first + np.arange(len(new))
+            c = self.store_capacity
+            self._size = np.concatenate([self._size, np.zeros((len(new), c), np.int32)])
+            self._t = np.concatenate([self._t, np.zeros((len(new), c))])
+            self._head = np.r_[self._head, np.zeros(len(new), np.int64)]
+            self._len = np.r_[self._len, np.zeros(len(new), np.int64)]
+        return self._row[nodes]
+
+    def store_messages(self, nodes, sizes, t_sample, t_now) -> None:
+        """Keep messages that could not be sent; a full buffer drops its oldest ones.
+
+        ``nodes`` may repeat: each node's messages are stored in the order given.
+        """
+        cap_bytes, c = self.store.buffer_bytes, self.store_capacity
+        t_now = np.broadcast_to(np.asarray(t_now, dtype=float), nodes.shape)
+        for r in rounds_of(nodes):
+            nd, size, ts = nodes[r], sizes[r].astype(np.int64), t_sample[r]
+            row = self._rows_for(nd)
+            # A message larger than the whole buffer cannot be kept.
+            fits = size <= cap_bytes
+            if not fits.all():
+                big = int((~fits).sum())
+                self.stored += big
+                self.dropped_overflow += big
+                np.add.at(self.dropped_bins, self._bin_of(t_now[r][~fits]), 1)
+                np.add.at(self.stored_bins, self._bin_of(t_now[r][~fits]), 1)
+            nd, size, ts, row, now = nd[fits], size[fits], ts[fits], row[fits], t_now[r][fits]
+            while True:  # drop oldest until the new message fits (bytes and entries)
+                full = (self.backlog_bytes[nd] + size > cap_bytes) | (self._len[row] >= c)
+                if not full.any():
+                    break
+                fr, fn = row[full], nd[full]
+                self.backlog_bytes[fn] -= self._size[fr, self._head[fr] % c]
+                self._head[fr] += 1
+                self._len[fr] -= 1
+                self.dropped_overflow += len(fr)
+                np.add.at(self.dropped_bins, self._bin_of(now[full]), 1)
+            slot = (self._head[row] + self._len[row]) % c
+            self._size[row, slot] = size
+            self._t[row, slot] = ts
+            self._len[row] += 1
+            self.backlog_bytes[nd] += size
+            self.stored += len(nd)
+            np.add.at(self.stored_bins, self._bin_of(now), 1)
+
+    def _bin_of(self, t_s: np.ndarray) -> np.ndarray:
+        return np.minimum((np.asarray(t_s) // self.ts_interval_s).astype(np.int64),
+                          len(self.bytes_bins) - 1)  # fmt: skip
+
+    def _carry(self, nodes: np.ndarray, room_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How many of their oldest stored messages fit in ``room_bytes``, and their bytes."""
+        count = np.zeros(len(nodes), dtype=np.int64)
+        total = np.zeros(len(nodes), dtype=np.int64)
+        rows = self._row[nodes]
+        has = rows >= 0
+        c = self.store_capacity
+        idx = np.flatnonzero(has)
+        while len(idx):
+            r = rows[idx]
+            more = count[idx] < self._len[r]
+            idx, r = idx[more], r[more]
+            size = self._size[r, (self._head[r] + count[idx]) % c]
+            fits = total[idx] + size <= room_bytes[idx]
+            idx, size = idx[fits], size[fits]
+            count[idx] += 1
+            total[idx] += size
+        return count, total
+
+    def link_acked(self, nodes: np.ndarray, t_s: np.ndarray) -> None:
+        """A confirmed uplink was acknowledged: the link is up; what it carried is through."""
+        if self.store is None:
+            return
+        self.link_up[nodes] = True
+        self.unanswered[nodes] = 0
+        carried = nodes[self._inflight[nodes] > 0]
+        if len(carried):
+            rows, c = self._row[carried], self.store_capacity
+            count = self._inflight[carried]
+            t_ack = np.asarray(t_s)[self._inflight[nodes] > 0]
+            for j in range(int(count.max())):  # oldest first
+                m = count > j
+                slot = (self._head[rows[m]] + j) % c
+                self.forward_delay.add(t_ack[m] - self._t[rows[m], slot])
+            self.backlog_bytes[carried] -= self._inflight_bytes[carried]
+            self._head[rows] += count
+            self._len[rows] -= count
+            self.forwarded += int(count.sum())
+            np.add.at(self.forwarded_bins, self._bin_of(t_ack), count)
+        self._inflight[nodes] = 0
+        self._inflight_bytes[nodes] = 0
+
+    def link_failed(self, nodes, kind, t_sample, t_s) -> None:
+        """A check went unanswered (a confirmed uplink: after its last transmission).
+
+        After ``failed_checks`` in a row the node takes the link for down and stores the
+        message of the last one; before that, the message counts as sent (it may well have
+        arrived: a busy gateway leaves checks unanswered too). Stored messages the frame
+        carried stay stored.
+        """
+        if self.store is None:
+            return
+        self.unanswered[nodes] += 1
+        self.link_up[nodes] &= self.unanswered[nodes] < self.store.failed_checks
+        down = ~self.link_up[nodes]
+        nodes, kind, t_sample, t_s = nodes[down], kind[down], t_sample[down], t_s[down]
+        self._inflight[nodes] = 0
+        self._inflight_bytes[nodes] = 0
+        own = kind != BACKLOG
+        if own.any():
+            self.store_messages(nodes[own], self.payload_arr[kind[own]], t_sample[own], t_s[own])
 
     def _lora_setup(self, cfg: Group, radio: Radio, link: LinkSetup) -> None:
         """LoRaWAN: link budget, spreading factors, air times and class-A windows."""
@@ -312,7 +485,14 @@ class FleetGroup:
         # Air time per (message kind, spreading factor); a node's frames index it by its SF.
         self.toa_table_s = np.array([[toa(self.payload[kind], sf) for sf in sfs]
                                      for kind in KINDS])  # fmt: skip
-        self.max_airtime_s = float(self.toa_table_s[:, self.sf - 7].max())
+        # The longest frame this policy can send (a window only if it escalates windows).
+        windows = self.policy.sends_windows
+        sendable = [i for i, kind in enumerate(KINDS) if kind != WINDOW or windows]
+        self.max_airtime_s = float(self.toa_table_s[sendable][:, self.sf - 7].max())
+        if cfg.store_and_forward is not None:
+            # Stored messages ride along up to the radio's maximum payload.
+            full = toa(radio.max_payload_bytes, int(self.sf.max()))
+            self.max_airtime_s = max(self.max_airtime_s, full)
         self.rx1_window_s = lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
         self.rx2_window_s = float(
             lora.rx_window_s(
@@ -338,6 +518,9 @@ class FleetGroup:
             + max(self.rx2_window_s, self.dl_toa_rx2_s)
         )
         self.link_s = attempt_s
+        # Transmissions per frame that asks for an answer: confirmed uplinks retry; a link
+        # check of store-and-forward (LinkCheckReq) is answered in RX1/RX2 or not at all.
+        self.max_transmissions = cfg.max_transmissions if cfg.confirmed else 1
         if cfg.confirmed:
             # Every retransmission waits for ACK_TIMEOUT or the duty cycle, whichever is later.
             off_s = float(lora.duty_cycle_off_time_s(self.max_airtime_s, radio.duty_cycle))
@@ -350,6 +533,7 @@ class FleetGroup:
 
     def _direct_setup(self) -> None:
         """BLE, Wi-Fi, cellular: no shared channel; everything the network code reads is empty."""
+        self.max_transmissions = 1
         self.sf = np.zeros(self.n, dtype=np.int64)
         self.max_airtime_s = 0.0
         self.rx_dbm = np.zeros((self.n, 0))
@@ -535,6 +719,12 @@ class FleetGroup:
             self.death_s[d] = t[dying] + remaining[dying] / self.floor_a
             self.alive[d] = False
             nodes, k, t = nodes[~dying], k[~dying], t[~dying]
+        if self.resets is not None:
+            # Nodes off after a reset miss their samples (no energy beyond the sleep floor).
+            off = self.resets.skipped(nodes, k)
+            if off.any():
+                self.skipped_reset += int(off.sum())
+                nodes, k, t = nodes[~off], k[~off], t[~off]
         if nodes.size == 0:
             return
         self._commit_harvest(nodes, t)
@@ -548,6 +738,13 @@ class FleetGroup:
         else:
             readings, truth = self.world.sample(nodes)
         self.ring.write(nodes, k, readings)
+        if self.resets is not None:
+            restart = self.resets.restarting(nodes, k)
+            if restart.any():
+                # The window lived in RAM: a restarted node fills it with its first reading.
+                rn, rk = nodes[restart], k[restart]
+                for back in range(1, self.window):
+                    self.ring.fill_from(rn, rk, rk - back)
         self.prev_truth[nodes] = truth
         self.decisions.observe(nodes, t, truth)
         self.samples[nodes] += 1
@@ -588,14 +785,32 @@ class FleetGroup:
             # The actuator reads the decision acting once this sample's own is ready (an
             # on-device decision at that instant counts; a cloud one comes later).
             self.decisions.control(nodes, ready_s)
+        send = np.broadcast_to(send, nodes.shape)
         m = send != NONE
         on_air = np.zeros(len(nodes), dtype=bool)
+        held = np.zeros(len(nodes), dtype=bool)
+        if self.store is not None:
+            # A node that believes its link down keeps its messages in flash (handed over,
+            # as far as the policy is concerned) and only probes, once per check period,
+            # with a frame of stored messages; while the link works, stored messages go
+            # out even when the policy has nothing to say.
+            held = m & ~self.link_up[nodes]
+            if held.any():
+                self.store_messages(nodes[held], self.payload_arr[send[held]], t[held], t[held])
+                m = m & ~held
+            check_due = t - self.last_check_s[nodes] >= self.store.check_period_s
+            drain = ~m & (self.link_up[nodes] | check_due) & (self.backlog_bytes[nodes] > 0)
+            if drain.any():
+                send = np.where(drain, BACKLOG, send)
+                m = m | drain
         if m.any():
             kind = send[m].astype(np.int64)
             xm = x[m] if x is not None else None
             data = self._message_data(nodes[m], k[m], kind, readings[m], xm)
             on_air[m] = self.transmit(network, nodes[m], k[m], t[m], ready_s[m], kind, data)
-        self.policy.sent(batch, actions, on_air)
+            if self.store is not None:
+                on_air &= send != BACKLOG
+        self.policy.sent(batch, actions, on_air | held)
 
     def _message_data(self, nodes, k, kind, readings, x) -> np.ndarray | None:
         """What each message carries for the cloud: a reading, a batch of readings, a window."""
@@ -664,25 +879,38 @@ class FleetGroup:
         """Retransmit unacknowledged confirmed uplinks (LoRa), after the duty-cycle wait."""
         radio = self.res.radio
         start = np.maximum(not_before_s + radio.wakeup_s, self.radio_free_s[nodes])
-        toa = self.toa_table_s[kind, self.sf[nodes] - 7]
-        phy = self.payload_arr[kind] + radio.mac_overhead_bytes
+        phy = self.payload_arr[kind] + radio.mac_overhead_bytes + self._inflight_bytes[nodes]
+        toa = self._toa(kind, nodes, phy)
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.book_charge(nodes, RADIO_TX, self.tx_current_a * toa, start)
         self.book_charge(nodes, RADIO_RX, self.rx_current_a * self.nominal_rx_s[nodes], start)
         self._count_traffic(nodes, kind, start, toa, phy)
+        self.payload_bytes_sent += int(self._inflight_bytes[nodes].sum())
         self.retransmissions += len(nodes)
         counter = (k.astype(np.uint64) << np.uint64(4)) + attempt.astype(np.uint64)
         channel = self.stream.integers(nodes, counter, PURPOSE_RETRY_CHANNEL, radio.uplink_channels)
         network.submit(
             self, nodes, k, ts, start, toa, channel, kind, phy, readings,
-            attempt=attempt, seen=seen,
+            attempt=attempt, seen=seen, confirmed=np.ones(len(nodes), dtype=bool),
         )  # fmt: skip
+
+    def _toa(self, kind: np.ndarray, nodes: np.ndarray, phy: np.ndarray) -> np.ndarray:
+        """Air time of frames: from the table, or computed when stored messages ride along."""
+        if self.store is None:
+            return self.toa_table_s[kind, self.sf[nodes] - 7]
+        r = self.res.radio
+        return lora.time_on_air_s(
+            phy, self.sf[nodes], r.bandwidth_hz, r.coding_rate, r.preamble_symbols
+        )
 
     def _send_lora(self, network, nodes, k, t, start, kind, readings) -> None:
         """LoRa uplinks: charge TX and the empty class-A RX windows, put them on the channel."""
         radio = self.res.radio
-        toa = self.toa_table_s[kind, self.sf[nodes] - 7]
         phy = self.payload_arr[kind] + radio.mac_overhead_bytes
+        confirmed = np.full(len(nodes), bool(self.cfg.confirmed))
+        if self.store is not None:
+            phy, confirmed = self._store_and_forward_frames(nodes, t, kind, phy, confirmed)
+        toa = self._toa(kind, nodes, phy)
         self.radio_free_s[nodes] = start + toa + lora.duty_cycle_off_time_s(toa, radio.duty_cycle)
         self.charge_c[nodes, RADIO_TX] += self.tx_current_a * toa
         self.charge_c[nodes, RADIO_RX] += self.rx_current_a * self.nominal_rx_s[nodes]
@@ -690,4 +918,26 @@ class FleetGroup:
         channel = self.stream.integers(
             nodes, k.astype(np.uint64), PURPOSE_CHANNEL, radio.uplink_channels
         )
-        network.submit(self, nodes, k, t, start, toa, channel, kind, phy, readings)
+        network.submit(
+            self, nodes, k, t, start, toa, channel, kind, phy, readings, confirmed=confirmed
+        )
+
+    def _store_and_forward_frames(self, nodes, t, kind, phy, confirmed):
+        """Stored messages ride along while the link is up; some frames check the link.
+
+        A frame asks for an answer (LinkCheckReq, or the ACK of a confirmed uplink) when it
+        carries stored messages (they leave flash only once the network has answered), when
+        the node believes the link down (every uplink probes it), or when none asked for
+        ``check_period_s``. An unanswered check means the link is down.
+        """
+        up = self.link_up[nodes]
+        room = self.res.radio.max_payload_bytes - self.payload_arr[kind]
+        count, extra = self._carry(nodes, np.maximum(room, 0))
+        self._inflight[nodes] = count
+        self._inflight_bytes[nodes] = extra
+        due = t - self.last_check_s[nodes] >= self.store.check_period_s
+        doubt = self.unanswered[nodes] > 0
+        confirmed = confirmed | (count > 0) | ~up | due | doubt
+        self.last_check_s[nodes[confirmed]] = t[confirmed]
+        self.payload_bytes_sent += int(extra.sum())
+        return phy + extra, confirmed

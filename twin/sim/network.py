@@ -20,13 +20,17 @@ from twin.ml.runner import OnnxModel
 from twin.physics import lora
 from twin.policies import BATCH, READING, WINDOW
 from twin.profiles import load_profile
+from twin.sim.faults import FaultPlan
 from twin.sim.fleet import (
     ACK_TIMEOUT_S,
+    BACKLOG,
     PURPOSE_ACK_TIMEOUT,
     PURPOSE_DOWN_LATENCY,
+    PURPOSE_LOSS_BURST,
     PURPOSE_UP_LATENCY,
     FleetGroup,
 )
+from twin.sim.fleet import rounds_of as _rounds
 from twin.sim.metrics import LatencyHistogram
 
 # Message kinds that ask the cloud for a decision.
@@ -40,15 +44,6 @@ def _key(gid: np.ndarray, node: np.ndarray) -> np.ndarray:
     return np.asarray(gid, dtype=np.int64) * (1 << 32) + np.asarray(node, dtype=np.int64)
 
 
-def _rounds(key: np.ndarray) -> list[np.ndarray]:
-    """Split positions into rounds in which each key appears once, keeping their order."""
-    srt = np.argsort(key, kind="stable")
-    first = np.r_[0, np.flatnonzero(np.diff(key[srt])) + 1]
-    rank = np.empty(len(key), dtype=np.int64)
-    rank[srt] = np.arange(len(key)) - np.repeat(first, np.diff(np.r_[first, len(key)]))
-    return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
-
-
 def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
     """Delays [s] of a lognormal given by median and p95, from standard normal draws ``z``."""
     sigma = np.log(dist.p95_s / dist.median_s) / _Z95
@@ -58,12 +53,18 @@ def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
 _TX_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r", "done",
               "conf", "att", "seen")  # fmt: skip
 
-# Why an uplink frame was lost on the channel.
+# Why an uplink frame was lost on the channel: drowned by an overlapping frame, too weak for
+# every gateway, no demodulator free, no gateway in reach up (outage), or a loss burst.
 LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY = "collision", "out_of_range", "gateway_busy"
+LOST_OUTAGE, LOST_INTERFERENCE = "outage", "interference"
+LOST_REASONS = (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY, LOST_OUTAGE,
+                LOST_INTERFERENCE)  # fmt: skip
 
 
 class LoRaNetwork:
     """Uplink channel, cloud service and downlinks shared by all groups of one run."""
+
+    faults: FaultPlan | None = None  # no faults unless the engine hands a plan over
 
     def __init__(
         self,
@@ -72,8 +73,10 @@ class LoRaNetwork:
         cloud_models: list[OnnxModel],
         gateways: list[Gateway],
         capture_db: float,
+        faults: FaultPlan | None = None,
     ):
         self.groups = groups
+        self.faults = faults
         self.cloud = cloud
         self.cloud_models = cloud_models
         n = len(groups)
@@ -112,10 +115,13 @@ class LoRaNetwork:
         self.wait_max_s_bins = np.zeros(n_bins)
         self.busy_ns_bins = np.zeros(n_bins, dtype=np.int64)
         self.delivered = np.zeros(n, dtype=np.int64)
-        self.lost = {
-            code: np.zeros(n, dtype=np.int64)
-            for code in (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY)
-        }
+        self.lost = {code: np.zeros(n, dtype=np.int64) for code in LOST_REASONS}
+        # Frames lost per group and time-series step (by the frame's end).
+        self.lost_bins = np.zeros((n, n_bins), dtype=np.int64)
+        # Requests that reached the cloud while it was down (lost with their decision).
+        self.cloud_refused = np.zeros(n, dtype=np.int64)
+        # Receive windows whose node no gateway in reach could serve (all down).
+        self.downlinks_blocked_outage = np.zeros(n, dtype=np.int64)
         self.n_gateways = len(gateways)
         self.demodulators = np.array([gw.demodulators for gw in gateways])
         self.rx1_duty_cycle = np.array([gw.rx1_duty_cycle for gw in gateways])
@@ -125,7 +131,9 @@ class LoRaNetwork:
         self.downlinks_blocked = np.zeros(len(groups), dtype=np.int64)
         self.acks = np.zeros(len(groups), dtype=np.int64)
         self.unacknowledged = np.zeros(len(groups), dtype=np.int64)
+        # Store-and-forward nodes confirm some uplinks (link checks) even when the group does not.
         self.confirmed = any(g.cfg.confirmed for g in groups)
+        self._max_tx = np.array([g.max_transmissions for g in groups])
         self.wake_event = None  # set by the engine's network process while it sleeps
         self.capture_db = capture_db
         lora_radios = [g.res.radio for g in groups if g.link is None]
@@ -167,12 +175,16 @@ class LoRaNetwork:
 
     # -- input -------------------------------------------------------------------------------
     def submit(
-        self, group, nodes, k, ts, start, toa, chan, kind, phy, readings, attempt=None, seen=None
-    ) -> None:
+        self, group, nodes, k, ts, start, toa, chan, kind, phy, readings, attempt=None, seen=None,
+        confirmed=None,
+    ) -> None:  # fmt: skip
         """Queue uplinks that a group just put on air (``attempt`` > 1: retransmissions)."""
         m = len(nodes)
         r = self._padded(readings, m)
-        conf = bool(group.cfg.confirmed)
+        conf = (
+            np.full(m, bool(group.cfg.confirmed)) if confirmed is None
+            else np.asarray(confirmed, dtype=bool)
+        )  # fmt: skip
         self._batches.append(
             {
                 "gid": np.full(m, group.index, dtype=np.int64),
@@ -187,12 +199,13 @@ class LoRaNetwork:
                 "phy": phy.astype(np.int64),
                 "r": r,
                 "done": np.zeros(m, dtype=bool),
-                "conf": np.full(m, conf),
+                "conf": conf,
                 "att": np.ones(m, dtype=np.int64) if attempt is None else attempt,
                 "seen": np.zeros(m, dtype=bool) if seen is None else seen,
             }
         )
-        if conf and self.wake_event is not None and not self.wake_event.triggered:
+        may_retry = group.max_transmissions > 1 and conf.any()
+        if may_retry and self.wake_event is not None and not self.wake_event.triggered:
             self.wake_event.succeed()  # the network process re-plans its next wake-up
 
     def submit_direct(self, group, nodes, k, ts, hub_s, kind, readings, open_s, close_s) -> None:
@@ -219,11 +232,19 @@ class LoRaNetwork:
                 "node": nodes[up].astype(np.int64),
                 "k": k[up].astype(np.int64),
                 "ts": ts[up],
-                "arrive": hub_s[up] + lognormal_s(self.cloud.uplink_latency, z),
+                "arrive": hub_s[up]
+                + lognormal_s(self.cloud.uplink_latency, z)
+                + self._spike_s(hub_s[up]),
                 "r": self._padded(readings[up], int(up.sum())),
                 "kind": kind[up].astype(np.int64),
             }
         )
+
+    def _spike_s(self, t_s: np.ndarray) -> np.ndarray | float:
+        """Extra backhaul delay at ``t_s`` (0 without backhaul spikes)."""
+        if self.faults is None or not self.faults.has_spikes:
+            return 0.0
+        return self.faults.extra_latency_s(t_s)
 
     def _padded(self, readings: np.ndarray | None, m: int) -> np.ndarray:
         """Readings padded to the widest group's channels, so groups share one array."""
@@ -270,11 +291,13 @@ class LoRaNetwork:
         """
         if not self.confirmed:
             return np.inf
+        # Only frames that may be retransmitted (a link check without a retry never is).
+        retry = lambda x: x["conf"] & (x["att"] < self._max_tx[x["gid"]])  # noqa: E731
         ends = [
-            p["end"][p["conf"] & ~p["done"]] + self._rx2_of(p["gid"][p["conf"] & ~p["done"]])
+            p["end"][retry(p) & ~p["done"]] + self._rx2_of(p["gid"][retry(p) & ~p["done"]])
             for p in ([self._pending] if self._pending is not None else []) + self._batches
         ]
-        ends += [w["decide"][w["conf"]] for w in self._rx_wait]
+        ends += [w["decide"][retry(w)] for w in self._rx_wait]
         ends = [e for e in ends if len(e)]
         if not ends:
             return np.inf
@@ -309,7 +332,10 @@ class LoRaNetwork:
                 m = p["gid"] == gi
                 if m.any():
                     power[m] = g.rx_dbm[p["node"][m]]
-            heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+            heard_any_up = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+            if self.faults is not None and self.faults.any_gateway_down:
+                # A gateway down at any time during the frame hears none of it.
+                heard = heard_any_up & ~self.faults.gateways_down(start, end)
             strongest_other = np.full(power.shape, -np.inf)
             busy = np.zeros(power.shape, dtype=np.int64)
             for d in range(1, len(start)):
@@ -330,13 +356,16 @@ class LoRaNetwork:
             decoded = heard & captured & free
             fin_idx = np.flatnonzero(final)
             ok = decoded[fin_idx].any(axis=1)
+            burst = self._burst_lost(p, fin_idx)
             reason = np.where(
                 ~heard[fin_idx].any(axis=1),
-                LOST_OUT_OF_RANGE,
+                np.where(heard_any_up[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
                 np.where(
                     (heard & captured)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION
                 ),
             )
+            reason = np.where(ok & burst, LOST_INTERFERENCE, reason)
+            ok &= ~burst
             p["done"] = p["done"] | final
         # Keep frames that may still overlap frames not yet settled.
         keep = ~p["done"] | (end > t - self.max_airtime_s)
@@ -345,9 +374,10 @@ class LoRaNetwork:
             return
         fin = {f: v[fin_idx] for f, v in p.items()}
         n = len(self.groups)
-        for code in (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY):
+        for code in LOST_REASONS:
             lost = (~ok) & (reason == code)
             self.lost[code] += np.bincount(fin["gid"][lost], minlength=n)
+        np.add.at(self.lost_bins, (fin["gid"][~ok], self._bin(fin["end"][~ok])), 1)
         self.delivered += np.bincount(fin["gid"][ok], minlength=n)
         rx2 = self._rx2_delay_s[fin["gid"]]
         self._rx_wait.append(
@@ -377,7 +407,10 @@ class LoRaNetwork:
                     z = g.stream.normal(
                         fin["node"][up][m], fin["k"][up][m].astype(np.uint64), PURPOSE_UP_LATENCY
                     )
-                    arrive[m] = fin["end"][up][m] + lognormal_s(self.cloud.uplink_latency, z)
+                    end_m = fin["end"][up][m]
+                    arrive[m] = (
+                        end_m + lognormal_s(self.cloud.uplink_latency, z) + self._spike_s(end_m)
+                    )
             self._arrivals.append(
                 {
                     "gid": gid,
@@ -390,15 +423,39 @@ class LoRaNetwork:
                 }
             )
 
+    def _burst_lost(self, p: dict, idx: np.ndarray) -> np.ndarray:
+        """Which frames ``idx`` a loss burst takes (a draw per frame and transmission)."""
+        lost = np.zeros(len(idx), dtype=bool)
+        if self.faults is None or not self.faults.has_bursts:
+            return lost
+        prob = self.faults.loss_probability(p["start"][idx])
+        hit = np.flatnonzero(prob > 0)
+        for gi, g in enumerate(self.groups):
+            m = hit[p["gid"][idx[hit]] == gi]
+            if len(m):
+                f = idx[m]
+                counter = (p["k"][f].astype(np.uint64) << np.uint64(4)) + p["att"][f].astype(
+                    np.uint64
+                )
+                lost[m] = g.stream.uniform(p["node"][f], counter, PURPOSE_LOSS_BURST) < prob[m]
+        return lost
+
     # -- cloud -------------------------------------------------------------------------------
     def _serve_cloud(self, t: float) -> None:
         if not self._arrivals:
             return
         a = {f: np.concatenate([x[f] for x in self._arrivals]) for f in self._arrivals[0]}
+        cloud_down = self.faults is not None and len(self.faults.cloud_down) > 0
+        if cloud_down:
+            # Requests reaching a cloud that is down are lost (integrations do not retry).
+            refused = self.faults.cloud_is_down(a["arrive"])
+            if refused.any():
+                self.cloud_refused += np.bincount(a["gid"][refused], minlength=len(self.groups))
+                a = {f: v[~refused] for f, v in a.items()}
         order = np.lexsort((a["k"], a["node"], a["gid"], a["arrive"]))
         a = {f: v[order] for f, v in a.items()}
         service = self.call_s + self.request_s[a["gid"]]
-        if self.cloud.max_batch == 1 and len(np.unique(self.request_s)) == 1:
+        if self.cloud.max_batch == 1 and len(np.unique(self.request_s)) == 1 and not cloud_down:
             n_due = int(np.searchsorted(a["arrive"], t, side="right"))
             start = self._fifo_equal(a["arrive"][:n_due], float(service[0]))
             done = start + service[:n_due]
@@ -423,7 +480,7 @@ class LoRaNetwork:
             np.add.at(self.requests_bins[gi], arrive_bin[m], 1)
             decision = self._cloud_decide(gi, a["node"][m], a["k"][m], a["r"][m], a["kind"][m])
             z = g.stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
-            ready = done[m] + lognormal_s(self.cloud.downlink_latency, z)
+            ready = done[m] + lognormal_s(self.cloud.downlink_latency, z) + self._spike_s(done[m])
             if g.link is not None and g.link.period_s is not None:
                 self._deliver_periodic(g, a["node"][m], a["k"][m], a["ts"][m], ready, decision)
             else:
@@ -544,6 +601,8 @@ class LoRaNetwork:
         while i < n:
             w = int(np.argmin(free))
             begin = max(free[w], arrive[i])
+            if self.faults is not None and len(self.faults.cloud_down):
+                begin = self.faults.cloud_resumes_s(begin)  # queued requests wait it out
             if begin > t:
                 break
             j = min(int(np.searchsorted(arrive, begin, side="right")), i + cap)
@@ -657,8 +716,26 @@ class LoRaNetwork:
                 served = self._serve_round({f: v[sel] for f, v in w.items()}, key[sel])
                 acked[sel] = served
         retry = w["conf"] & ~acked
+        self._link_news(w, w["conf"] & acked, retry & (w["att"] >= self._max_tx[w["gid"]]))
         if retry.any():
             self._retransmit({f: v[retry] for f, v in w.items()})
+
+    def _link_news(self, w: dict, acked: np.ndarray, failed: np.ndarray) -> None:
+        """Tell store-and-forward nodes how their confirmed uplinks ended, in time order.
+
+        ``w`` is sorted by decision time; rounds keep each node's events in that order.
+        """
+        for gi, g in enumerate(self.groups):
+            if g.store is None:
+                continue
+            idx = np.flatnonzero((acked | failed) & (w["gid"] == gi))
+            for r in _rounds(w["node"][idx]) if len(idx) else []:
+                e = idx[r]
+                a, f = e[acked[e]], e[failed[e]]
+                if len(a):
+                    g.link_acked(w["node"][a], w["decide"][a])
+                if len(f):
+                    g.link_failed(w["node"][f], w["kind"][f], w["ts"][f], w["decide"][f])
 
     def _retransmit(self, w: dict) -> None:
         """Schedule retransmissions of unacknowledged confirmed uplinks (or give up)."""
@@ -666,8 +743,11 @@ class LoRaNetwork:
             m = w["gid"] == gi
             if not m.any():
                 continue
-            give_up = m & (w["att"] >= g.cfg.max_transmissions)
-            self.unacknowledged[gi] += int(give_up.sum())
+            give_up = m & (w["att"] >= g.max_transmissions)
+            # Confirmed messages given up (a store-and-forward link check that goes unanswered
+            # is not one: its message is stored; a frame only forwarding stored ones neither).
+            if g.cfg.confirmed:
+                self.unacknowledged[gi] += int((give_up & (w["kind"] != BACKLOG)).sum())
             m &= ~give_up
             if not m.any():
                 continue
@@ -700,6 +780,7 @@ class LoRaNetwork:
             return chosen, window
         order = order[np.argsort(rx1[order], kind="stable")]
         gw = np.empty(len(order), dtype=np.int64)
+        no_gateway = np.zeros(len(order), dtype=bool)
         toa1 = np.empty(len(order))
         toa2 = np.empty(len(order))
         for gi, g in enumerate(self.groups):
@@ -708,6 +789,11 @@ class LoRaNetwork:
                 continue
             nodes = w["node"][order][m]
             gw[m] = g.best_gateway[nodes]
+            if self.faults is not None and self.faults.any_gateway_down:
+                # The network server answers through the best gateway that is up.
+                down = self.faults.gateways_down_at(rx1[order][m])
+                gw[m] = np.argmax(np.where(down, -np.inf, g.rx_dbm[nodes]), axis=1)
+                no_gateway[m] = down.all(axis=1)
             # An ACK without a decision is a MAC-only frame: shorter on air.
             dec1, dec2 = best1[order][m] >= 0, best2[order][m] >= 0
             toa1[m] = np.where(dec1, g.dl_toa_rx1_s[nodes], g.ack_toa_rx1_s[nodes])
@@ -716,7 +802,9 @@ class LoRaNetwork:
         dc1, dc2 = self.rx1_duty_cycle, self.rx2_duty_cycle
         for pos, i in enumerate(order.tolist()):  # sequential: each send spends the budget
             g_ = gw[pos]
-            if (best1[i] >= 0 or conf[i]) and free1[g_] <= rx1[i]:
+            if no_gateway[pos]:
+                self.downlinks_blocked_outage[w["gid"][i]] += 1
+            elif (best1[i] >= 0 or conf[i]) and free1[g_] <= rx1[i]:
                 free1[g_] = rx1[i] + toa1[pos] / dc1[g_]
                 chosen[i], window[i] = (best1[i] if best1[i] >= 0 else -2), 1
             elif free2[g_] <= rx2[i]:
