@@ -206,3 +206,23 @@ def test_with_overrides_by_path(farm_dict):
         sc.with_overrides({"groups.soil.sampling_period_s": -1})
     with pytest.raises(twin.ScenarioError, match="groups.nope.count"):
         sc.with_overrides({"groups.nope.count": 7})
+
+
+@pytest.mark.parametrize("name", ["../../escape", "..", "a/b"])
+def test_scenario_name_cannot_steer_results_outside_results(
+    tmp_path, monkeypatch, small_farm, name
+):
+    # The default results directory is results/<name>: a name is text, never a path.
+    d = copy.deepcopy(small_farm)
+    d["name"] = name
+    d["world"]["horizon_days"] = 0.2
+    work = tmp_path / "work"
+    work.mkdir()
+    scenario = _write(work, d)
+    monkeypatch.chdir(work)
+    res = runner.invoke(app, ["run", str(scenario)])
+    assert res.exit_code == 0, res.output
+    made = [p for p in tmp_path.rglob("summary.json")]
+    assert len(made) == 1
+    assert made[0].parent.parent == work / "results"
+    assert sorted(p.name for p in work.iterdir()) == ["results", "scenario.yaml"]

@@ -8,6 +8,7 @@ import importlib.metadata as _md
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -97,6 +98,19 @@ class RunResult:
     def timeseries_frame(self):
         """Fleet aggregates per time step, policy and group, as a DataFrame (needs pandas)."""
         return _frame(self.timeseries)
+
+
+def default_results_dir(name: str) -> Path:
+    """``results/<name>``, with the name made a single safe path component.
+
+    Scenario and study names are user text: a name like ``../../etc`` must not steer where
+    results are written, so anything but letters, digits, ``_``, ``.`` and ``-`` becomes
+    ``_``, and a name of dots only (``..``) becomes underscores.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    if not safe.strip("."):
+        safe = safe.replace(".", "_") or "_"
+    return Path("results") / safe
 
 
 def flatten(d: dict, prefix: str = "") -> dict:

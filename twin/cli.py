@@ -97,7 +97,8 @@ def run(
         if images:
             api._require_kaleido()  # fail before a long run, not after it
         result = api.run(scenario, seed=seed, batch_window_s=batch_window_s, record_events=events)
-        target = out if out is not None else Path("results") / result.summary["scenario"]["name"]
+        name = result.summary["scenario"]["name"]
+        target = out if out is not None else api.default_results_dir(name)
         api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
         _fail(exc)

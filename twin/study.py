@@ -504,7 +504,9 @@ def run_study(
     tasks = plan(spec, base_path, file)
     plan_hash = hashlib.sha256("".join(t.key for t in tasks).encode()).hexdigest()[:16]
 
-    directory = Path(out) if out is not None else Path("results") / spec.name
+    from twin.api import default_results_dir
+
+    directory = Path(out) if out is not None else default_results_dir(spec.name)
     runs_path = directory / "runs.jsonl"
     meta_path = directory / "study.json"
     if directory.exists() and any(directory.iterdir()):
