@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from twin.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-FARM = yaml.safe_load((ROOT / "scenarios" / "farm.yaml").read_text())
+# The farm with faults and store-and-forward: every key of farm.yaml and the fault keys too.
+FARM = yaml.safe_load((ROOT / "scenarios" / "farm_outage.yaml").read_text())
 FARM_TEXT = (ROOT / "scenarios" / "farm.yaml").read_bytes()
 MODEL = (ROOT / "twin" / "zoo" / "soil_irrigation_int8.onnx").read_bytes()
 EXAMPLES = int(os.environ.get("TWIN_FUZZ_EXAMPLES", "25"))
