@@ -798,20 +798,34 @@ class LoRaNetwork:
             dec1, dec2 = best1[order][m] >= 0, best2[order][m] >= 0
             toa1[m] = np.where(dec1, g.dl_toa_rx1_s[nodes], g.ack_toa_rx1_s[nodes])
             toa2[m] = np.where(dec2, g.dl_toa_rx2_s, g.ack_toa_rx2_s)
-        free1, free2 = self._gw_free1, self._gw_free2
-        dc1, dc2 = self.rx1_duty_cycle, self.rx2_duty_cycle
-        for pos, i in enumerate(order.tolist()):  # sequential: each send spends the budget
-            g_ = gw[pos]
-            if no_gateway[pos]:
-                self.downlinks_blocked_outage[w["gid"][i]] += 1
-            elif (best1[i] >= 0 or conf[i]) and free1[g_] <= rx1[i]:
-                free1[g_] = rx1[i] + toa1[pos] / dc1[g_]
-                chosen[i], window[i] = (best1[i] if best1[i] >= 0 else -2), 1
-            elif free2[g_] <= rx2[i]:
-                free2[g_] = rx2[i] + toa2[pos] / dc2[g_]
-                chosen[i], window[i] = (best2[i] if best2[i] >= 0 else -2), 2
-            else:
-                self.downlinks_blocked[w["gid"][i]] += 1
+        # Sequential (each send spends the budget), on Python floats: indexing numpy
+        # scalars in the loop cost more than the loop. Same IEEE operations, same results.
+        off1 = (toa1 / self.rx1_duty_cycle[gw]).tolist()
+        off2 = (toa2 / self.rx2_duty_cycle[gw]).tolist()
+        b1, b2, c = best1[order], best2[order], conf[order]
+        r1, r2 = rx1[order].tolist(), rx2[order].tolist()
+        wants1 = ((b1 >= 0) | c).tolist()
+        free1, free2 = self._gw_free1.tolist(), self._gw_free2.tolist()
+        used = [0] * len(order)
+        for pos, (g_, skip) in enumerate(zip(gw.tolist(), no_gateway.tolist(), strict=True)):
+            if skip:
+                continue
+            if wants1[pos] and free1[g_] <= r1[pos]:
+                free1[g_] = r1[pos] + off1[pos]
+                used[pos] = 1
+            elif free2[g_] <= r2[pos]:
+                free2[g_] = r2[pos] + off2[pos]
+                used[pos] = 2
+        self._gw_free1[:] = free1
+        self._gw_free2[:] = free2
+        used = np.array(used, dtype=np.int64)
+        best = np.where(used == 1, b1, b2)
+        chosen[order] = np.where(used == 0, -1, np.where(best >= 0, best, -2))
+        window[order] = used
+        n = len(self.groups)
+        gid = w["gid"][order]
+        self.downlinks_blocked_outage += np.bincount(gid[no_gateway], minlength=n)
+        self.downlinks_blocked += np.bincount(gid[(used == 0) & ~no_gateway], minlength=n)
         return chosen, window
 
     def _serve_round(self, w: dict, key: np.ndarray) -> np.ndarray:
