@@ -662,8 +662,11 @@ class LoRaNetwork:
         rank = np.empty(len(nodes), dtype=np.int64)
         rank[srt] = np.arange(len(nodes)) - np.repeat(first, np.diff(np.r_[first, len(nodes)]))
         xs = np.empty((len(nodes), win * c), dtype=np.float32)
+        rank_sorted = rank[srt]
         for rr in range(int(rank.max()) + 1):
-            m = rank == rr
+            # This round's requests in node order (nodes are independent within a round):
+            # runs of consecutive nodes let the ring read and write slices, not gathers.
+            m = srt[rank_sorted == rr]
             n_, k_, cnt = nodes[m], k[m], count[m]
             lk = last[n_]
             gap = (k_ - cnt + 1) - lk - 1
@@ -671,11 +674,16 @@ class LoRaNetwork:
             for d in range(1, int(min(max(gap.max(initial=0), 0), win)) + 1):
                 f = gap >= d
                 ring.fill_from(n_[f], lk[f], lk[f] + d)
+            rm = r[m]
             for j in range(int(cnt.max()) - 1, -1, -1):  # oldest reading of the batch first
                 kj = k_ - j
                 f = (cnt > j) & (kj > lk - win)
-                col = (cnt[f] - 1 - j) * c  # reading j before the newest sits at this column
-                vals = np.take_along_axis(r[m][f], col[:, None] + np.arange(c)[None, :], axis=1)
+                if cnt.max() == 1:  # single readings (the usual case): the first columns
+                    vals = rm[f, :c] if not f.all() else rm[:, :c]
+                else:
+                    col = (cnt[f] - 1 - j) * c  # reading j before the newest sits here
+                    idx = col[:, None] + np.arange(c)[None, :]
+                    vals = np.take_along_axis(rm[f], idx, axis=1)
                 ring.write(n_[f], kj[f], vals)
             last[n_] = np.maximum(lk, k_)
             xs[m] = ring.windows(n_, k_)
