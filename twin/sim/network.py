@@ -270,6 +270,7 @@ class LoRaNetwork:
         self._serve_cloud(t)
         self._open_windows(t)
         self._open_direct_windows(t)
+        self._compact_pool(t)
         self.resolved_s = t
         for g in self.groups:
             g.close_snapshots(t)
@@ -516,6 +517,29 @@ class LoRaNetwork:
         w, key = {f: v[has] for f, v in w.items()}, key[has]
         for r in _rounds(key) if len(key) else []:
             self._serve_direct_round({f: v[r] for f, v in w.items()}, key[r])
+
+    def _compact_pool(self, t: float) -> None:
+        """Forget pooled decisions that no receive window can carry any more.
+
+        Every window still to be served opens after ``t - lag`` (RX1 opens at most ``lag``
+        before its RX2 is decided; a direct link's window closes after ``t``), and a window
+        carries the newest decision ready when it opens. So once a node has a decision ready
+        by ``t - lag``, its older ones can never be chosen. Without this, nodes whose windows
+        the gateways' duty cycle keeps blocking piled up decisions for the whole horizon.
+        """
+        pool = self._pool
+        if pool is None or len(pool["key"]) < 2:
+            return
+        lag = float((self._rx2_delay_s - self._rx1_delay_s).max())
+        settled = pool["ready"] <= t - lag
+        if not settled.any():
+            return
+        _, inv = np.unique(pool["key"], return_inverse=True)
+        newest = np.full(int(inv.max()) + 1, -1, dtype=np.int64)
+        np.maximum.at(newest, inv[settled], pool["k"][settled])
+        keep = pool["k"] >= newest[inv]
+        if not keep.all():
+            self._pool = {f: v[keep] for f, v in pool.items()}
 
     def _pool_entries(self, key: np.ndarray) -> np.ndarray:
         """For each pooled decision, the window (index into ``key``) of its node, or -1."""
