@@ -663,29 +663,39 @@ class LoRaNetwork:
         g = self.groups[gi]
         ring, last = self.cloud_rings[gi], self.cloud_last_k[gi]
         win, c = ring.window, ring.buf.shape[2]
-        xs = np.empty((len(nodes), win * c), dtype=np.float32)
-        w = kind == WINDOW
-        if w.any():
-            xs[w] = r[w, : win * c]
-        rest = np.flatnonzero(~w)
+        # Model input rows in whatever order is cheapest to build; `at` maps them back.
+        at, xs = [], []
+        w = np.flatnonzero(kind == WINDOW)
+        if len(w):
+            at.append(w)
+            xs.append(r[w, : win * c])
+        rest = np.flatnonzero(kind != WINDOW)
         if len(rest):
-            xs[rest] = self._update_cloud_windows(
+            pos, x = self._update_cloud_windows(
                 ring, last, nodes[rest], k[rest], r[rest],
                 np.where(kind[rest] == BATCH, g.batch_readings, 1),
             )  # fmt: skip
-        _, decision = self.cloud_models[gi].predict(xs)
-        return decision.astype(np.int8)
+            at.append(rest[pos])
+            xs.append(x)
+        _, positive = self.cloud_models[gi].predict(xs[0] if len(xs) == 1 else np.concatenate(xs))
+        decision = np.empty(len(nodes), dtype=np.int8)
+        decision[np.concatenate(at)] = positive
+        return decision
 
     @staticmethod
-    def _update_cloud_windows(ring, last, nodes, k, r, count) -> np.ndarray:
-        """Write ``count`` readings ending at ``k`` into the cloud's copy; return the windows."""
+    def _update_cloud_windows(ring, last, nodes, k, r, count) -> tuple[np.ndarray, np.ndarray]:
+        """Write ``count`` readings ending at ``k`` into the cloud's copy; return the windows.
+
+        Returns ``(pos, windows)``: row ``i`` of ``windows`` is the window of request
+        ``pos[i]`` (requests are taken in node order, round by round).
+        """
         win, c = ring.window, ring.buf.shape[2]
         # Rounds: a node appears at most once per round, so its window is updated in order.
         srt = np.argsort(nodes, kind="stable")
         first = np.r_[0, np.flatnonzero(np.diff(nodes[srt])) + 1]
         rank = np.empty(len(nodes), dtype=np.int64)
         rank[srt] = np.arange(len(nodes)) - np.repeat(first, np.diff(np.r_[first, len(nodes)]))
-        xs = np.empty((len(nodes), win * c), dtype=np.float32)
+        pos, xs = [], []
         rank_sorted = rank[srt]
         for rr in range(int(rank.max()) + 1):
             # This round's requests in node order (nodes are independent within a round):
@@ -710,8 +720,11 @@ class LoRaNetwork:
                     vals = np.take_along_axis(rm[f], idx, axis=1)
                 ring.write(n_[f], kj[f], vals)
             last[n_] = np.maximum(lk, k_)
-            xs[m] = ring.windows(n_, k_)
-        return xs
+            pos.append(m)
+            xs.append(ring.windows(n_, k_))
+        if len(xs) == 1:
+            return pos[0], xs[0]
+        return np.concatenate(pos), np.concatenate(xs)
 
     # -- class-A receive windows ---------------------------------------------------------------
     def _open_windows(self, t: float) -> None:
