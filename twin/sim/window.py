@@ -1,26 +1,44 @@
 """Per-node sliding windows of readings, the model's input, without per-sample gathers.
 
-Each reading is stored twice, at ``k % W`` and ``k % W + W``, so the window ending at sample
-``k`` is the contiguous slice ``[(k + 1) % W, (k + 1) % W + W)``. A batch of nodes shares one
-or two offsets, so building the model input is a handful of slice copies instead of a
-``(batch x W)`` fancy-index gather.
+Node ``i`` keeps its last ``W`` readings in ring ``buf[i]``, reading ``k`` in slot ``k % W``. A
+batch of nodes is a few runs of consecutive nodes at the same sample (see :func:`runs`), so
+storing a reading is one strided slice write per run, and the model input for a run is the
+run's block of rings rotated by the shared offset: two slice copies that read the block
+front to back, instead of a ``(batch x W)`` fancy-index gather.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+# Below this many nodes per run on average, gathering the whole batch at once is cheaper than
+# one set of slice operations per run (each costs a few dozen numpy calls).
+_MIN_RUN_NODES = 1024
 
-def as_slice(nodes: np.ndarray) -> slice | np.ndarray:
-    """``nodes`` as a slice when they are a run of consecutive indices (the usual batch).
 
-    Indexing with a slice reads and writes in place; a fancy index gathers a copy first.
+def runs(nodes: np.ndarray, k: np.ndarray) -> list[tuple[int, int, slice | np.ndarray, object]]:
+    """Split a batch into runs of consecutive nodes at the same sample index.
+
+    Returns ``(i0, i1, rows, k)`` per run: batch positions ``i0:i1`` are nodes ``rows`` (a
+    ``slice``) at sample ``k`` (an ``int``). An engine batch is one or two runs (it wraps
+    around the node index once per period). When runs are short (scattered nodes), returns a
+    single entry ``(0, n, nodes, k)`` with the index arrays, for one gather instead.
     """
     n = len(nodes)
-    if n > 1 and nodes[-1] - nodes[0] == n - 1 and nodes[0] >= 0:
-        if np.all(np.diff(nodes) == 1):
-            return slice(int(nodes[0]), int(nodes[-1]) + 1)
-    return nodes
+    if n == 0:
+        return []
+    k = np.broadcast_to(k, nodes.shape)
+    brk = np.flatnonzero((nodes[1:] - nodes[:-1] != 1) | (k[1:] != k[:-1])) + 1
+    if len(brk) + 1 > max(2, n // _MIN_RUN_NODES):
+        return [(0, n, nodes, k)]
+    bounds = [0, *brk.tolist(), n]
+    out: list[tuple[int, int, slice | np.ndarray, object]] = []
+    for i0, i1 in zip(bounds[:-1], bounds[1:], strict=True):
+        first = int(nodes[i0])
+        if first < 0:  # a negative index is not the start of a slice
+            return [(0, n, nodes, k)]
+        out.append((i0, i1, slice(first, first + i1 - i0), int(k[i0])))
+    return out
 
 
 class WindowBuffer:
@@ -28,49 +46,42 @@ class WindowBuffer:
 
     def __init__(self, n: int, window: int, channels: int) -> None:
         self.window = window
-        self.buf = np.zeros((n, 2 * window, channels), dtype=np.float32)
+        self.buf = np.zeros((n, window, channels), dtype=np.float32)
 
     def write(self, nodes: np.ndarray, k: np.ndarray, values: np.ndarray) -> None:
         """Store reading ``k`` of each node (``values``: ``(len(nodes), channels)``)."""
-        slot = np.asarray(k) % self.window
-        rows = as_slice(nodes)
-        if isinstance(rows, slice) and slot.min() == slot.max():
-            s = int(slot[0])  # one slot for the whole run: two strided slice writes
-            self.buf[rows, s] = values
-            self.buf[rows, s + self.window] = values
-            return
-        self.buf[nodes, slot] = values
-        self.buf[nodes, slot + self.window] = values
+        w = self.window
+        for i0, i1, rows, kk in runs(np.asarray(nodes), np.asarray(k)):
+            self.buf[rows, kk % w] = values[i0:i1]
 
     def fill_from(self, nodes: np.ndarray, src_slot: np.ndarray, dst_slot: np.ndarray) -> None:
         """Copy the reading in ``src_slot`` to ``dst_slot`` (slots taken modulo the window)."""
         src = np.asarray(src_slot) % self.window
         dst = np.asarray(dst_slot) % self.window
-        values = self.buf[nodes, src]
-        self.buf[nodes, dst] = values
-        self.buf[nodes, dst + self.window] = values
+        self.buf[nodes, dst] = self.buf[nodes, src]
 
     def windows(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Model input rows: the window ending at sample ``k`` (oldest first)."""
         w = self.window
-        start = (np.asarray(k) + 1) % w
-        out = np.empty((len(nodes), w * self.buf.shape[2]), dtype=np.float32)
-        offsets = np.unique(start)
-        if len(offsets) == 1 and len(nodes) > 1:
-            s, sel = int(offsets[0]), nodes
-            if sel[-1] - sel[0] == len(sel) - 1 and np.all(np.diff(sel) == 1):
-                out[:] = self.buf[sel[0] : sel[-1] + 1, s : s + w].reshape(len(sel), -1)
-                return out
-        for s in offsets:
-            m = start == s
-            sel = nodes[m]
-            if len(sel) > 1 and sel[-1] - sel[0] == len(sel) - 1 and np.all(np.diff(sel) == 1):
-                # A run of consecutive nodes (the usual batch): slice copies beat a gather.
-                rows = self.buf[sel[0] : sel[-1] + 1, s : s + w]
+        nodes, k = np.asarray(nodes), np.asarray(k)
+        out = np.empty((len(nodes), w, self.buf.shape[2]), dtype=np.float32)
+        for i0, i1, rows, kk in runs(nodes, k):
+            if isinstance(rows, slice):
+                # A run at one sample: the ring rows rotated by two slice copies.
+                s = (kk + 1) % w
+                out[i0:i1, : w - s] = self.buf[rows, s:]
+                out[i0:i1, w - s :] = self.buf[rows, :s]
             else:
-                rows = self.buf[sel, s : s + w]
-            out[m] = rows.reshape(len(sel), -1)
-        return out
+                # Scattered nodes: per distinct offset, gather their rings, scatter rotated.
+                start = (kk + 1) % w
+                for s in np.unique(start).tolist():
+                    m = np.flatnonzero(start == s)
+                    ring = self.buf[rows[m]]
+                    # Positions in the batch are usually a block (the batch is sorted by k).
+                    dst = slice(i0 + m[0], i0 + m[-1] + 1) if m[-1] - m[0] == len(m) - 1 else i0 + m
+                    out[dst, : w - s] = ring[:, s:]
+                    out[dst, w - s :] = ring[:, :s]
+        return out.reshape(len(nodes), w * self.buf.shape[2])
 
     def copy(self) -> WindowBuffer:
         """An independent copy (the cloud starts with the same history as the device)."""

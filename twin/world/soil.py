@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.rng import NodeStream
-from twin.sim.window import as_slice
+from twin.sim.window import runs
 
 DAY_S = 86_400.0
 HOUR_S = 3_600.0
@@ -160,57 +160,81 @@ class SoilWorld:
         self.rain_t = rain_t
         self._rain_cum = np.concatenate([[0.0], np.cumsum(rain_mm)])
 
-        # Ring of true moisture for samples k .. k + lookahead (slot = index mod width).
+        # Ring of true moisture for samples k .. k + lookahead, one row per slot (slot = index
+        # mod width): a run of consecutive nodes at the same sample reads and writes one
+        # contiguous row, and the lookahead minimum is an element-wise minimum over rows.
         self.width = self.lookahead + 1
-        self._ring = np.empty((n_nodes, self.width))
+        self._ring = np.empty((self.width, n_nodes))
         self._k_next = np.full(n_nodes, -self.history_samples, dtype=np.int64)
         start = np.clip(rng.uniform(self.crit, self.fc), 0.0, None)
         nodes = np.arange(n_nodes)
         k = self._k_next.copy()
         theta = start
         for j in range(self.width):
-            self._ring[nodes, (k + j) % self.width] = theta
+            self._ring[(k + j) % self.width, nodes] = theta
             theta = self._step(nodes, k + j, theta)
         self._theta_last = theta  # moisture at k + width (not yet stored)
+        # Ring entries below the refill point, per node: the ground truth is "any", kept up to
+        # date as slots change instead of a minimum over the whole ring at every sample.
+        self._below = (self._ring < self.crit).sum(axis=0)
 
     # -- physics -----------------------------------------------------------------------------
-    def _time(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
+    def _time(self, nodes: np.ndarray | slice, k: np.ndarray | int) -> np.ndarray:
         return self.phase_s[nodes] + k * self.period_s
 
     def soil_temp_c(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:
         """True soil temperature at 10 cm [degC] (daily cycle peaking 15:00, per-day weather)."""
-        p = self.params
-        day = np.floor(t_s / DAY_S).astype(np.int64) - self._day0
-        hour = (t_s % DAY_S) / HOUR_S
-        cycle = p.temp_daily_amplitude_c * np.sin(2 * np.pi * (hour - 9.0) / 24.0)
-        return p.temp_mean_c + self.temp_offset_c[nodes] + self.day_temp_c[day] + cycle
+        day, hour = _day_and_hour(t_s)
+        return self._temp_c(nodes, day, hour)
 
-    def _step(self, nodes: np.ndarray, k: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """Moisture at sample ``k + 1`` from sample ``k`` (explicit Euler, dt = period)."""
+    def _temp_c(self, nodes: np.ndarray | slice, day: np.ndarray, hour: np.ndarray) -> np.ndarray:
+        p = self.params
+        cycle = np.sin(2 * np.pi * (hour - 9.0) / 24.0)
+        cycle *= p.temp_daily_amplitude_c
+        day_c = self.day_temp_c[day.astype(np.int64) - self._day0]
+        return p.temp_mean_c + self.temp_offset_c[nodes] + day_c + cycle
+
+    def _step(
+        self, nodes: np.ndarray | slice, k: np.ndarray | int, theta: np.ndarray
+    ) -> np.ndarray:
+        """Moisture at sample ``k + 1`` from sample ``k`` (explicit Euler, dt = period).
+
+        ``nodes`` is an index array or a slice; ``theta`` is not modified.
+        """
         p = self.params
         t0 = self._time(nodes, k)
         t1 = t0 + self.period_s
         tm = 0.5 * (t0 + t1)
-        hour = (tm % DAY_S) / HOUR_S
-        shape = (
-            np.where((hour > 6) & (hour < 18), np.sin(np.pi * (hour - 6) / 12), 0.0) * np.pi / 24
-        )
-        temp = self.soil_temp_c(nodes, tm)
+        day, hour = _day_and_hour(tm)
+        # Half-sine ET shape over 06:00-18:00; sin only where it is daylight (zero elsewhere).
+        shape = np.zeros_like(hour)
+        np.sin(np.pi * (hour - 6) / 12, out=shape, where=(hour > 6) & (hour < 18))
+        shape *= np.pi
+        shape /= 24
+        temp = self._temp_c(nodes, day, hour)
         temp_factor = np.clip(1 + p.et_temp_coeff_per_c * (temp - p.temp_mean_c), 0.2, None)
         fc, wp = self.fc[nodes], self.wp[nodes]
         ks = np.clip((theta - wp) / ((1 - p.depletion_fraction) * (fc - wp)), 0.0, 1.0)
         et_mm = self.et_mm_day[nodes] * shape * temp_factor * ks * (self.period_s / HOUR_S)
-        rain_mm = (
-            self._rain_cum[np.searchsorted(self.rain_t, t1)]
-            - self._rain_cum[np.searchsorted(self.rain_t, t0)]
-        )
+        # Rain in (t0, t1]: no event between the earliest start and the latest end (most
+        # steps; searchsorted is monotone) gives the same zeros as the per-node lookups.
+        if t0.size and np.searchsorted(self.rain_t, t0.min()) == np.searchsorted(
+            self.rain_t, t0.max() + self.period_s
+        ):
+            rain_mm = 0.0
+        else:
+            rain_mm = (
+                self._rain_cum[np.searchsorted(self.rain_t, t1)]
+                - self._rain_cum[np.searchsorted(self.rain_t, t0)]
+            )
         theta = theta + (rain_mm * self.infiltration[nodes] - et_mm) / p.root_depth_mm
-        irr_day0 = np.floor((t0 - p.irrigation_hour * HOUR_S) / DAY_S)
-        irr_day1 = np.floor((t1 - p.irrigation_hour * HOUR_S) / DAY_S)
-        irrigate = (irr_day1 > irr_day0) & (theta < self.crit[nodes])
-        if self.actuation:  # the farm's practice only before deployment; then the valve
-            irrigate &= t0 < 0
-        theta = theta + np.where(irrigate, p.irrigation_mm / p.root_depth_mm, 0.0)
+        # The farm's practice only before deployment with actuation (then the valve decides).
+        practice = not (self.actuation and t0.min(initial=0.0) >= 0)
+        if practice and self._may_cross_irrigation(t0, self.period_s):
+            irrigate = self._crosses_irrigation(t0, t1) & (theta < self.crit[nodes])
+            if self.actuation:
+                irrigate &= t0 < 0
+            theta = theta + np.where(irrigate, p.irrigation_mm / p.root_depth_mm, 0.0)
         return np.clip(theta, wp * 0.8, fc)
 
     # -- sampling ----------------------------------------------------------------------------
@@ -219,33 +243,50 @@ class SoilWorld:
         h = self.params.irrigation_hour * HOUR_S
         return np.floor((t1 - h) / DAY_S) > np.floor((t0 - h) / DAY_S)
 
-    def _actuate(self, nodes: np.ndarray, k: np.ndarray, control: np.ndarray) -> None:
+    def _may_cross_irrigation(self, t0: np.ndarray, dt_s: float) -> bool:
+        """False when no ``(t0, t0 + dt_s]`` can cross the irrigation hour (then skip the test).
+
+        ``floor((t - h) / day)`` is non-decreasing in ``t`` in floating point too, so if it is
+        the same at the earliest start and the latest end, :meth:`_crosses_irrigation` is
+        False for every node.
+        """
+        if t0.size == 0:
+            return False
+        h = self.params.irrigation_hour * HOUR_S
+        return np.floor((t0.max() + dt_s - h) / DAY_S) > np.floor((t0.min() - h) / DAY_S)
+
+    def _actuate(
+        self, nodes: np.ndarray | slice, k: np.ndarray | int, control: np.ndarray, t: np.ndarray
+    ) -> None:
         """Water the zones whose valve read "irrigate" after sample ``k - 1``, then re-plan.
 
         The water lands in the step ``k - 1 -> k`` (06:00 lies in it), so sample ``k`` sees it;
-        the moisture path ahead is recomputed from there.
+        the moisture path ahead is recomputed from there. ``t``: the time of sample ``k``.
         """
         p = self.params
-        t = self._time(nodes, k)
+        if not self._may_cross_irrigation(t - self.period_s, self.period_s):
+            return  # most samples: 06:00 is not in any node's last step
         water = (
             (k >= 1) & (np.asarray(control) > 0) & self._crosses_irrigation(t - self.period_s, t)
         )
         if not water.any():
             return
-        nodes, k = nodes[water], k[water]
+        nodes = np.arange(self.n_nodes)[nodes][water]
+        k = np.broadcast_to(k, water.shape)[water]
         slot = k % self.width
         fc = self.fc[nodes]
-        wet = self._ring[nodes, slot] + p.irrigation_mm / p.root_depth_mm
+        wet = self._ring[slot, nodes] + p.irrigation_mm / p.root_depth_mm
         self.water_applied_mm[nodes] += p.irrigation_mm
         self.water_drained_mm[nodes] += np.maximum(wet - fc, 0.0) * p.root_depth_mm
         self.irrigations[nodes] += 1
         theta = np.minimum(wet, fc)
-        self._ring[nodes, slot] = theta
+        self._ring[slot, nodes] = theta
         for j in range(1, self.width + 1):
             theta = self._step(nodes, k + j - 1, theta)
             if j < self.width:
-                self._ring[nodes, (k + j) % self.width] = theta
+                self._ring[(k + j) % self.width, nodes] = theta
         self._theta_last[nodes] = theta
+        self._below[nodes] = (self._ring[:, nodes] < self.crit[nodes]).sum(axis=0)
 
     def outcomes(self) -> dict[str, np.ndarray]:
         """Per-zone totals since deployment of what the valve's decisions did."""
@@ -274,34 +315,80 @@ class SoilWorld:
         """
         nodes = np.asarray(nodes, dtype=np.int64)
         k = self._k_next[nodes]
-        if self.actuation and control is not None:
-            self._actuate(nodes, k, control)
-        slot = k % self.width
-        theta = self._ring[nodes, slot]
-        truth = self._ring[as_slice(nodes)].min(axis=1) < self.crit[nodes]
-        if self.actuation:
-            self.stress_samples[nodes] += (k >= 1) & (theta < self.crit[nodes])
-        t = self._time(nodes, k)
-        p = self.params
-        ctr = (k + self.history_samples).astype(np.uint64)
         readings = np.empty((len(nodes), 2), dtype=np.float32)
-        readings[:, 0] = theta + p.noise_moisture_vwc * self.stream.normal(
-            nodes, ctr, _NOISE_MOISTURE
-        )
-        readings[:, 1] = self.soil_temp_c(nodes, t) + p.noise_temp_c * self.stream.normal(
-            nodes, ctr, _NOISE_TEMP
-        )
-        # Advance: the slot of sample k now holds sample k + width.
-        last = self._theta_last[nodes]
-        self._ring[nodes, slot] = last
-        self._theta_last[nodes] = self._step(nodes, k + self.width, last)
-        self._k_next[nodes] = k + 1
+        truth = np.empty(len(nodes), dtype=bool)
+        act = self.actuation and control is not None
+        if act:
+            control = np.asarray(control)
+        # Every value is a function of (node, k) alone, so each run of consecutive nodes at
+        # the same k is handled on its own, with slices (views) instead of gathers.
+        for i0, i1, rows, kk in runs(nodes, k):
+            self._sample_run(
+                rows, kk, control[i0:i1] if act else None, readings[i0:i1], truth[i0:i1]
+            )
         return readings, truth
+
+    def _sample_run(
+        self,
+        rows: np.ndarray | slice,
+        k: np.ndarray | int,
+        control: np.ndarray | None,
+        readings: np.ndarray,
+        truth: np.ndarray,
+    ) -> None:
+        """:meth:`sample` for ``rows`` (a slice with one ``k``, or index arrays), into outputs."""
+        p = self.params
+        t = self._time(rows, k)
+        if control is not None:
+            self._actuate(rows, k, control, t)
+        slot = k % self.width
+        theta = self._ring[slot, rows]  # (a view for a slice: used before the slot is rewritten)
+        crit = self.crit[rows]
+        dry = theta < crit
+        np.greater(self._below[rows], 0, out=truth)
+        if self.actuation:
+            self.stress_samples[rows] += (k >= 1) & dry
+        if isinstance(rows, slice):
+            ctr = np.uint64(k + self.history_samples)
+        else:
+            ctr = (k + self.history_samples).astype(np.uint64)
+        noise = self.stream.normal(rows, ctr, _NOISE_MOISTURE)
+        noise *= p.noise_moisture_vwc
+        noise += theta
+        readings[:, 0] = noise
+        day, hour = _day_and_hour(t)
+        noise = self.stream.normal(rows, ctr, _NOISE_TEMP)
+        noise *= p.noise_temp_c
+        noise += self._temp_c(rows, day, hour)
+        readings[:, 1] = noise
+        # Advance: the slot of sample k now holds sample k + width.
+        last = self._theta_last[rows]
+        self._ring[slot, rows] = last
+        self._below[rows] += (last < crit).astype(np.int64) - dry
+        self._theta_last[rows] = self._step(rows, k + self.width, last)
+        self._k_next[rows] = k + 1
 
     def true_moisture(self, nodes: np.ndarray) -> np.ndarray:
         """True moisture at each node's next sample (for diagnostics and tests)."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        return self._ring[nodes, self._k_next[nodes] % self.width]
+        return self._ring[self._k_next[nodes] % self.width, nodes]
+
+
+def _day_and_hour(t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``floor(t / day)`` and ``(t % day) / hour``, bit for bit as numpy computes them.
+
+    numpy's float ``%`` goes through ``fmod`` and costs several times this. ``t - q * day``
+    with ``q = floor(t / day)`` is exact (``q * day`` is an integer and the difference is a
+    multiple of the spacing of ``t``), or, for ``t < 0``, the same single rounding of the exact
+    remainder that ``fmod(t, day) + day`` makes. ``t / day`` can only round up onto an integer
+    (never down past one), so the one correction needed is adding a day to a negative result,
+    which is again exact or that same single rounding.
+    """
+    q = np.floor(t_s / DAY_S)
+    r = np.asarray(t_s - q * DAY_S)  # (an array even for a scalar time, for the in-place ops)
+    np.add(r, DAY_S, out=r, where=r < 0)
+    r /= HOUR_S
+    return q, r
 
 
 def make_dataset(
