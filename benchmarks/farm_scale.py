@@ -1,7 +1,10 @@
-"""Farm at 500 / 5 000 / 50 000 nodes: node-samples per second and peak memory.
+"""The farm at fleet scale: node-samples per second, events per second and peak memory.
 
-Run: python benchmarks/farm_scale.py [--nodes 500 5000 50000] [--days 30] [--policy on_device]
-     [--repeat 3] [--references]
+Run: python benchmarks/farm_scale.py [--nodes 1000 10000 100000] [--days 1 7 30]
+     [--policy on_device cloud] [--repeat 3] [--references]
+
+Every combination of nodes, days and policy is run ``--repeat`` times (the defaults: 1 000
+and 10 000 nodes over 1, 7 and 30 days for both policies; 100 000 nodes on request).
 
 Each configuration runs in a fresh process so peak RSS (ru_maxrss) is that run's own.
 Prints one line per run (node-samples/s, SimPy events/s, peak RSS) and the medians over
@@ -95,9 +98,9 @@ print(json.dumps(out))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, nargs="+", default=[500, 5000, 50000])
-    ap.add_argument("--days", type=float, default=30.0)
-    ap.add_argument("--policy", default="on_device")
+    ap.add_argument("--nodes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--days", type=float, nargs="+", default=[1.0, 7.0, 30.0])
+    ap.add_argument("--policy", nargs="+", default=["on_device", "cloud"])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
         "--references", action="store_true", help="also time bare SimPy and onnxruntime alone"
@@ -109,7 +112,7 @@ def main() -> None:
         f"{'samples/s':>11} {'events/s':>9} {'peak MB':>8}"
         + (f" {'bare SimPy s':>12} {'ORT only s':>10}" if args.references else "")
     )
-    for n in args.nodes:
+    for policy, days, n in ((p, d, n) for p in args.policy for d in args.days for n in args.nodes):
         runs = []
         for _ in range(args.repeat):
             out = subprocess.run(
@@ -118,8 +121,8 @@ def main() -> None:
                     "-c",
                     _CHILD,
                     str(n),
-                    str(args.days),
-                    args.policy,
+                    str(days),
+                    policy,
                     str(scenario),
                     "1" if args.references else "0",
                 ],  # fmt: skip
@@ -130,7 +133,7 @@ def main() -> None:
             rec = json.loads(out.stdout.strip().splitlines()[-1])
             runs.append(rec)
             line = (
-                f"{n:>7} {args.days:>5g} {args.policy:>10} {rec['samples']:>13,} "
+                f"{n:>7} {days:>5g} {policy:>10} {rec['samples']:>13,} "
                 f"{rec['wall_s']:>8.2f} {rec['rate']:>11,.0f} "
                 f"{rec['events'] / rec['wall_s']:>9,.0f} {rec['peak_rss_mb']:>8.0f}"
             )
@@ -139,14 +142,18 @@ def main() -> None:
             print(line, flush=True)
         med = statistics.median(r["rate"] for r in runs)
         mem = statistics.median(r["peak_rss_mb"] for r in runs)
-        print(f"{n:>7} median of {len(runs)}: {med:,.0f} node-samples/s, peak {mem:.0f} MB")
+        ev = statistics.median(r["events"] / r["wall_s"] for r in runs)
+        print(
+            f"{n:>7} {days:>5g} {policy:>10} median of {len(runs)}: {med:,.0f} node-samples/s, "
+            f"{ev:,.0f} events/s, peak {mem:.0f} MB"
+        )
         if args.references:
             # > 1: twin is faster than a bare SimPy loop; < 1: slower than the model alone.
             vs_simpy = statistics.median(r["bare_simpy_s"] / r["wall_s"] for r in runs)
             vs_ort = statistics.median(r["ort_only_s"] / r["wall_s"] for r in runs)
             print(
-                f"{n:>7} median ratios: twin / bare SimPy = {vs_simpy:.2f}x the speed, "
-                f"twin / onnxruntime alone = {vs_ort:.2f}x the speed"
+                f"{n:>7} {days:>5g} {policy:>10} median ratios: twin / bare SimPy = "
+                f"{vs_simpy:.2f}x the speed, twin / onnxruntime alone = {vs_ort:.2f}x the speed"
             )
 
 
