@@ -14,6 +14,7 @@ each node misses and the samples at which it starts again with an empty model wi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,10 +114,6 @@ class Spans:
 
     def __len__(self) -> int:
         return len(self.start_s)
-
-    def total_s(self) -> float:
-        """Time covered [s]."""
-        return float((self.end_s - self.start_s).sum())
 
 
 @dataclass
@@ -292,8 +289,9 @@ class FaultPlan:
 
 def _group_child(ss: np.random.SeedSequence, group: str) -> np.random.SeedSequence:
     """A child of a fault's seed sequence keyed by the group's name."""
-    tag = int.from_bytes(group.encode()[:8].ljust(8, b"\0"), "little")
-    return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, tag, len(group)))
+    # The whole name: groups sharing a prefix must not share resets.
+    tag = int.from_bytes(hashlib.sha256(group.encode()).digest()[:8], "little")
+    return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, tag))
 
 
 def plan_faults(scenario: Scenario) -> FaultPlan:
