@@ -704,6 +704,13 @@ def _fig_airtime_per_day(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
     return fig if fig.data else _no_data(fig, "No airtime time series.")
 
 
+def _time_panels(fig: go.Figure, *ytitles: str) -> None:
+    """Axis titles of side-by-side panels over simulated time (y from zero)."""
+    for col, ytitle in enumerate(ytitles, start=1):
+        fig.update_xaxes(title_text="Time [days]", row=1, col=col)
+        fig.update_yaxes(title_text=ytitle, rangemode="tozero", row=1, col=col)
+
+
 def _fig_cloud_queue(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
     """The shared cloud service over time: worker utilisation and queueing wait per policy."""
     fig = make_subplots(
@@ -738,10 +745,7 @@ def _fig_cloud_queue(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
                 row=1, col=2,
             )  # fmt: skip
     _style(fig, "Cloud service over time")
-    for col in (1, 2):
-        fig.update_xaxes(title_text="Time [days]", row=1, col=col)
-    fig.update_yaxes(title_text="Utilisation [%]", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="Wait [ms]", rangemode="tozero", row=1, col=2)
+    _time_panels(fig, "Utilisation [%]", "Wait [ms]")
     return fig if fig.data else _no_data(fig, "No policy sent requests to the cloud.")
 
 
@@ -803,10 +807,7 @@ def _fig_faults(ctx: _Ctx, timeseries: list[dict]) -> go.Figure:
             marker={"symbol": "square", "size": 12, "color": _FAULT_COLOURS.get(kind)},
         ), row=1, col=1)  # fmt: skip
     _style(fig, "Faults over time")
-    for col in (1, 2):
-        fig.update_xaxes(title_text="Time [days]", row=1, col=col)
-    fig.update_yaxes(title_text="Frames lost [per step]", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="Messages [per step]", rangemode="tozero", row=1, col=2)
+    _time_panels(fig, "Frames lost [per step]", "Messages [per step]")
     return fig if fig.data else _no_data(fig, "No time series.")
 
 

@@ -333,10 +333,10 @@ class LoRaNetwork:
                 m = p["gid"] == gi
                 if m.any():
                     power[m] = g.rx_dbm[p["node"][m]]
-            heard_any_up = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+            in_reach = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
             if self.faults is not None and self.faults.any_gateway_down:
                 # A gateway down at any time during the frame hears none of it.
-                heard = heard_any_up & ~self.faults.gateways_down(start, end)
+                heard = in_reach & ~self.faults.gateways_down(start, end)
             strongest_other = np.full(power.shape, -np.inf)
             busy = np.zeros(power.shape, dtype=np.int64)
             for d in range(1, len(start)):
@@ -360,7 +360,7 @@ class LoRaNetwork:
             burst = self._burst_lost(p, fin_idx)
             reason = np.where(
                 ~heard[fin_idx].any(axis=1),
-                np.where(heard_any_up[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
+                np.where(in_reach[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
                 np.where(
                     (heard & captured)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION
                 ),
