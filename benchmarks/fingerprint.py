@@ -6,8 +6,8 @@
 
 Each case runs a shipped scenario with fewer nodes and a shorter horizon (plus variants that
 reach the confirmed-uplink, store-and-forward, jitter and fault paths) and hashes the summary,
-the node and time-series tables and the latency histograms. Wall times and versions are left
-out: a refactoring that keeps results must keep every digest.
+the node and time-series tables and the latency histograms. Wall times, versions and the
+scenario's file name are left out: a refactoring that keeps results must keep every digest.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ CASES: list[tuple[str, str, dict]] = [
 def digest(result) -> str:
     """SHA-256 over everything a run reports that must not change (no wall times)."""
     summary = {k: v for k, v in result.summary.items() if k != "versions"}
+    # Where the scenario came from is provenance, not a result.
+    summary["scenario"] = {k: v for k, v in summary["scenario"].items() if k != "file"}
     blob = json.dumps(
         [summary, result.nodes, result.timeseries, result.latency_hist],
         sort_keys=True,

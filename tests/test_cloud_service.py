@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import twin
+from twin.ml.runner import OnnxModel
 from twin.physics import cloud as cloud_cost
 from twin.profiles import load_profile
 from twin.sim.network import LoRaNetwork
@@ -81,27 +83,31 @@ def test_service_time_comes_from_the_cloud_model_on_the_server(farm_dict):
     r = twin.run(d)
     res = r.result("cloud")
     server = load_profile("server", "cloud-cpu-worker")
-    macs = twin.api.OnnxModel(twin.api.Path(twin.__file__).parent / "zoo" /
-                              "soil_irrigation_fp32.onnx").cost.macs  # fmt: skip
+    macs = OnnxModel(Path(twin.__file__).parent / "zoo" / "soil_irrigation_fp32.onnx").cost.macs
     per_request_s = float(cloud_cost.service_time_s(server, macs, 1))
     busy_s = res["inferences_cloud"] * per_request_s
     assert res["cloud"]["utilisation"] == pytest.approx(busy_s / 86_400, rel=1e-6)
     assert res["cloud"]["service_calls"] == res["inferences_cloud"]
 
 
-def test_batching_is_exact_under_engine_batching_and_cuts_calls(farm_dict, monkeypatch):
+def test_batching_is_exact_under_engine_batching_and_cuts_calls(farm_dict):
     # A slow server (60 s per call; 40 nodes every 10 min, one request per 15 s): requests
     # queue and share calls.
     import dataclasses
 
-    import twin.sim.network as network
-
     slow = dataclasses.replace(load_profile("server", "cloud-cpu-worker"), call_overhead_s=60.0)
-    monkeypatch.setattr(network, "load_profile", lambda kind, pid: slow)
-    unbatched = twin.run(_loaded_farm(farm_dict, 1)).result("cloud")
+
+    def on_slow_server(d: dict, **kw) -> twin.RunResult:
+        # A plan is plain data: swap in another server profile without writing a file.
+        plan = twin.compile_scenario(d, **kw)
+        return twin.run(
+            dataclasses.replace(plan, cloud=dataclasses.replace(plan.cloud, server=slow))
+        )
+
+    unbatched = on_slow_server(_loaded_farm(farm_dict, 1)).result("cloud")
     d = _loaded_farm(farm_dict, 16)
-    a = twin.run(d)
-    b = twin.run(d, batch_window_s=0.0)
+    a = on_slow_server(d)
+    b = on_slow_server(d, batch_window_s=0.0)
     assert a.summary == b.summary and a.nodes == b.nodes
     res = a.result("cloud")
     assert res["cloud"]["service_calls"] < res["inferences_cloud"] / 2

@@ -45,15 +45,12 @@ def test_zoo_decision_settings_come_from_the_model(farm_dict):
     meta = json.loads(
         (twin.api.Path(twin.__file__).parent / "zoo" / "machine_anomaly.json").read_text()
     )
-    from twin.config.loader import resolve
-
     d = _fleet(farm_dict, "vibration", "machine_anomaly", 3600)
-    sc = twin.scenario_from_dict(d)
-    res = resolve(sc, twin.api.Path.cwd())["soil"]
-    assert (res.output, res.threshold) == (meta["output"], meta["threshold"])
+    device = twin.compile_scenario(d).group("soil").models.device
+    assert (device.output, device.threshold) == (meta["output"], meta["threshold"])
     d["groups"]["soil"]["model"]["threshold"] = 0.3
-    res = resolve(twin.scenario_from_dict(d), twin.api.Path.cwd())["soil"]
-    assert res.threshold == 0.3  # a value the scenario sets wins
+    # A value the scenario sets wins.
+    assert twin.compile_scenario(d).group("soil").models.device.threshold == 0.3
 
 
 def test_other_world_batching_is_exact(farm_dict):

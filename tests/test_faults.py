@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twin
+from twin import faults as F
 from twin.config.loader import scenario_from_dict
-from twin.sim import faults as F
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -72,20 +72,25 @@ def test_node_resets_list_missed_samples_and_restarts():
                                                True]  # fmt: skip
 
 
+def _faults(d: dict) -> F.FaultPlan:
+    sc = scenario_from_dict(d)
+    return F.plan_faults(sc.faults, [gw.id for gw in sc.gateways], sc.world.seed, sc.horizon_s)
+
+
 def test_fault_draws_are_seeded_and_independent_of_groups():
     d = _farm()
     d["faults"] = [{"kind": "gateway_outage", "mtbf_h": 10, "mttr_h": 1}]
-    a = F.plan_faults(scenario_from_dict(d)).intervals()
-    assert a == F.plan_faults(scenario_from_dict(d)).intervals()
+    a = _faults(d).intervals()
+    assert a == _faults(d).intervals()
     # Each gateway fails on its own.
     north = [(x["start_s"]) for x in a if x["target"] == "gw-north"]
     south = [(x["start_s"]) for x in a if x["target"] == "gw-south"]
     assert north and south and north != south
     more = json.loads(json.dumps(d))
     more["groups"]["extra"] = dict(more["groups"]["soil"], count=3)
-    assert F.plan_faults(scenario_from_dict(more)).intervals() == a
+    assert _faults(more).intervals() == a
     d["world"]["seed"] = 43
-    assert F.plan_faults(scenario_from_dict(d)).intervals() != a
+    assert _faults(d).intervals() != a
 
 
 # -- the shared parts --------------------------------------------------------------------------

@@ -16,16 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.config.loader import load_scenario, resolve, scenario_from_dict
+from twin.compile import compile_scenario
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError, TwinError
-from twin.ml.runner import OnnxModel
 from twin.physics.compute import inference_cost
-from twin.policies import BUILTIN, PolicyPlan, load_policy_class
-from twin.profiles import load_profile
+from twin.plan import RunPlan
 from twin.results import conservation, records
-from twin.sim.engine import GroupModels, simulate
-from twin.sim.faults import plan_faults
+from twin.sim.engine import simulate
 
 _DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
 
@@ -184,116 +181,6 @@ def compare(results: list[RunResult], labels: list[str]) -> RunResult:
     return RunResult(summary, merged["nodes"], merged["timeseries"], merged["hist"], manifest)
 
 
-def _prepare(scenario, seed=None, base_dir=None):
-    """Validate and resolve a scenario; load its models and check they fit their boards."""
-    file = None
-    if isinstance(scenario, (str, Path)):
-        file = str(scenario)
-        base = Path(scenario).resolve().parent
-        scenario = load_scenario(scenario)
-    elif isinstance(scenario, dict):
-        base = Path.cwd()
-        scenario = scenario_from_dict(scenario)
-    else:
-        base = Path.cwd()
-    if base_dir is not None:
-        base = Path(base_dir)
-    if seed is not None:
-        scenario = scenario.with_seed(seed)
-    resolved = resolve(scenario, base, file)
-    models = {}
-    for name, r in resolved.items():
-        try:
-            models[name] = GroupModels(
-                OnnxModel(r.device_model_path, r.output, r.positive_index, r.threshold),
-                OnnxModel(r.cloud_model_path, r.output, r.positive_index, r.threshold),
-            )
-        except ScenarioError as exc:  # an unreadable model: name the scenario key using it
-            raise ScenarioError(exc.message, exc.file or file, f"groups.{name}.model") from None
-    for name, m in models.items():
-        r = resolved[name]
-        if m.device.cost.unsupported_ops:
-            raise ScenarioError(
-                f"the device model uses ops the cost model cannot price: "
-                f"{', '.join(m.device.cost.unsupported_ops)}",
-                file,
-                f"groups.{name}.model",
-            )
-        est = inference_cost(m.device.cost, r.board, r.runtime, frontend_ops=r.frontend_ops)
-        if not est.fits:
-            raise ScenarioError(f"model does not fit: {est.misfit()}", file, f"groups.{name}.model")
-        if m.device.input_features % len(r.channels):
-            raise ScenarioError(
-                f"model expects {m.device.input_features} inputs per window, not a whole "
-                f"number of readings of the world's {len(r.channels)} channels",
-                file,
-                f"groups.{name}.model",
-            )
-        expected = r.window_samples * len(r.channels) if r.window_samples else None
-        if expected is not None and m.device.input_features != expected:
-            raise ScenarioError(
-                f"model expects {m.device.input_features} inputs, the world gives {expected}",
-                file,
-                f"groups.{name}.model",
-            )
-    try:
-        load_profile("server", scenario.cloud.server)
-    except ScenarioError as exc:
-        if exc.file:
-            raise
-        raise ScenarioError(exc.message, file, "cloud.server") from None
-    plans = _policy_plans(scenario, resolved, models, base, file)
-    return scenario, resolved, models, file, plans
-
-
-def _policy_plans(scenario, resolved, models, base, file) -> list[PolicyPlan]:
-    """Resolve each listed policy to a class and parameters, and check it suits every group."""
-    plans = []
-    for i, spec in enumerate(scenario.policies):
-        where = f"policies[{i}]"
-        if isinstance(spec, str):
-            plan = PolicyPlan(spec, BUILTIN[spec], {})
-        else:
-            try:
-                cls = (
-                    BUILTIN[spec.kind]
-                    if spec.kind is not None
-                    else load_policy_class(spec.module, spec.class_name, base)
-                )
-            except ScenarioError as exc:
-                raise ScenarioError(exc.message, file, where) from None
-            plan = PolicyPlan(spec.name, cls, dict(spec.params))
-        try:
-            probe = plan.build()  # bad parameters fail here, before anything runs
-        except ScenarioError as exc:
-            raise ScenarioError(exc.message, file, where) from None
-        for name, r in resolved.items():
-            cfg = scenario.groups[name]
-            window = r.window_samples or models[name].device.input_features // len(r.channels)
-            limit = r.radio.max_payload_bytes
-            if probe.sends_windows:
-                size = cfg.payload_bytes.window or 2 * window * len(r.channels)
-                if size > limit:
-                    raise ScenarioError(
-                        f"policy '{plan.name}' escalates whole windows ({size} bytes) but "
-                        f"group '{name}''s radio carries at most {limit} bytes per message; "
-                        f"set groups.{name}.payload_bytes.window to a compressed size, or "
-                        "use another radio",
-                        file,
-                        where,
-                    )
-            n = probe.readings_per_message
-            if n > 1 and (n > window or n * cfg.payload_bytes.reading > limit):
-                raise ScenarioError(
-                    f"policy '{plan.name}' sends {n} readings per message; group '{name}' "
-                    f"keeps {window} readings and its radio carries {limit} bytes",
-                    file,
-                    where,
-                )
-        plans.append(plan)
-    return plans
-
-
 def validate(scenario: Scenario | str | Path | dict) -> str:
     """Check a scenario as :func:`run` would, without simulating. Returns a one-line summary.
 
@@ -302,16 +189,15 @@ def validate(scenario: Scenario | str | Path | dict) -> str:
     ScenarioError
         On the first problem, with file, line and key path.
     """
-    sc, _, _, _, _ = _prepare(scenario)
-    nodes = sum(g.count for g in sc.groups.values())
+    plan = compile_scenario(scenario)
     return (
-        f"{len(sc.groups)} group(s), {nodes:,} nodes, {sc.world.horizon_days:g} days, "
-        f"policies {', '.join(sc.policy_names)}"
+        f"{len(plan.groups)} group(s), {plan.nodes:,} nodes, {plan.horizon_s / 86_400:g} days, "
+        f"policies {', '.join(plan.policy_names)}"
     )
 
 
 def run(
-    scenario: Scenario | str | Path | dict,
+    scenario: Scenario | str | Path | dict | RunPlan,
     seed: int | None = None,
     batch_window_s: float | None = None,
     base_dir: str | Path | None = None,
@@ -321,15 +207,17 @@ def run(
 
     Parameters
     ----------
-    scenario : Scenario, path or dict
-        A validated scenario, a YAML file, or plain data in the YAML's shape.
+    scenario : Scenario, path, dict or RunPlan
+        A validated scenario, a YAML file, plain data in the YAML's shape, or a plan from
+        :func:`twin.compile_scenario` (then ``seed``, ``batch_window_s`` and ``base_dir``
+        must be None).
     seed : int, optional
         Overrides the scenario's ``world.seed``.
     batch_window_s : float, optional
         Overrides the engine's batching window (results do not depend on it).
     base_dir : path, optional
-        Directory that relative model paths are resolved against (default: the scenario
-        file's directory, or the working directory).
+        Directory that relative model and policy paths are resolved against (default: the
+        scenario file's directory, or the working directory).
     record_events : bool
         Keep every sample and decision delivery (``RunResult.events``); for small runs, at
         most ``MAX_EVENT_SAMPLES`` node-samples over all policies.
@@ -341,10 +229,17 @@ def run(
     TwinError
         If events are asked for a run too large to log them.
     """
-    scenario, resolved, models, file, plans = _prepare(scenario, seed, base_dir)
+    if isinstance(scenario, RunPlan):
+        if seed is not None or batch_window_s is not None or base_dir is not None:
+            raise TwinError("a compiled plan is run as it is: compile it with the overrides")
+        plan = scenario
+    else:
+        plan = compile_scenario(
+            scenario, seed=seed, batch_window_s=batch_window_s, base_dir=base_dir
+        )
     if record_events:
-        expected = len(plans) * sum(
-            g.count * scenario.horizon_s / g.sampling_period_s for g in scenario.groups.values()
+        expected = len(plan.policies) * sum(
+            g.count * plan.horizon_s / g.sampling_period_s for g in plan.groups
         )
         if expected > MAX_EVENT_SAMPLES:
             raise TwinError(
@@ -355,39 +250,39 @@ def run(
 
     started = time.perf_counter()
     results, nodes, series, hists, events = [], [], [], [], []
-    for plan in plans:
-        policy = plan.name
-        groups, net = simulate(scenario, resolved, plan, models, batch_window_s, record_events)
+    workers = plan.cloud.workers
+    for policy in plan.policies:
+        groups, net = simulate(plan, policy, None, record_events)
         for g in groups:
-            rec = records.group_record(policy, g, net, scenario.horizon_s, scenario.cloud.workers)
+            rec = records.group_record(policy.name, g, net, plan.horizon_s, workers)
             # Every sample, frame and joule accounted for; a violation is a bug and stops here.
             rec["conservation"] = conservation.check_record(
                 rec, int(g.g_end), g.policy.runs_device_model
             )
             results.append(rec)
-            nodes.extend(records.node_rows(policy, g, scenario.horizon_s))
-            series.extend(records.timeseries_rows(policy, g, net, scenario.cloud.workers))
-            hists.append(records.latency_rows(policy, g))
+            nodes.extend(records.node_rows(policy.name, g, plan.horizon_s))
+            series.extend(records.timeseries_rows(policy.name, g, net, workers))
+            hists.append(records.latency_rows(policy.name, g))
             if record_events:
-                events.extend(records.event_rows(policy, g))
+                events.extend(records.event_rows(policy.name, g))
     wall = time.perf_counter() - started
     summary = {
         "scenario": {
-            "name": scenario.name,
-            "file": file,
-            "hash": scenario.digest(),
-            "horizon_s": scenario.horizon_s,
-            "seed": scenario.world.seed,
+            "name": plan.name,
+            "file": plan.file,
+            "hash": plan.digest,
+            "horizon_s": plan.horizon_s,
+            "seed": plan.seed,
         },
         "versions": versions(),
         # The faults injected (the same for every policy: drawn from the run seed).
-        "faults": {"intervals": plan_faults(scenario).intervals()},
+        "faults": {"intervals": plan.faults.intervals()},
         "results": results,
     }
     manifest = {
         # What made these results (also in summary.json), then what varies between reruns.
-        "scenario_hash": summary["scenario"]["hash"],
-        "seed": scenario.world.seed,
+        "scenario_hash": plan.digest,
+        "seed": plan.seed,
         "versions": summary["versions"],
         "wall_time_s": wall,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

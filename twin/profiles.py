@@ -230,6 +230,14 @@ class Server:
     sources: Mapping[str, str]
 
 
+# A node on the grid: the ledger still counts every joule, but nothing runs out.
+MAINS = Battery(
+    id="mains", name="mains power supply", nominal_v=5.0, cutoff_v=0.0, capacity_mah=math.inf,
+    rated_current_a=1.0, peukert_exponent=1.0, self_discharge_per_year=0.0,
+    max_pulse_current_a=math.inf, sources=MappingProxyType({}),
+)  # fmt: skip
+
+
 _KINDS: dict[str, tuple[str, type]] = {
     "board": ("boards", Board),
     "radio": ("radios", Radio),

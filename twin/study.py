@@ -27,6 +27,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -234,7 +235,8 @@ def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) ->
         If the base scenario is invalid, or an override or parameter value does not fit it
         (the key path names ``overrides.X`` or ``parameters.X``).
     """
-    from twin.config.loader import load_scenario, resolve
+    from twin.compile import compile_scenario
+    from twin.config.loader import load_scenario
 
     base = load_scenario(scenario_path)
     try:
@@ -248,18 +250,11 @@ def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) ->
     for ci, params in enumerate(spec.configurations()):
         try:
             sc = base.with_overrides(params)
-            # Profiles, models and their constraints too: a bad value fails here, not in
-            # every run of the study.
-            resolve(sc, scenario_path.parent)
+            # Profiles, models, policies and their constraints too, through the same compile
+            # stage a run uses: a bad value fails here, not in every run of the study.
+            compile_scenario(sc, base_dir=scenario_path.parent)
         except ScenarioError as exc:
-            # Name the parameter (the validator's path may go deeper, into a union member).
-            key = exc.key_path or ""
-            param = max((p for p in params if key == p or key.startswith(p + ".")), key=len,
-                        default=key)  # fmt: skip
-            value = f" (value {params[param]!r})" if param in params else ""
-            raise ScenarioError(
-                f"{exc.message}{value}", study_file, f"parameters.{param}"
-            ) from None
+            raise _blame(exc, params, spec.overrides, study_file) from None
         data = sc.model_dump(mode="json", exclude_unset=True, by_alias=True)
         for seed in spec.seed_list:
             tasks.append(
@@ -274,6 +269,32 @@ def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) ->
                 )
             )
     return tasks
+
+
+def _blame(
+    exc: ScenarioError, params: dict, overrides: dict, study_file: str | None
+) -> ScenarioError:
+    """Name the study key behind a configuration's error: a parameter, an override, or none.
+
+    The compile stage's key path may go deeper than the parameter (into a union member) or
+    name a list item as ``policies[0]``; the longest parameter, then override, that is a
+    prefix of it takes the blame.
+    """
+    key = re.sub(r"\[(\d+)\]", r".\1", exc.key_path or "")
+
+    def owner(paths) -> str | None:
+        hits = [p for p in paths if key == p or key.startswith(p + ".")]
+        return max(hits, key=len) if hits else None
+
+    param = owner(params)
+    if param is not None:
+        where, extra = f"parameters.{param}", f" (value {params[param]!r})"
+    elif (fixed := owner(overrides)) is not None:
+        where, extra = f"overrides.{fixed}", ""
+    else:  # the base scenario's own key, failing under this configuration's values
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        where, extra = key or None, f" (with {given})" if given else ""
+    return ScenarioError(f"{exc.message}{extra}", study_file, where)
 
 
 # --------------------------------------------------------------------------- one run

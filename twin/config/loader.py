@@ -1,12 +1,13 @@
-"""Reading scenario files: YAML -> validated :class:`Scenario`, errors with file, line and key."""
+"""Reading scenario files: YAML -> validated :class:`Scenario`, errors with file, line and key.
+
+Only the file and its schema are checked here; profiles, models and policies are resolved by
+the compile stage (:mod:`twin.compile`).
+"""
 
 from __future__ import annotations
 
 import difflib
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -14,8 +15,6 @@ from pydantic import BaseModel, ValidationError
 
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError
-from twin.ml.runner import ZOO_DIR, load_zoo_metadata
-from twin.profiles import Battery, Board, Radio, Runtime, Sensor, load_profile
 
 
 def _line_index(text: str) -> dict[tuple, int]:
@@ -157,199 +156,15 @@ def load_scenario(path: str | Path) -> Scenario:
             problem = getattr(exc, "problem", None) or str(exc)
         problem = " ".join(str(problem).split())  # one line, whatever the parser said
         raise ScenarioError(f"invalid YAML: {problem}", str(path), None, line) from None
-    return scenario_from_dict(data, str(path), _line_index(text))
+    return scenario_from_dict(data, str(path), _line_index(text)).with_source(path)
 
 
-@dataclass(frozen=True)
-class ResolvedGroup:
-    """A fleet group with its profiles and model files resolved."""
-
-    name: str
-    board: Board
-    radio: Radio
-    battery: Battery
-    sensor: Sensor
-    runtime: Runtime
-    device_model_path: Path
-    cloud_model_path: Path
-    window_samples: int
-    channels: tuple[str, ...]
-    frontend_ops: float = 0.0
-    output: str = "probabilities"
-    positive_index: int = 1
-    threshold: float = 0.5
-
-
-# Worlds whose state the decision can change, and what it drives.
-ACTUATED_WORLDS = {"soil": "irrigation valve", "room": "heating setpoint"}
-
-# A node on the grid: the ledger still counts every joule, but nothing runs out.
-MAINS = Battery(
-    id="mains", name="mains power supply", nominal_v=5.0, cutoff_v=0.0, capacity_mah=math.inf,
-    rated_current_a=1.0, peukert_exponent=1.0, self_discharge_per_year=0.0,
-    max_pulse_current_a=math.inf, sources=MappingProxyType({}),
-)  # fmt: skip
-
-
-def _world_channels(kind: str) -> tuple[str, ...]:
-    """Channels a world's sensors read, in the order the engine feeds them to a model."""
-    import importlib
-
-    module = importlib.import_module(f"twin.world.{kind}")
-    world = next(
-        v for k, v in vars(module).items() if k.endswith("World") and hasattr(v, "channels")
-    )
-    return tuple(world.channels)
-
-
-def _check_fault_targets(scenario: Scenario, file: str | None) -> None:
-    """Faults must name gateways and groups the scenario has."""
-    ids = [gw.id for gw in scenario.gateways]
-    for i, f in enumerate(scenario.faults):
-        target = getattr(f, "gateway", None)
-        if target is not None and target not in ids:
-            raise ScenarioError(
-                f"no gateway '{target}' (gateways: {', '.join(ids) or 'none'})",
-                file,
-                f"faults.{i}.gateway",
-            )
-        target = getattr(f, "group", None)
-        if target is not None and target not in scenario.groups:
-            raise ScenarioError(
-                f"no group '{target}' (groups: {', '.join(scenario.groups)})",
-                file,
-                f"faults.{i}.group",
-            )
-
-
-def resolve(
-    scenario: Scenario, base_dir: Path, file: str | None = None
-) -> dict[str, ResolvedGroup]:
-    """Resolve profile ids and model files of every group; errors name the key path."""
-    _check_fault_targets(scenario, file)
-    out = {}
-    for name, g in scenario.groups.items():
-        prefix = f"groups.{name}"
-        profiles = {}
-        for kind in ("board", "radio", "battery", "sensor"):
-            if kind == "battery" and g.battery == MAINS.id:
-                profiles[kind] = MAINS
-                continue
-            try:
-                profiles[kind] = load_profile(kind, getattr(g, kind))
-            except ScenarioError as exc:
-                if exc.file:  # a broken profile file: report that file
-                    raise
-                raise ScenarioError(exc.message, file, f"{prefix}.{kind}") from None
-        if not isinstance(profiles["radio"], Radio) and g.spreading_factor != "auto":
-            raise ScenarioError(
-                f"spreading_factor applies to LoRa radios; '{g.radio}' is "
-                f"{profiles['radio'].technology}",
-                file,
-                f"{prefix}.spreading_factor",
-            )
-        if not isinstance(profiles["radio"], Radio) and g.confirmed:
-            raise ScenarioError(
-                f"confirmed uplinks are a LoRaWAN setting; '{g.radio}' is "
-                f"{profiles['radio'].technology} (its link layer already retransmits)",
-                file,
-                f"{prefix}.confirmed",
-            )
-        if not isinstance(profiles["radio"], Radio) and g.store_and_forward is not None:
-            raise ScenarioError(
-                f"store_and_forward is modelled for LoRaWAN nodes (they learn of an outage "
-                f"from unanswered link checks); '{g.radio}' is "
-                f"{profiles['radio'].technology}",
-                file,
-                f"{prefix}.store_and_forward",
-            )
-        world_kind = g.world or scenario.world.kind
-        if g.actuation and world_kind not in ACTUATED_WORLDS:
-            raise ScenarioError(
-                f"world '{world_kind}' has no actuator to drive; actuation applies to "
-                f"{', '.join(sorted(ACTUATED_WORLDS))} (remove it or change the world)",
-                file,
-                f"{prefix}.actuation",
-            )
-        if isinstance(profiles["radio"], Radio) and not scenario.gateways:
-            raise ScenarioError(
-                f"group '{name}' uses LoRa radio '{g.radio}' but the scenario lists no gateways",
-                file,
-                "gateways",
-            )
-        runtime_id = g.runtime or profiles["board"].default_runtime
-        try:
-            profiles["runtime"] = load_profile("runtime", runtime_id)
-        except ScenarioError as exc:
-            if exc.file:
-                raise
-            raise ScenarioError(exc.message, file, f"{prefix}.runtime") from None
-        board, runtime = profiles["board"], profiles["runtime"]
-        if board.core not in runtime.cores:
-            raise ScenarioError(
-                f"runtime '{runtime_id}' does not run on {board.core} (board '{board.id}'); "
-                f"it supports {', '.join(runtime.cores)}",
-                file,
-                f"{prefix}.runtime",
-            )
-        m = g.model
-        if m.zoo is not None:
-            try:
-                meta = load_zoo_metadata(m.zoo)
-            except ScenarioError as exc:
-                raise ScenarioError(exc.message, file, f"{prefix}.model.zoo") from None
-            device = ZOO_DIR / meta["variants"]["int8"]["file"]
-            # A zoo model may ship a larger cloud network; else the device model's fp32 twin.
-            variants = meta["variants"]
-            cloud = ZOO_DIR / variants.get("cloud", variants["fp32"])["file"]
-            window, channels = int(meta["window_samples"]), tuple(meta["channels"])
-            frontend_ops = float(meta.get("frontend", {}).get("ops", 0.0))
-            # A zoo model brings its output, positive column and threshold; keys the scenario
-            # sets explicitly win.
-            decision = {k: meta.get(k, getattr(m, k)) for k in ("output", "positive_index",
-                                                                 "threshold")}  # fmt: skip
-            decision.update({k: getattr(m, k) for k in m.model_fields_set & set(decision)})
-            trained_on = str(meta.get("world", "")).rsplit(".", 1)[-1]
-            if trained_on and trained_on != world_kind:
-                raise ScenarioError(
-                    f"model '{m.zoo}' was trained on the {trained_on} world; "
-                    f"this group's world is '{world_kind}' (set groups.{name}.world: "
-                    f"{trained_on}, or pick a model of the {world_kind} world)",
-                    file,
-                    f"{prefix}.model.zoo",
-                )
-            if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
-                raise ScenarioError(
-                    f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
-                    f"sampling_period_s must be {meta['period_s']}",
-                    file,
-                    f"{prefix}.sampling_period_s",
-                )
-        else:
-            device = (base_dir / m.device_path).resolve()
-            cloud = (base_dir / (m.cloud_path or m.device_path)).resolve()
-            # The world's own channels; the window follows from the model's input size.
-            window, channels = 0, _world_channels(world_kind)
-            frontend_ops = 0.0
-            decision = {k: getattr(m, k) for k in ("output", "positive_index", "threshold")}
-            for key, p in (("device_path", device), ("cloud_path", cloud)):
-                if not p.is_file():
-                    raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
-        max_payload = profiles["radio"].max_payload_bytes
-        if max_payload < max(v for v in g.payload_bytes.model_dump().values() if v):
-            raise ScenarioError(
-                f"payload exceeds the radio's maximum of {max_payload} bytes",
-                file,
-                f"{prefix}.payload_bytes",
-            )
-        out[name] = ResolvedGroup(
-            name,
-            **profiles,
-            device_model_path=device,
-            cloud_model_path=cloud,
-            window_samples=window,
-            channels=channels,
-            frontend_ops=frontend_ops,
-            **decision,
-        )
-    return out
+def as_scenario(scenario: Scenario | str | Path | dict) -> Scenario:
+    """A validated scenario from a file, plain data in the YAML's shape, or a Scenario."""
+    if isinstance(scenario, (str, Path)):
+        return load_scenario(scenario)
+    if isinstance(scenario, dict):
+        return scenario_from_dict(scenario)
+    if isinstance(scenario, Scenario):
+        return scenario
+    raise TypeError(f"expected a Scenario, a path or a dict, not {type(scenario).__name__}")

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    model_validator,
+)
 
 POLICIES = ("on_device", "cloud")
 
@@ -421,6 +430,10 @@ class Scenario(_Strict):
         description="Faults to inject: gateway and cloud outages, loss bursts, backhaul "
         "spikes, brown-outs (each scheduled, or random with MTBF / MTTR).",
     )
+    # The file the scenario was read from: relative model and policy paths are resolved
+    # against its folder, whichever way the scenario reaches the compile stage.
+    _source: Path | None = PrivateAttr(default=None)  # as the user named it
+    _base_dir: Path | None = PrivateAttr(default=None)  # its folder, absolute
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -438,6 +451,25 @@ class Scenario(_Strict):
             if gw.x_m > self.world.site.width_m or gw.y_m > self.world.site.height_m:
                 raise ValueError(f"gateway '{gw.id}' lies outside the site")
         return self
+
+    @property
+    def source(self) -> Path | None:
+        """The file this scenario was read from (None for one built in Python)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder relative paths are resolved against: the file's, else the working one."""
+        return self._base_dir if self._base_dir is not None else Path.cwd()
+
+    def with_source(self, path: str | Path | None, base_dir: Path | None = None) -> Scenario:
+        """A copy that remembers the file it came from (its folder taken as absolute now)."""
+        out = self.model_copy()
+        out._source = Path(path) if path is not None else None
+        out._base_dir = (
+            base_dir if base_dir is not None else out._source.resolve().parent
+        ) if path is not None else None  # fmt: skip
+        return out
 
     @property
     def horizon_s(self) -> float:
@@ -490,8 +522,10 @@ class Scenario(_Strict):
                     if isinstance(node, dict) and key not in node:
                         node[key] = {} if isinstance(ref[key], dict) else ref[key]
                     node, ref = node[key], ref[key]
-        return scenario_from_dict(data)
+        return scenario_from_dict(data).with_source(self._source, self._base_dir)
 
     def with_seed(self, seed: int) -> Scenario:
         """A copy with another run seed."""
-        return self.model_copy(update={"world": self.world.model_copy(update={"seed": seed})})
+        out = self.model_copy(update={"world": self.world.model_copy(update={"seed": seed})})
+        out._source, out._base_dir = self._source, self._base_dir
+        return out

@@ -19,7 +19,7 @@ DAY_S = 86_400.0
 
 def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float], np.ndarray]:
     """Energy per state for the group [J] and total per node [J]."""
-    board, radio = g.res.board, g.res.radio
+    board, radio = g.plan.board, g.plan.radio
     alive_s = np.minimum(horizon_s, g.death_s)
     sleep_node = alive_s * (
         board.sleep_current_a * board.supply_v + radio.sleep_current_a * radio.supply_v
@@ -57,7 +57,7 @@ def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.n
     used = g.used_c(nodes, horizon_s)
     # Projection at the node's mean current, with the capacity the cell gives at that current
     # (Peukert; at or below the rated current the rated capacity).
-    bat = g.res.battery
+    bat = g.plan.battery
     mean_a = used / horizon_s
     capacity_c = (
         battery.peukert_capacity_mah(
@@ -96,7 +96,7 @@ def _cloud_cost(g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int)
     """
     gi = g.index
     messages = int(net.delivered[gi] + net.downlinks[gi])
-    out_gb = int(net.downlinks[gi]) * g.cfg.payload_bytes.downlink / 1e9
+    out_gb = int(net.downlinks[gi]) * g.plan.payload_bytes.downlink / 1e9
     total_requests = int(net.cloud_requests.sum())
     share = net.cloud_requests[gi] / total_requests if total_requests else 0.0
     hours = workers * horizon_s / 3600.0 * share
@@ -219,8 +219,8 @@ def group_record(
         # Closed loop (groups.X.actuation): water used, crop stress, comfort, heating; else None.
         "outcome": _outcome(g, days),
         "battery": {
-            "id": g.res.battery.id,
-            "capacity_mah": None if g.mains else g.res.battery.capacity_mah,
+            "id": g.plan.battery.id,
+            "capacity_mah": None if g.mains else g.plan.battery.capacity_mah,
             "mains": bool(g.mains),
             "drawn_c": float(
                 g.charge_c.sum() + (g.sleep_current_a + g.idle_current_a) * alive_s.sum()
@@ -242,7 +242,7 @@ def group_record(
             "service_calls": int(net.cloud_calls),
         },
         "model": {
-            "name": g.res.device_model_path.stem,
+            "name": g.plan.device_model_path.stem,
             "variant": "int8",
             "board": est.board,
             "runtime": est.runtime,

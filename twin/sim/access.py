@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.config.schema import Link
 from twin.physics import radios
+from twin.plan import LinkSettings
 from twin.profiles import BleRadio, CellularRadio, WifiRadio
 
 # Where a message's charge goes in the ledger.
@@ -55,7 +55,7 @@ class DirectLink:
     ----------
     radio : BleRadio, WifiRadio or CellularRadio
         The radio profile.
-    cfg : Link
+    cfg : LinkSettings
         The group's link settings.
     n : int
         Number of nodes.
@@ -70,7 +70,7 @@ class DirectLink:
     def __init__(
         self,
         radio: BleRadio | WifiRadio | CellularRadio,
-        cfg: Link,
+        cfg: LinkSettings,
         n: int,
         payloads: dict[int, int],
         downlink_bytes: int,

@@ -7,28 +7,14 @@ groups in time; the network is the only place where nodes meet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import simpy
 
-from twin.config.loader import ResolvedGroup
-from twin.config.schema import Scenario
-from twin.ml.runner import OnnxModel
+from twin.plan import RunPlan
 from twin.policies import PolicyPlan
-from twin.profiles import load_profile
 from twin.rng import NodeStream, stream_key
-from twin.sim.faults import plan_faults
 from twin.sim.fleet import FleetGroup, LinkSetup
 from twin.sim.network import LoRaNetwork
-
-
-@dataclass
-class GroupModels:
-    """The on-device and cloud models of one group, loaded once per run."""
-
-    device: OnnxModel
-    cloud: OnnxModel
 
 
 def _group_process(env: simpy.Environment, g: FleetGroup, net: LoRaNetwork):
@@ -63,56 +49,47 @@ def _network_process(env: simpy.Environment, net: LoRaNetwork):
 
 
 def simulate(
-    scenario: Scenario,
-    resolved: dict[str, ResolvedGroup],
+    plan: RunPlan,
     policy: PolicyPlan,
-    models: dict[str, GroupModels],
     batch_window_s: float | None = None,
     record_events: bool = False,
 ) -> tuple[list[FleetGroup], LoRaNetwork]:
-    """Run one policy over the whole scenario; return the final group and network states.
+    """Run one policy over the whole plan; return the final group and network states.
 
     Every policy sees the same world, node positions and sensor noise (common random
     numbers), so differences between policies are the policies' own.
     """
-    seed_seqs = np.random.SeedSequence(scenario.world.seed).spawn(len(scenario.groups))
-    window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
-    site = (scenario.world.site.width_m, scenario.world.site.height_m)
-    propagation = load_profile("propagation", scenario.channel.propagation)
-    faults = plan_faults(scenario)
+    seed_seqs = np.random.SeedSequence(plan.seed).spawn(len(plan.groups))
+    window = plan.batch_window_s if batch_window_s is None else batch_window_s
     groups = []
-    for i, ((name, cfg), ss) in enumerate(zip(scenario.groups.items(), seed_seqs, strict=True)):
+    for gp, ss in zip(plan.groups, seed_seqs, strict=True):
         # Children are keyed by index: adding the fourth left the first three unchanged.
         ss_setup, ss_node, ss_world, ss_link, ss_weather = ss.spawn(5)
         link = LinkSetup(
-            scenario.gateways, propagation, scenario.channel.adr_margin_db,
+            plan.gateways, plan.channel.propagation, plan.channel.adr_margin_db,
             np.random.default_rng(ss_link), np.random.default_rng(ss_weather),
         )  # fmt: skip
         groups.append(
             FleetGroup(
-                i,
-                cfg,
-                resolved[name],
+                gp,
                 policy.build(),
-                scenario.horizon_s,
-                site,
+                plan.horizon_s,
+                plan.site_m,
                 np.random.default_rng(ss_setup),
                 NodeStream(stream_key(ss_node)),
                 NodeStream(stream_key(ss_world)),
-                models[name].device,
                 window,
-                scenario.engine.timeseries_interval_s,
+                plan.timeseries_interval_s,
                 link,
-                cfg.world or scenario.world.kind,
-                faults,
+                plan.faults,
             )
         )
     if record_events:
         for g in groups:
             g.event_log, g.decisions.log = [], []
     net = LoRaNetwork(
-        groups, scenario.cloud, [models[g.name].cloud for g in groups], scenario.gateways,
-        scenario.channel.capture_threshold_db, faults,
+        groups, plan.cloud, [gp.models.cloud for gp in plan.groups], plan.gateways,
+        plan.channel.capture_threshold_db, plan.faults,
     )  # fmt: skip
     env = simpy.Environment()
     for g in groups:
@@ -121,9 +98,9 @@ def simulate(
         env.process(_network_process(env, net))
     env.run()
     for g in groups:  # every sample is taken: remaining time-series steps can open
-        while g.next_snapshot_s() <= scenario.horizon_s:
+        while g.next_snapshot_s() <= plan.horizon_s:
             g.take_snapshot()
     net.flush()
     for g in groups:
-        g.finish(scenario.horizon_s)
+        g.finish(plan.horizon_s)
     return groups, net

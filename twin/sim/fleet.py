@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.config.loader import ResolvedGroup
-from twin.config.schema import Group
-from twin.ml.runner import OnnxModel
-from twin.physics import battery, compute, lora, solar
+from twin.faults import FaultPlan
+from twin.physics import battery, lora, solar
+from twin.plan import GroupPlan
 from twin.policies import (
     BATCH,
     DECISION,
@@ -32,7 +31,6 @@ from twin.profiles import Radio
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
 from twin.sim.decisions import DecisionTimeline
-from twin.sim.faults import FaultPlan
 from twin.sim.metrics import LatencyHistogram
 from twin.sim.window import WindowBuffer
 
@@ -110,10 +108,9 @@ class FleetGroup:
 
     Parameters
     ----------
-    index : int
-        Group index in the scenario (for stable ordering of shared events).
-    cfg, res : Group, ResolvedGroup
-        Scenario settings and resolved profiles.
+    plan : GroupPlan
+        The group's settings, profiles, world and models, resolved by the compile stage
+        (its ``index`` orders shared events between groups).
     policy : Policy
         A fresh policy object for this group (it keeps per-node state).
     horizon_s : float
@@ -124,8 +121,6 @@ class FleetGroup:
         Set-up stream of this group (positions, phases, world).
     stream : NodeStream
         Counter-based per-node stream.
-    device_model : OnnxModel
-        The on-device model.
     batch_window_s : float or None
         Requested batching window; capped at the exact bound.
     timeseries_interval_s : float
@@ -136,48 +131,43 @@ class FleetGroup:
 
     def __init__(
         self,
-        index: int,
-        cfg: Group,
-        res: ResolvedGroup,
+        plan: GroupPlan,
         policy: Policy,
         horizon_s: float,
         site_m: tuple[float, float],
         setup_rng: np.random.Generator,
         stream: NodeStream,
         world_stream: NodeStream,
-        device_model: OnnxModel,
         batch_window_s: float | None,
         timeseries_interval_s: float,
         link: LinkSetup,
-        world_kind: str = "soil",
         faults: FaultPlan | None = None,
     ) -> None:
-        self.index = index
-        self.name = res.name
-        self.cfg = cfg
-        self.res = res
+        self.index = plan.index
+        self.name = plan.name
+        self.plan = plan
         self.policy = policy
-        policy.setup(cfg.count, cfg.heartbeat_period_s)
+        policy.setup(plan.count, plan.heartbeat_period_s)
         # The built-in on-device policy never hands a decision to the cloud.
         self._only_local = type(policy) is OnDevice
-        self._last_local = np.zeros(cfg.count, dtype=np.int8)  # the timeline starts at 0
+        self._last_local = np.zeros(plan.count, dtype=np.int8)  # the timeline starts at 0
         self.horizon_s = horizon_s
         self.stream = stream
-        self.model = device_model
-        n = self.n = cfg.count
-        self.period_s = cfg.sampling_period_s
-        board, radio, sensor = res.board, res.radio, res.sensor
+        self.model = device_model = plan.models.device
+        n = self.n = plan.count
+        self.period_s = plan.sampling_period_s
+        board, radio, sensor = plan.board, plan.radio, plan.sensor
 
         self.x_m = setup_rng.uniform(0, site_m[0], n)
         self.y_m = setup_rng.uniform(0, site_m[1], n)
         self.phase_s = np.sort(setup_rng.uniform(0, self.period_s, n))
 
-        channels = len(res.channels)
-        self.window = res.window_samples or device_model.input_features // channels
+        channels = len(plan.channels)
+        self.window = plan.window_samples or device_model.input_features // channels
         self.window_features = self.window * channels
-        world_cls, params_cls = _world_classes(world_kind)
+        world_cls, params_cls = _world_classes(plan.world)
         # Closed loop: the decision acting after each sample drives the world's actuator.
-        self.actuation = bool(cfg.actuation)
+        self.actuation = bool(plan.actuation)
         self.world = world_cls(
             params_cls(),
             n,
@@ -190,7 +180,7 @@ class FleetGroup:
             **({"actuation": True} if self.actuation else {}),
         )
         # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
-        self.ring = WindowBuffer(n, self.window, len(res.channels))
+        self.ring = WindowBuffer(n, self.window, len(plan.channels))
         all_nodes = np.arange(n)
         for k in range(-self.window, 0):
             readings, _ = self.world.sample(all_nodes)
@@ -199,12 +189,12 @@ class FleetGroup:
 
         self.batch_readings = policy.readings_per_message
         self.payload = {
-            READING: cfg.payload_bytes.reading,
-            DECISION: cfg.payload_bytes.decision,
-            HEARTBEAT: cfg.payload_bytes.heartbeat,
+            READING: plan.payload_bytes.reading,
+            DECISION: plan.payload_bytes.decision,
+            HEARTBEAT: plan.payload_bytes.heartbeat,
             # An escalated window: 2 bytes per value unless the scenario says otherwise.
-            WINDOW: cfg.payload_bytes.window or 2 * self.window_features,
-            BATCH: self.batch_readings * cfg.payload_bytes.reading,
+            WINDOW: plan.payload_bytes.window or 2 * self.window_features,
+            BATCH: self.batch_readings * plan.payload_bytes.reading,
             BACKLOG: 0,  # only the stored messages it forwards
         }
         self.payload_arr = np.array([self.payload[j] for j in KINDS])
@@ -219,7 +209,7 @@ class FleetGroup:
             None
             if isinstance(radio, Radio)
             else DirectLink(
-                radio, cfg.link, n, self.payload, cfg.payload_bytes.downlink, setup_rng
+                radio, plan.link, n, self.payload, plan.payload_bytes.downlink, setup_rng
             )  # fmt: skip
         )
         # Per-sample costs from the profiles (charges above the sleep floor) [C].
@@ -228,18 +218,18 @@ class FleetGroup:
         self.idle_current_a = self.link.idle_current_a if self.link is not None else 0.0
         # The battery also loses charge by itself: a fixed fraction of capacity per year,
         # counted like a constant current (it drains the cell, not the device ledger).
-        self.mains = not np.isfinite(res.battery.capacity_c)
+        self.mains = not np.isfinite(plan.battery.capacity_c)
         self.self_discharge_a = (
             0.0
             if self.mains
             else battery.self_discharge_c(
-                res.battery.capacity_c, res.battery.self_discharge_per_year, 1.0
+                plan.battery.capacity_c, plan.battery.self_discharge_per_year, 1.0
             ).item()
         )
         self.floor_a = self.sleep_current_a + self.idle_current_a + self.self_discharge_a
         # Solar harvesting: charge put into the cell per J/m2 of insolation, and each day's
         # weather. `credit_c` is the harvested charge stored up to each node's last event.
-        self.harvester = cfg.harvester
+        self.harvester = plan.harvester
         self.credit_c = np.zeros(n)
         self.t_credit_s = np.zeros(n)
         if self.harvester is not None:
@@ -248,31 +238,29 @@ class FleetGroup:
             self.day_factors = link.rng_weather.uniform(h.cloudy_day_factor_min, 1.0, n_days)
             self.harvest_c_per_j_m2 = (
                 h.panel_area_cm2 * 1e-4 * h.efficiency * h.charge_efficiency
-                / res.battery.nominal_v
+                / plan.battery.nominal_v
             )  # fmt: skip
         radio_peak_a = getattr(radio, "tx_current_a", None) or radio.average_current_a
         peak_a = max(radio_peak_a, sensor.current_a + board.active_current_a)
         warning = battery.pulse_warning(
-            res.battery.id, res.battery.max_pulse_current_a, peak_a + board.sleep_current_a
+            plan.battery.id, plan.battery.max_pulse_current_a, peak_a + board.sleep_current_a
         )
         self.warnings = [warning] if warning else []
         self.sense_s = sensor.duration_s
         self.sense_c = (
             sensor.current_a + board.active_current_a - board.sleep_current_a
         ) * self.sense_s
-        self.inference = compute.inference_cost(
-            device_model.cost, board, res.runtime, frontend_ops=res.frontend_ops
-        )
+        self.inference = plan.inference
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
         if self.link is None:
-            self._lora_setup(cfg, radio, link)
+            self._lora_setup(plan, radio, link)
         else:
             self._direct_setup()
         # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
         # windows, downlink) is over within `feedback_s`; a batch window up to
         # period - feedback_s cannot reorder anything a node depends on.
-        self.feedback_s = self.sense_s + self.infer_s + cfg.tx_jitter_s + self.link_s + 1e-3
+        self.feedback_s = self.sense_s + self.infer_s + plan.tx_jitter_s + self.link_s + 1e-3
         exact = max(self.period_s - self.feedback_s, 0.0)
         self.batch_window_s = exact if batch_window_s is None else min(batch_window_s, exact)
 
@@ -299,7 +287,7 @@ class FleetGroup:
         # Brown-outs: samples each node misses, and where it restarts with an empty window.
         self.resets = faults.resets_for(self.name, self.phase_s, self.period_s) if faults else None
         self.skipped_reset = 0
-        self._store_setup(cfg)
+        self._store_setup(plan)
 
         # Global sample cursor and time series.
         self.g_next = 0
@@ -316,16 +304,16 @@ class FleetGroup:
         self.snapshot_next = 0
         self.open_snapshots: list[Snapshot] = []
         self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
-        self.capacity_c = res.battery.capacity_c
+        self.capacity_c = plan.battery.capacity_c
 
-    def _store_setup(self, cfg: Group) -> None:
+    def _store_setup(self, plan: GroupPlan) -> None:
         """Store-and-forward state: link belief, and a FIFO of stored messages per node.
 
         Each node that ever stores gets a row of a growable table (most never do): the
         payload size and sample time of each stored message, oldest at ``_head``.
         """
         n = self.n
-        sf = self.store = cfg.store_and_forward
+        sf = self.store = plan.store_and_forward
         self.link_up = np.ones(n, dtype=bool)
         self.unanswered = np.zeros(n, dtype=np.int64)  # consecutive unanswered checks
         self.last_check_s = np.zeros(n)
@@ -469,7 +457,7 @@ class FleetGroup:
         if own.any():
             self.store_messages(nodes[own], self.payload_arr[kind[own]], t_sample[own], t_s[own])
 
-    def _lora_setup(self, cfg: Group, radio: Radio, link: LinkSetup) -> None:
+    def _lora_setup(self, plan: GroupPlan, radio: Radio, link: LinkSetup) -> None:
         """LoRaWAN: link budget, spreading factors, air times and class-A windows."""
         self._link_budget(link)
         toa = lambda pl, sf: float(  # noqa: E731
@@ -489,7 +477,7 @@ class FleetGroup:
         windows = self.policy.sends_windows
         sendable = [i for i, kind in enumerate(KINDS) if kind != WINDOW or windows]
         self.max_airtime_s = float(self.toa_table_s[sendable][:, self.sf - 7].max())
-        if cfg.store_and_forward is not None:
+        if plan.store_and_forward is not None:
             # Stored messages ride along up to the radio's maximum payload.
             full = toa(radio.max_payload_bytes, int(self.sf.max()))
             self.max_airtime_s = max(self.max_airtime_s, full)
@@ -499,10 +487,10 @@ class FleetGroup:
                 radio.rx2_spreading_factor, radio.rx_window_symbols, radio.bandwidth_hz
             )
         )
-        self.dl_toa_rx1_s = np.array([toa(cfg.payload_bytes.downlink, sf) for sf in sfs])[
+        self.dl_toa_rx1_s = np.array([toa(plan.payload_bytes.downlink, sf) for sf in sfs])[
             self.sf - 7
         ]
-        self.dl_toa_rx2_s = toa(cfg.payload_bytes.downlink, radio.rx2_spreading_factor)
+        self.dl_toa_rx2_s = toa(plan.payload_bytes.downlink, radio.rx2_spreading_factor)
         self.nominal_rx_s = self.rx1_window_s + self.rx2_window_s
         self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
         self.tx_current_a = radio.tx_current_a - radio.sleep_current_a
@@ -520,12 +508,12 @@ class FleetGroup:
         self.link_s = attempt_s
         # Transmissions per frame that asks for an answer: confirmed uplinks retry; a link
         # check of store-and-forward (LinkCheckReq) is answered in RX1/RX2 or not at all.
-        self.max_transmissions = cfg.max_transmissions if cfg.confirmed else 1
-        if cfg.confirmed:
+        self.max_transmissions = plan.max_transmissions if plan.confirmed else 1
+        if plan.confirmed:
             # Every retransmission waits for ACK_TIMEOUT or the duty cycle, whichever is later.
             off_s = float(lora.duty_cycle_off_time_s(self.max_airtime_s, radio.duty_cycle))
             retry_s = max(attempt_s + ACK_TIMEOUT_S[1], self.max_airtime_s + off_s + attempt_s)
-            self.link_s = attempt_s + (cfg.max_transmissions - 1) * retry_s
+            self.link_s = attempt_s + (plan.max_transmissions - 1) * retry_s
         # A class-A downlink is known once its window is decided (RX2 opening) but acts from
         # its arrival, which can be as early as RX1: decisions are resolved this far behind.
         self.decision_lag_s = radio.rx2_delay_s - radio.rx1_delay_s
@@ -550,7 +538,7 @@ class FleetGroup:
         gives each node the fastest SF that clears the best gateway's sensitivity by the ADR
         margin, as LoRaWAN's adaptive data rate converges to for static nodes.
         """
-        radio, prop = self.res.radio, link.propagation
+        radio, prop = self.plan.radio, link.propagation
         gx = np.array([gw.x_m for gw in link.gateways])
         gy = np.array([gw.y_m for gw in link.gateways])
         dist = np.hypot(self.x_m[:, None] - gx[None, :], self.y_m[:, None] - gy[None, :])
@@ -560,13 +548,13 @@ class FleetGroup:
         shadow = link.rng.normal(0.0, prop.shadowing_sd_db, dist.shape)
         self.rx_dbm = radio.tx_power_dbm - loss - shadow
         self.best_gateway = np.argmax(self.rx_dbm, axis=1)
-        if self.cfg.spreading_factor == "auto":
+        if self.plan.spreading_factor == "auto":
             self.sf = lora.assign_spreading_factor(
                 self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,
                 radio.noise_figure_db,
             )  # fmt: skip
         else:
-            self.sf = np.full(self.n, int(self.cfg.spreading_factor), dtype=np.int64)
+            self.sf = np.full(self.n, int(self.plan.spreading_factor), dtype=np.int64)
 
     # -- schedule ----------------------------------------------------------------------------
     def _first_g(self, t: float) -> int:
@@ -846,13 +834,13 @@ class FleetGroup:
 
     def transmit(self, network, nodes, k, t, ready_s, kind, readings) -> np.ndarray:
         """Send uplinks if the radio is free; charge them. Returns the mask of those sent."""
-        if self.cfg.tx_jitter_s > 0:
+        if self.plan.tx_jitter_s > 0:
             u = self.stream.uniform(nodes, k.astype(np.uint64), PURPOSE_TX_JITTER)
-            ready_s = ready_s + self.cfg.tx_jitter_s * u
+            ready_s = ready_s + self.plan.tx_jitter_s * u
         if self.link is not None:
             start = self.link.send_start_s(nodes, ready_s)
         else:
-            start = ready_s + self.res.radio.wakeup_s
+            start = ready_s + self.plan.radio.wakeup_s
         # Still on air, or (LoRa) waiting out the duty cycle: the message is not sent.
         ok = start >= self.radio_free_s[nodes]
         self.lost_duty_cycle += int((~ok).sum())
@@ -877,7 +865,7 @@ class FleetGroup:
 
     def retransmit(self, network, nodes, k, ts, kind, readings, attempt, seen, not_before_s):
         """Retransmit unacknowledged confirmed uplinks (LoRa), after the duty-cycle wait."""
-        radio = self.res.radio
+        radio = self.plan.radio
         start = np.maximum(not_before_s + radio.wakeup_s, self.radio_free_s[nodes])
         phy = self.payload_arr[kind] + radio.mac_overhead_bytes + self._inflight_bytes[nodes]
         toa = self._toa(kind, nodes, phy)
@@ -898,16 +886,16 @@ class FleetGroup:
         """Air time of frames: from the table, or computed when stored messages ride along."""
         if self.store is None:
             return self.toa_table_s[kind, self.sf[nodes] - 7]
-        r = self.res.radio
+        r = self.plan.radio
         return lora.time_on_air_s(
             phy, self.sf[nodes], r.bandwidth_hz, r.coding_rate, r.preamble_symbols
         )
 
     def _send_lora(self, network, nodes, k, t, start, kind, readings) -> None:
         """LoRa uplinks: charge TX and the empty class-A RX windows, put them on the channel."""
-        radio = self.res.radio
+        radio = self.plan.radio
         phy = self.payload_arr[kind] + radio.mac_overhead_bytes
-        confirmed = np.full(len(nodes), bool(self.cfg.confirmed))
+        confirmed = np.full(len(nodes), bool(self.plan.confirmed))
         if self.store is not None:
             phy, confirmed = self._store_and_forward_frames(nodes, t, kind, phy, confirmed)
         toa = self._toa(kind, nodes, phy)
@@ -931,7 +919,7 @@ class FleetGroup:
         ``check_period_s``. An unanswered check means the link is down.
         """
         up = self.link_up[nodes]
-        room = self.res.radio.max_payload_bytes - self.payload_arr[kind]
+        room = self.plan.radio.max_payload_bytes - self.payload_arr[kind]
         count, extra = self._carry(nodes, np.maximum(room, 0))
         self._inflight[nodes] = count
         self._inflight_bytes[nodes] = extra

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.config.schema import Cloud, Gateway, LatencyDistribution
+from twin.faults import FaultPlan
 from twin.ml.runner import OnnxModel
 from twin.physics import lora
+from twin.plan import CloudPlan, Delay, Gateway
 from twin.policies import BATCH, READING, WINDOW
-from twin.profiles import load_profile
-from twin.sim.faults import FaultPlan
 from twin.sim.fleet import (
     ACK_TIMEOUT_S,
     BACKLOG,
@@ -44,7 +43,7 @@ def _key(gid: np.ndarray, node: np.ndarray) -> np.ndarray:
     return np.asarray(gid, dtype=np.int64) * (1 << 32) + np.asarray(node, dtype=np.int64)
 
 
-def lognormal_s(dist: LatencyDistribution, z: np.ndarray) -> np.ndarray:
+def lognormal_s(dist: Delay, z: np.ndarray) -> np.ndarray:
     """Delays [s] of a lognormal given by median and p95, from standard normal draws ``z``."""
     sigma = np.log(dist.p95_s / dist.median_s) / _Z95
     return dist.median_s * np.exp(sigma * z)
@@ -69,9 +68,9 @@ class LoRaNetwork:
     def __init__(
         self,
         groups: list[FleetGroup],
-        cloud: Cloud,
+        cloud: CloudPlan,
         cloud_models: list[OnnxModel],
-        gateways: list[Gateway],
+        gateways: tuple[Gateway, ...],
         capture_db: float,
         faults: FaultPlan | None = None,
     ):
@@ -89,7 +88,7 @@ class LoRaNetwork:
         # Cloud FIFO with k identical workers. A request costs the call overhead (once per
         # model call) plus its own part: a fixed service time, or the server's per-request
         # overhead and the group's cloud model MACs at the server's rate.
-        self.server = load_profile("server", cloud.server)
+        self.server = cloud.server
         if cloud.service_time_s is not None:
             self.call_s, self.request_s = 0.0, np.full(n, cloud.service_time_s)
         else:
@@ -132,11 +131,11 @@ class LoRaNetwork:
         self.acks = np.zeros(len(groups), dtype=np.int64)
         self.unacknowledged = np.zeros(len(groups), dtype=np.int64)
         # Store-and-forward nodes confirm some uplinks (link checks) even when the group does not.
-        self.confirmed = any(g.cfg.confirmed for g in groups)
+        self.confirmed = any(g.plan.confirmed for g in groups)
         self._max_tx = np.array([g.max_transmissions for g in groups])
         self.wake_event = None  # set by the engine's network process while it sleeps
         self.capture_db = capture_db
-        lora_radios = [g.res.radio for g in groups if g.link is None]
+        lora_radios = [g.plan.radio for g in groups if g.link is None]
         self.sensitivity_dbm = (
             lora.sensitivity_dbm(
                 np.arange(7, 13), lora_radios[0].bandwidth_hz, lora_radios[0].noise_figure_db
@@ -148,7 +147,7 @@ class LoRaNetwork:
         self._reading_width = max(g.message_features for g in groups)
         # Class-A receive delays per group (LoRa groups only; the others have none).
         self._rx1_delay_s, self._rx2_delay_s = (
-            np.array([getattr(g.res.radio, f, 0.0) for g in groups])
+            np.array([getattr(g.plan.radio, f, 0.0) for g in groups])
             for f in ("rx1_delay_s", "rx2_delay_s")
         )
         self.max_airtime_s = max(g.max_airtime_s for g in groups)
@@ -182,7 +181,7 @@ class LoRaNetwork:
         m = len(nodes)
         r = self._padded(readings, m)
         conf = (
-            np.full(m, bool(group.cfg.confirmed)) if confirmed is None
+            np.full(m, bool(group.plan.confirmed)) if confirmed is None
             else np.asarray(confirmed, dtype=bool)
         )  # fmt: skip
         self._batches.append(
@@ -791,7 +790,7 @@ class LoRaNetwork:
             give_up = m & (w["att"] >= g.max_transmissions)
             # Confirmed messages given up (a store-and-forward link check that goes unanswered
             # is not one: its message is stored; a frame only forwarding stored ones neither).
-            if g.cfg.confirmed:
+            if g.plan.confirmed:
                 self.unacknowledged[gi] += int((give_up & (w["kind"] != BACKLOG)).sum())
             m &= ~give_up
             if not m.any():

@@ -15,18 +15,11 @@ each node misses and the samples at which it starts again with an empty model wi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-
-from twin.config.schema import (
-    BackhaulSpike,
-    Brownout,
-    CloudOutage,
-    GatewayOutage,
-    LossBurst,
-    Scenario,
-)
 
 HOUR_S = 3600.0
 
@@ -177,7 +170,7 @@ class FaultPlan:
     cloud_down: Spans
     bursts: list[tuple[Spans, float]]
     spikes: list[tuple[Spans, float]]
-    brownouts: list[tuple[Brownout, np.random.SeedSequence]]
+    brownouts: list[tuple[Any, np.random.SeedSequence]]  # (brownout spec, its seed)
     gateway_ids: list[str]
     horizon_s: float
 
@@ -294,12 +287,19 @@ def _group_child(ss: np.random.SeedSequence, group: str) -> np.random.SeedSequen
     return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, tag))
 
 
-def plan_faults(scenario: Scenario) -> FaultPlan:
-    """Turn the scenario's ``faults`` into intervals, drawn from the run seed."""
-    horizon = scenario.horizon_s
-    root = np.random.SeedSequence(scenario.world.seed, spawn_key=(_FAULT_SPAWN_KEY,))
-    children = root.spawn(max(len(scenario.faults), 1))
-    ids = [gw.id for gw in scenario.gateways]
+def plan_faults(
+    faults: Sequence[Any], gateway_ids: Sequence[str], seed: int, horizon_s: float
+) -> FaultPlan:
+    """Turn a scenario's ``faults`` into intervals, drawn from the run seed.
+
+    ``faults`` are the scenario's fault entries (each with ``kind`` and its timing: see
+    ``twin.config.schema``); they are read by attribute, so this layer does not depend on the
+    schema.
+    """
+    horizon = horizon_s
+    root = np.random.SeedSequence(seed, spawn_key=(_FAULT_SPAWN_KEY,))
+    children = root.spawn(max(len(faults), 1))
+    ids = list(gateway_ids)
     gw_s: list[list[np.ndarray]] = [[] for _ in ids]
     gw_e: list[list[np.ndarray]] = [[] for _ in ids]
     cloud_s, cloud_e = [], []
@@ -312,24 +312,26 @@ def plan_faults(scenario: Scenario) -> FaultPlan:
             np.random.default_rng(ss), f.mtbf_h * HOUR_S, f.mttr_h * HOUR_S, horizon
         )
 
-    for f, ss in zip(scenario.faults, children, strict=False):
-        if isinstance(f, GatewayOutage):
+    for f, ss in zip(faults, children, strict=False):
+        if f.kind == "gateway_outage":
             targets = range(len(ids)) if f.gateway is None else [ids.index(f.gateway)]
             # Each gateway fails on its own stream.
             for j, child in zip(targets, ss.spawn(len(ids)), strict=False):
                 s, e = timing(f, child)
                 gw_s[j].append(s)
                 gw_e[j].append(e)
-        elif isinstance(f, CloudOutage):
+        elif f.kind == "cloud_outage":
             s, e = timing(f, ss)
             cloud_s.append(s)
             cloud_e.append(e)
-        elif isinstance(f, LossBurst):
+        elif f.kind == "loss_burst":
             bursts.append((Spans(*merge(*timing(f, ss))), f.loss_probability))
-        elif isinstance(f, BackhaulSpike):
+        elif f.kind == "backhaul_spike":
             spikes.append((Spans(*merge(*timing(f, ss))), f.extra_latency_s))
-        elif isinstance(f, Brownout):
+        elif f.kind == "brownout":
             brownouts.append((f, ss))
+        else:
+            raise ValueError(f"unknown fault kind {f.kind!r}")
 
     def union(ss_: list, es_: list) -> Spans:
         if not ss_:

@@ -1,0 +1,421 @@
+"""The compile stage: a validated scenario becomes a :class:`~twin.plan.RunPlan`.
+
+Every profile, model, policy, fault and gateway is resolved here, once, and every
+cross-check between them is made here (a model that does not fit its board, a window the
+radio cannot carry, a fault naming a gateway the scenario lacks...). ``twin run``, ``twin
+validate``, ``twin sweep``'s planning and the Python API all call :func:`compile_scenario`,
+so what validates runs. Errors are :class:`~twin.errors.ScenarioError` naming the file and
+key path, as the YAML loader's are.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from pathlib import Path
+from typing import Any
+
+from twin.config.loader import as_scenario
+from twin.config.schema import Group, Scenario
+from twin.errors import ScenarioError
+from twin.faults import plan_faults
+from twin.ml.runner import ZOO_DIR, OnnxModel, load_zoo_metadata
+from twin.physics.compute import inference_cost
+from twin.plan import (
+    ChannelPlan,
+    CloudPlan,
+    Delay,
+    Gateway,
+    GroupPlan,
+    Harvester,
+    LinkSettings,
+    Models,
+    Payloads,
+    RunPlan,
+    StoreAndForward,
+)
+from twin.policies import BUILTIN, PolicyPlan, load_policy_class
+from twin.profiles import MAINS, Radio, load_profile
+
+# Worlds whose state the decision can change, and what it drives.
+ACTUATED_WORLDS = {"soil": "irrigation valve", "room": "heating setpoint"}
+
+
+def compile_scenario(
+    scenario: Scenario | str | Path | dict,
+    *,
+    seed: int | None = None,
+    batch_window_s: float | None = None,
+    base_dir: str | Path | None = None,
+) -> RunPlan:
+    """Resolve and cross-check a scenario into an immutable run plan.
+
+    Parameters
+    ----------
+    scenario : Scenario, path or dict
+        A validated scenario (it remembers the file it came from, if any), a YAML file, or
+        plain data in the YAML's shape.
+    seed : int, optional
+        Overrides the scenario's ``world.seed``.
+    batch_window_s : float, optional
+        Overrides the engine's batching window (results do not depend on it).
+    base_dir : path, optional
+        Directory that relative model and policy paths are resolved against (default: the
+        scenario file's directory, or the working directory for a scenario built in Python).
+
+    Raises
+    ------
+    ScenarioError
+        On the first problem, naming the file and key path.
+    """
+    scenario = as_scenario(scenario)
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    file = str(scenario.source) if scenario.source is not None else None
+    base = Path(base_dir) if base_dir is not None else scenario.base_dir
+    _check_fault_targets(scenario, file)
+    groups = tuple(
+        _group_plan(scenario, i, name, cfg, base, file)
+        for i, (name, cfg) in enumerate(scenario.groups.items())
+    )
+    policies = tuple(_policy_plans(scenario, groups, base, file))
+    cloud = scenario.cloud
+    window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
+    return RunPlan(
+        name=scenario.name,
+        file=file,
+        digest=scenario.digest(),
+        seed=scenario.world.seed,
+        horizon_s=scenario.horizon_s,
+        site_m=(scenario.world.site.width_m, scenario.world.site.height_m),
+        groups=groups,
+        gateways=tuple(Gateway(**gw.model_dump()) for gw in scenario.gateways),
+        cloud=CloudPlan(
+            uplink_latency=Delay(**cloud.uplink_latency.model_dump()),
+            downlink_latency=Delay(**cloud.downlink_latency.model_dump()),
+            workers=cloud.workers,
+            server=_profile("server", cloud.server, file, "cloud.server"),
+            service_time_s=cloud.service_time_s,
+            max_batch=cloud.max_batch,
+        ),
+        channel=ChannelPlan(
+            propagation=_profile(
+                "propagation", scenario.channel.propagation, file, "channel.propagation"
+            ),
+            capture_threshold_db=scenario.channel.capture_threshold_db,
+            adr_margin_db=scenario.channel.adr_margin_db,
+        ),
+        policies=policies,
+        faults=plan_faults(
+            scenario.faults,
+            [gw.id for gw in scenario.gateways],
+            scenario.world.seed,
+            scenario.horizon_s,
+        ),
+        batch_window_s=window,
+        timeseries_interval_s=scenario.engine.timeseries_interval_s,
+    )
+
+
+def _profile(kind: str, profile_id: str, file: str | None, key_path: str) -> Any:
+    """Load a profile; an unknown id is reported at the scenario key that names it."""
+    try:
+        return load_profile(kind, profile_id)
+    except ScenarioError as exc:
+        if exc.file:  # a broken profile file: report that file
+            raise
+        raise ScenarioError(exc.message, file, key_path) from None
+
+
+def world_channels(kind: str) -> tuple[str, ...]:
+    """Channels a world's sensors read, in the order the engine feeds them to a model."""
+    module = importlib.import_module(f"twin.world.{kind}")
+    world = next(
+        v for k, v in vars(module).items() if k.endswith("World") and hasattr(v, "channels")
+    )
+    return tuple(world.channels)
+
+
+def _check_fault_targets(scenario: Scenario, file: str | None) -> None:
+    """Faults must name gateways and groups the scenario has."""
+    ids = [gw.id for gw in scenario.gateways]
+    for i, f in enumerate(scenario.faults):
+        target = getattr(f, "gateway", None)
+        if target is not None and target not in ids:
+            raise ScenarioError(
+                f"no gateway '{target}' (gateways: {', '.join(ids) or 'none'})",
+                file,
+                f"faults.{i}.gateway",
+            )
+        target = getattr(f, "group", None)
+        if target is not None and target not in scenario.groups:
+            raise ScenarioError(
+                f"no group '{target}' (groups: {', '.join(scenario.groups)})",
+                file,
+                f"faults.{i}.group",
+            )
+
+
+def _group_profiles(g: Group, prefix: str, file: str | None) -> dict[str, Any]:
+    """Board, radio, battery, sensor and runtime of a group, checked against each other."""
+    profiles = {}
+    for kind in ("board", "radio", "battery", "sensor"):
+        if kind == "battery" and g.battery == MAINS.id:
+            profiles[kind] = MAINS
+            continue
+        profiles[kind] = _profile(kind, getattr(g, kind), file, f"{prefix}.{kind}")
+    board = profiles["board"]
+    runtime_id = g.runtime or board.default_runtime
+    runtime = profiles["runtime"] = _profile("runtime", runtime_id, file, f"{prefix}.runtime")
+    if board.core not in runtime.cores:
+        raise ScenarioError(
+            f"runtime '{runtime_id}' does not run on {board.core} (board '{board.id}'); "
+            f"it supports {', '.join(runtime.cores)}",
+            file,
+            f"{prefix}.runtime",
+        )
+    return profiles
+
+
+def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) -> None:
+    """LoRaWAN-only settings on other radios, and LoRa without gateways."""
+    prefix = f"groups.{name}"
+    lora = isinstance(radio, Radio)
+    if not lora:
+        for key, set_, why in (
+            ("spreading_factor", g.spreading_factor != "auto", "applies to LoRa radios"),
+            ("confirmed", g.confirmed, "is a LoRaWAN setting"),
+            (
+                "store_and_forward",
+                g.store_and_forward is not None,
+                "is modelled for LoRaWAN nodes (they learn of an outage from unanswered "
+                "link checks)",
+            ),
+        ):
+            if set_:
+                extra = " (its link layer already retransmits)" if key == "confirmed" else ""
+                raise ScenarioError(
+                    f"{key} {why}; '{g.radio}' is {radio.technology}{extra}",
+                    file,
+                    f"{prefix}.{key}",
+                )
+    if lora and not scenario.gateways:
+        raise ScenarioError(
+            f"group '{name}' uses LoRa radio '{g.radio}' but the scenario lists no gateways",
+            file,
+            "gateways",
+        )
+
+
+def _group_plan(
+    scenario: Scenario, index: int, name: str, g: Group, base: Path, file: str | None
+) -> GroupPlan:
+    """Resolve one group: profiles, world, models, and every check between them."""
+    prefix = f"groups.{name}"
+    profiles = _group_profiles(g, prefix, file)
+    _check_radio_settings(scenario, name, g, profiles["radio"], file)
+    world_kind = g.world or scenario.world.kind
+    if g.actuation and world_kind not in ACTUATED_WORLDS:
+        raise ScenarioError(
+            f"world '{world_kind}' has no actuator to drive; actuation applies to "
+            f"{', '.join(sorted(ACTUATED_WORLDS))} (remove it or change the world)",
+            file,
+            f"{prefix}.actuation",
+        )
+    source = _model_source(g, world_kind, base, prefix, file)
+    max_payload = profiles["radio"].max_payload_bytes
+    if max_payload < max(v for v in g.payload_bytes.model_dump().values() if v):
+        raise ScenarioError(
+            f"payload exceeds the radio's maximum of {max_payload} bytes",
+            file,
+            f"{prefix}.payload_bytes",
+        )
+    models = _load_models(source, prefix, file)
+    channels, window = source["channels"], source["window"]
+    device = models.device
+    if device.cost.unsupported_ops:
+        raise ScenarioError(
+            "the device model uses ops the cost model cannot price: "
+            f"{', '.join(device.cost.unsupported_ops)}",
+            file,
+            f"{prefix}.model",
+        )
+    inference = inference_cost(
+        device.cost, profiles["board"], profiles["runtime"], frontend_ops=source["frontend_ops"]
+    )
+    if not inference.fits:
+        raise ScenarioError(f"model does not fit: {inference.misfit()}", file, f"{prefix}.model")
+    if device.input_features % len(channels):
+        raise ScenarioError(
+            f"model expects {device.input_features} inputs per window, not a whole "
+            f"number of readings of the world's {len(channels)} channels",
+            file,
+            f"{prefix}.model",
+        )
+    if window and device.input_features != window * len(channels):
+        raise ScenarioError(
+            f"model expects {device.input_features} inputs, the world gives "
+            f"{window * len(channels)}",
+            file,
+            f"{prefix}.model",
+        )
+    return GroupPlan(
+        name=name,
+        index=index,
+        count=g.count,
+        world=world_kind,
+        **profiles,
+        sampling_period_s=g.sampling_period_s,
+        spreading_factor=g.spreading_factor,
+        tx_jitter_s=g.tx_jitter_s,
+        heartbeat_period_s=g.heartbeat_period_s,
+        confirmed=g.confirmed,
+        max_transmissions=g.max_transmissions,
+        actuation=g.actuation,
+        payload_bytes=Payloads(**g.payload_bytes.model_dump()),
+        harvester=Harvester(**g.harvester.model_dump()) if g.harvester else None,
+        link=LinkSettings(**g.link.model_dump()),
+        store_and_forward=(
+            StoreAndForward(**g.store_and_forward.model_dump()) if g.store_and_forward else None
+        ),
+        models=models,
+        channels=channels,
+        window_samples=window or device.input_features // len(channels),
+        frontend_ops=source["frontend_ops"],
+        inference=inference,
+    )
+
+
+def _model_source(g: Group, world_kind: str, base: Path, prefix: str, file) -> dict:
+    """Model files, decision settings, window and channels: from the zoo or from paths."""
+    m = g.model
+    if m.zoo is None:
+        device = (base / m.device_path).resolve()
+        cloud = (base / (m.cloud_path or m.device_path)).resolve()
+        for key, p in (("device_path", device), ("cloud_path", cloud)):
+            if not p.is_file():
+                raise ScenarioError(f"model file not found: {p}", file, f"{prefix}.model.{key}")
+        # The world's own channels; the window follows from the model's input size.
+        return {
+            "device": device,
+            "cloud": cloud,
+            "window": 0,
+            "channels": world_channels(world_kind),
+            "frontend_ops": 0.0,
+            "decision": {k: getattr(m, k) for k in ("output", "positive_index", "threshold")},
+        }
+    try:
+        meta = load_zoo_metadata(m.zoo)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, file, f"{prefix}.model.zoo") from None
+    variants = meta["variants"]
+    # A zoo model brings its output, positive column and threshold; keys the scenario sets
+    # explicitly win.
+    decision = {k: meta.get(k, getattr(m, k)) for k in ("output", "positive_index", "threshold")}
+    decision.update({k: getattr(m, k) for k in m.model_fields_set & set(decision)})
+    trained_on = str(meta.get("world", "")).rsplit(".", 1)[-1]
+    if trained_on and trained_on != world_kind:
+        raise ScenarioError(
+            f"model '{m.zoo}' was trained on the {trained_on} world; this group's world is "
+            f"'{world_kind}' (set {prefix}.world: {trained_on}, or pick a model of the "
+            f"{world_kind} world)",
+            file,
+            f"{prefix}.model.zoo",
+        )
+    if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
+        raise ScenarioError(
+            f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
+            f"sampling_period_s must be {meta['period_s']}",
+            file,
+            f"{prefix}.sampling_period_s",
+        )
+    return {
+        "device": ZOO_DIR / variants["int8"]["file"],
+        # A zoo model may ship a larger cloud network; else the device model's fp32 twin.
+        "cloud": ZOO_DIR / variants.get("cloud", variants["fp32"])["file"],
+        "window": int(meta["window_samples"]),
+        "channels": tuple(meta["channels"]),
+        "frontend_ops": float(meta.get("frontend", {}).get("ops", 0.0)),
+        "decision": decision,
+    }
+
+
+def _load_models(source: dict, prefix: str, file: str | None) -> Models:
+    """Load (or reuse) both models; an unreadable one is reported at the group's model key."""
+    d = source["decision"]
+    try:
+        return Models(
+            _model(source["device"], d["output"], d["positive_index"], d["threshold"]),
+            _model(source["cloud"], d["output"], d["positive_index"], d["threshold"]),
+        )
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, exc.file or file, f"{prefix}.model") from None
+
+
+def _model(path: Path, output: str, positive_index: int, threshold: float) -> OnnxModel:
+    """A model, loaded once per process per file version (a study compiles many plans)."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise ScenarioError(f"model file not found: {path}") from None
+    return _cached_model(str(path), st.st_mtime_ns, st.st_size, output, positive_index, threshold)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_model(
+    path: str, mtime_ns: int, size: int, output: str, positive_index: int, threshold: float
+) -> OnnxModel:
+    return OnnxModel(Path(path), output, positive_index, threshold)
+
+
+def _policy_plans(
+    scenario: Scenario, groups: tuple[GroupPlan, ...], base: Path, file: str | None
+) -> list[PolicyPlan]:
+    """Resolve each listed policy to a class and parameters, and check it suits every group."""
+    plans = []
+    for i, spec in enumerate(scenario.policies):
+        where = f"policies[{i}]"
+        if isinstance(spec, str):
+            plan = PolicyPlan(spec, BUILTIN[spec], {})
+        else:
+            try:
+                cls = (
+                    BUILTIN[spec.kind]
+                    if spec.kind is not None
+                    else load_policy_class(spec.module, spec.class_name, base)
+                )
+            except ScenarioError as exc:
+                raise ScenarioError(exc.message, file, where) from None
+            plan = PolicyPlan(spec.name, cls, dict(spec.params))
+        try:
+            probe = plan.build()  # bad parameters fail here, before anything runs
+        except ScenarioError as exc:
+            raise ScenarioError(exc.message, file, where) from None
+        for g in groups:
+            _check_policy_fits(plan.name, probe, g, file, where)
+        plans.append(plan)
+    return plans
+
+
+def _check_policy_fits(name: str, probe, g: GroupPlan, file: str | None, where: str) -> None:
+    """What a policy sends must fit the group's radio and window."""
+    window, limit = g.window_samples, g.radio.max_payload_bytes
+    if probe.sends_windows:
+        size = g.payload_bytes.window or 2 * window * len(g.channels)
+        if size > limit:
+            raise ScenarioError(
+                f"policy '{name}' escalates whole windows ({size} bytes) but group "
+                f"'{g.name}''s radio carries at most {limit} bytes per message; set "
+                f"groups.{g.name}.payload_bytes.window to a compressed size, or use another "
+                "radio",
+                file,
+                where,
+            )
+    n = probe.readings_per_message
+    if n > 1 and (n > window or n * g.payload_bytes.reading > limit):
+        raise ScenarioError(
+            f"policy '{name}' sends {n} readings per message; group '{g.name}' keeps "
+            f"{window} readings and its radio carries {limit} bytes",
+            file,
+            where,
+        )

@@ -1,0 +1,225 @@
+"""The run plan: a scenario with everything resolved, as immutable typed records.
+
+:func:`twin.compile.compile_scenario` builds a :class:`RunPlan` from a validated scenario:
+profiles loaded, model files read and priced, the policy classes imported, faults drawn,
+every cross-check made. The engine (:mod:`twin.sim`) reads only the plan, never the YAML
+schema, so a scenario that compiles is a scenario that runs.
+
+The small settings records below mirror the schema's sections field for field (same names,
+same units); the schema validates what a user wrote, these carry it to the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twin.faults import FaultPlan
+from twin.ml.runner import OnnxModel
+from twin.physics.compute import InferenceCost
+from twin.policies import PolicyPlan
+from twin.profiles import Battery, Board, Propagation, Runtime, Sensor, Server
+
+
+@dataclass(frozen=True)
+class Payloads:
+    """Application payloads per message type [bytes] (LoRaWAN MAC overhead is added)."""
+
+    reading: int
+    decision: int
+    heartbeat: int
+    downlink: int
+    window: int | None
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """How a BLE, Wi-Fi or cellular node keeps (or drops) its link between messages."""
+
+    stay_connected: bool
+    dhcp: bool
+    dtim_interval_s: float
+    response_wait_s: float
+    release_assistance: bool
+    edrx_cycle_s: float | None
+    connection_interval_s: float | None
+
+
+@dataclass(frozen=True)
+class Harvester:
+    """A small solar panel charging the node's cell."""
+
+    panel_area_cm2: float
+    efficiency: float
+    charge_efficiency: float
+    peak_irradiance_w_m2: float
+    cloudy_day_factor_min: float
+
+
+@dataclass(frozen=True)
+class StoreAndForward:
+    """LoRaWAN store-and-forward: flash for stored messages and the link-check rule."""
+
+    buffer_bytes: int
+    check_period_s: float
+    failed_checks: int
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A lognormal delay given by its median and 95th percentile [s]."""
+
+    median_s: float
+    p95_s: float
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A LoRaWAN gateway at a position on the site."""
+
+    id: str
+    x_m: float
+    y_m: float
+    demodulators: int
+    rx1_duty_cycle: float
+    rx2_duty_cycle: float
+
+
+@dataclass(frozen=True)
+class CloudPlan:
+    """Backhaul delays and the cloud inference service."""
+
+    uplink_latency: Delay
+    downlink_latency: Delay
+    workers: int
+    server: Server
+    service_time_s: float | None
+    max_batch: int
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """Radio propagation and the shared LoRa channel's rules."""
+
+    propagation: Propagation
+    capture_threshold_db: float
+    adr_margin_db: float
+
+
+@dataclass(frozen=True)
+class Models:
+    """The on-device and cloud models of one group (loaded once per plan)."""
+
+    device: OnnxModel
+    cloud: OnnxModel
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One fleet group, resolved: its settings, profiles, world and models.
+
+    Attributes
+    ----------
+    name : str
+        The group's name in the scenario (its random streams are keyed by it).
+    index : int
+        Position in the scenario's ``groups`` (orders shared events between groups).
+    world : str
+        The world kind this group senses.
+    channels : tuple of str
+        The world's sensor channels, in the order the model reads them.
+    window_samples : int
+        Readings per model window.
+    inference : InferenceCost
+        One on-device inference on this group's board and runtime.
+    """
+
+    name: str
+    index: int
+    count: int
+    world: str
+    board: Board
+    radio: Any  # Radio, BleRadio, WifiRadio or CellularRadio
+    battery: Battery
+    sensor: Sensor
+    runtime: Runtime
+    sampling_period_s: float
+    spreading_factor: int | str
+    tx_jitter_s: float
+    heartbeat_period_s: float
+    confirmed: bool
+    max_transmissions: int
+    actuation: bool
+    payload_bytes: Payloads
+    harvester: Harvester | None
+    link: LinkSettings
+    store_and_forward: StoreAndForward | None
+    models: Models
+    channels: tuple[str, ...]
+    window_samples: int
+    frontend_ops: float
+    inference: InferenceCost
+
+    @property
+    def device_model_path(self) -> Path:
+        """The on-device model file."""
+        return self.models.device.path
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one run needs, resolved and cross-checked.
+
+    Attributes
+    ----------
+    name, file, digest : str
+        The scenario's name, the file it came from (None for one built in Python) and the
+        SHA-256 of its validated content.
+    seed : int
+        The run seed; every random stream derives from it.
+    horizon_s : float
+        Simulated time [s].
+    site_m : tuple of float
+        Site width and height [m].
+    groups : tuple of GroupPlan
+        The fleet groups, in the scenario's order.
+    policies : tuple of PolicyPlan
+        The policies to compare, each run over the same world.
+    faults : FaultPlan
+        Every fault as intervals, drawn from the seed.
+    batch_window_s : float or None
+        Requested batching window (None: the largest exact one).
+    """
+
+    name: str
+    file: str | None
+    digest: str
+    seed: int
+    horizon_s: float
+    site_m: tuple[float, float]
+    groups: tuple[GroupPlan, ...]
+    gateways: tuple[Gateway, ...]
+    cloud: CloudPlan
+    channel: ChannelPlan
+    policies: tuple[PolicyPlan, ...]
+    faults: FaultPlan
+    batch_window_s: float | None
+    timeseries_interval_s: float
+
+    @property
+    def policy_names(self) -> list[str]:
+        """Names of the policies, in order."""
+        return [p.name for p in self.policies]
+
+    @property
+    def nodes(self) -> int:
+        """Nodes over all groups."""
+        return sum(g.count for g in self.groups)
+
+    def group(self, name: str) -> GroupPlan:
+        """The group called ``name``."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(name)
