@@ -11,17 +11,14 @@ class="twin-plot" id="plot-...">`` with the graph in ``<div id="plot-...-fig">``
 a stable id (:data:`STUDY_TABLE_IDS`), numeric cells carry their raw value in ``data-value``, and
 a policy has the same colour everywhere.
 
-The small statistics helpers (:func:`mean_ci`, :func:`t_quantile`, :func:`spearman`,
-:func:`pareto_mask`) need only numpy, so the report does not pull in scipy.
+The statistics (confidence intervals, main effects, rank correlations, the Pareto front) come
+from :mod:`twin.analysis`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +27,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from twin.analysis import bin_index, main_effect, mean_ci, pareto_mask, quantile_edges, spearman
 from twin.report.html import (
     _CSS,
     _PLOT_HEIGHT,
@@ -110,277 +108,6 @@ _UNIT_TOKENS = {
 
 Key = tuple[str, str]  # (policy, group)
 CKey = tuple[str, ...]  # a configuration: its id and parameter values as JSON
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def _normal_cdf_inverse(p: float) -> float:
-    """Standard normal quantile (stdlib, exact to double precision)."""
-    return statistics.NormalDist().inv_cdf(p)
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c = 1.0
-    d = 1.0 - qab * x / qap
-    d = 1.0 / (tiny if abs(d) < tiny else d)
-    h = d
-    for m in range(1, 20000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (tiny if abs(d) < tiny else d)
-        c = 1.0 + aa / c
-        c = tiny if abs(c) < tiny else c
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (tiny if abs(d) < tiny else d)
-        c = 1.0 + aa / c
-        c = tiny if abs(c) < tiny else c
-        step = d * c
-        h *= step
-        if abs(step - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float, xc: float) -> float:
-    """Regularised incomplete beta ``I_x(a, b)``; ``xc = 1 - x`` is passed exactly by the caller.
-
-    Taking ``1 - x`` separately keeps full precision when ``x`` is close to 1, which is where the
-    Student-t tail sits for many degrees of freedom.
-    """
-    if x <= 0.0:
-        return 0.0
-    if xc <= 0.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(xc)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, xc) / b
-
-
-def _t_upper_tail(t: float, df: float) -> float:
-    """``P(T > t)`` for ``t >= 0`` and Student-t with ``df`` degrees of freedom."""
-    t2 = t * t
-    return 0.5 * _betainc(0.5 * df, 0.5, df / (df + t2), t2 / (df + t2))
-
-
-def _t_cornish_fisher(p: float, df: float) -> float:
-    """Student-t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5).
-
-    Four correction terms: the error is below 1e-12 relative for the degrees of freedom this is
-    used for (> 1000).
-    """
-    z = _normal_cdf_inverse(p)
-    z2 = z * z
-    g1 = (z2 + 1.0) * z / 4.0
-    g2 = ((5.0 * z2 + 16.0) * z2 + 3.0) * z / 96.0
-    g3 = (((3.0 * z2 + 19.0) * z2 + 17.0) * z2 - 15.0) * z / 384.0
-    g4 = ((((79.0 * z2 + 776.0) * z2 + 1482.0) * z2 - 1920.0) * z2 - 945.0) * z / 92160.0
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
-
-
-def t_quantile(p: float, df: float) -> float:
-    """Quantile of Student's t distribution.
-
-    Exact closed forms for 1 and 2 degrees of freedom, a numeric inverse of the regularised
-    incomplete beta function (bisection, relative precision ~1e-13) up to 1000 degrees of
-    freedom, and the Cornish-Fisher expansion around the normal quantile beyond.
-
-    Parameters
-    ----------
-    p : float
-        Probability, strictly between 0 and 1.
-    df : float
-        Degrees of freedom, > 0 (``math.inf`` gives the normal quantile).
-
-    Returns
-    -------
-    float
-        ``t`` with ``P(T <= t) = p``.
-
-    Raises
-    ------
-    ValueError
-        If ``p`` is not in (0, 1) or ``df`` is not positive.
-    """
-    p, df = float(p), float(df)
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p must be in (0, 1), got {p}")
-    if not df > 0.0:
-        raise ValueError(f"df must be positive, got {df}")
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:  # the distribution is symmetric; solving in the upper tail keeps precision
-        return -t_quantile(1.0 - p, df)
-    if df == 1.0:
-        return math.tan(math.pi * (p - 0.5))
-    if df == 2.0:
-        return (2.0 * p - 1.0) / math.sqrt(2.0 * p * (1.0 - p))
-    if math.isinf(df):
-        return _normal_cdf_inverse(p)
-    if df > 1000.0:
-        return _t_cornish_fisher(p, df)
-    return _t_bisect(p, df)
-
-
-@functools.lru_cache(maxsize=4096)
-def _t_bisect(p: float, df: float) -> float:
-    """Upper quantile (p > 0.5) by bisection; cached because a report asks for few (p, df)."""
-    tail = 1.0 - p
-    lo, hi = 0.0, 1.0
-    while _t_upper_tail(hi, df) > tail:
-        lo, hi = hi, 2.0 * hi
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _t_upper_tail(mid, df) > tail:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-14 * hi:
-            break
-    return 0.5 * (lo + hi)
-
-
-def _finite_or_missing(values: Sequence[Any]) -> list[float]:
-    """Numbers of ``values``, dropping ``None``, NaN and non-numbers (inf is kept)."""
-    return [x for v in values if (x := _num(v)) is not None]
-
-
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, int]:
-    """Mean and half-width of its two-sided Student-t confidence interval.
-
-    Parameters
-    ----------
-    values : sequence of float
-        Observations; ``None`` and NaN are ignored.
-    level : float, default 0.95
-        Confidence level of the interval.
-
-    Returns
-    -------
-    mean : float
-        Sample mean (NaN without observations).
-    half_width : float
-        ``t_{(1 + level) / 2, n - 1} * s / sqrt(n)`` with the sample standard deviation ``s``;
-        NaN with fewer than two observations.
-    n : int
-        Number of observations used.
-    """
-    x = np.asarray(_finite_or_missing(values), dtype=float)
-    n = int(x.size)
-    if n == 0:
-        return math.nan, math.nan, 0
-    if n < 2:
-        return float(x[0]), math.nan, n
-    if np.all(x == x[0]):
-        # Exactly zero spread: the summed mean would otherwise carry rounding noise (1e-16).
-        return float(x[0]), 0.0, n
-    mean = float(x.mean())
-    sd = float(x.std(ddof=1))
-    return mean, t_quantile(0.5 * (1.0 + level), n - 1) * sd / math.sqrt(n), n
-
-
-def pareto_mask(points: np.ndarray, maximise: Sequence[bool]) -> np.ndarray:
-    """Mask of the non-dominated rows of ``points``.
-
-    A row is dominated when another row is at least as good in every column and strictly better
-    in one. Equal rows do not dominate each other. Rows with a NaN are never on the front (and
-    dominate nothing).
-
-    Parameters
-    ----------
-    points : array of shape (n, k)
-        One row per candidate, one column per objective.
-    maximise : sequence of bool, length k
-        Per column: ``True`` if higher is better, ``False`` if lower is better.
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (n,)
-        ``True`` for the Pareto-optimal rows.
-
-    Raises
-    ------
-    ValueError
-        If ``points`` is not two-dimensional with one column per entry of ``maximise``.
-    """
-    pts = np.asarray(points, dtype=float)
-    if pts.size == 0 and pts.ndim < 2:
-        return np.zeros(0, dtype=bool)
-    if pts.ndim != 2 or pts.shape[1] != len(maximise):
-        raise ValueError(f"points must have shape (n, {len(maximise)}), got {tuple(pts.shape)}")
-    # Flip the minimised columns so that "higher is better" everywhere.
-    q = pts * np.where(np.asarray(maximise, dtype=bool), 1.0, -1.0)
-    valid = ~np.isnan(q).any(axis=1)
-    mask = valid.copy()
-    cand = q[valid]
-    for k, i in enumerate(np.flatnonzero(valid)):
-        dominates = (cand >= cand[k]).all(axis=1) & (cand > cand[k]).any(axis=1)
-        if dominates.any():
-            mask[i] = False
-    return mask
-
-
-def _average_ranks(a: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties sharing the average of their ranks."""
-    n = a.size
-    order = np.argsort(a, kind="mergesort")
-    s = a[order]
-    new = np.concatenate([[True], s[1:] != s[:-1]])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.concatenate([starts, [n]]))
-    avg = starts + (counts - 1) / 2.0 + 1.0
-    ranks = np.empty(n, dtype=float)
-    ranks[order] = avg[np.cumsum(new) - 1]
-    return ranks
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman rank correlation of paired observations.
-
-    Pairs with a missing value (``None`` or NaN) on either side are dropped; ties get the
-    average of their ranks (as :func:`scipy.stats.spearmanr`).
-
-    Parameters
-    ----------
-    x, y : sequence of float
-        Paired observations of equal length.
-
-    Returns
-    -------
-    float or None
-        Correlation in [-1, 1]; ``None`` with fewer than three pairs or a constant input.
-
-    Raises
-    ------
-    ValueError
-        If ``x`` and ``y`` differ in length.
-    """
-    if len(x) != len(y):
-        raise ValueError(f"x and y differ in length ({len(x)} != {len(y)})")
-    pairs = [(_num(u), _num(v)) for u, v in zip(x, y, strict=True)]
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-    if len(pairs) < 3:
-        return None
-    xa = np.asarray([a for a, _ in pairs], dtype=float)
-    ya = np.asarray([b for _, b in pairs], dtype=float)
-    if np.all(xa == xa[0]) or np.all(ya == ya[0]):
-        return None
-    rx, ry = _average_ranks(xa), _average_ranks(ya)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    if denom == 0.0:
-        return None
-    return float(min(1.0, max(-1.0, float(rx @ ry) / denom)))
 
 
 # --------------------------------------------------------------------------- names and units
@@ -480,8 +207,7 @@ class _Axis:
         if self.kind == "numeric":
             return self.index.get(x)
         assert self.edges is not None
-        pos = int(np.searchsorted(self.edges[1:-1], x, side="right"))
-        return min(max(pos, 0), len(self.xs) - 1)
+        return bin_index(self.edges, x)
 
 
 def _axis(param: str, values: list[Any]) -> _Axis:
@@ -495,8 +221,7 @@ def _axis(param: str, values: list[Any]) -> _Axis:
             ax.index = {v: i for i, v in enumerate(distinct)}
             return ax
         # Quantile bins: equally many configurations per bin whatever the sampling density.
-        qs = np.quantile(np.asarray([float(v) for v in present]), np.linspace(0, 1, MAX_LEVELS + 1))
-        edges = np.unique(qs)
+        edges = quantile_edges([float(v) for v in present], MAX_LEVELS)
         centres = [float(c) for c in 0.5 * (edges[:-1] + edges[1:])]
         closing = [")"] * (len(centres) - 1) + ["]"]
         labels = [
@@ -635,12 +360,7 @@ class _Effect:
     rho: float | None
     pairs: int | None
     overall_mean: float
-
-    @property
-    def range(self) -> float | None:
-        """Max minus min of the finite per-value means (None with fewer than two)."""
-        finite = [m for m in self.means if math.isfinite(m)]
-        return max(finite) - min(finite) if len(finite) >= 2 else None
+    range: float | None  # max minus min of the finite per-value means (None with fewer than two)
 
 
 def _effect(s: _Study, metric: str, param: str, key: Key) -> _Effect:
@@ -662,30 +382,27 @@ def _compute_effect(s: _Study, metric: str, param: str, key: Key) -> _Effect:
             [_as_float(r.get(col)) for r in rows],
         )
     positions, raw = s.positions[(param, key)]
-    buckets: list[list[Any]] = [[] for _ in ax.xs]
     ys = [r.get(metric) for r in rows]
-    for pos, y in zip(positions, ys, strict=True):
-        if pos is not None:
-            buckets[pos].append(y)
+    effect = main_effect(positions, ys, len(ax.xs))
+    shown = [i for i, n in enumerate(effect.counts) if n]  # levels this entry has values at
     px, py = (raw, ys) if ax.kind != "categorical" else ([], [])
-    xs, labels, means, hws, ns = [], [], [], [], []
-    for i, bucket in enumerate(buckets):
-        m, hw, n = mean_ci(bucket)
-        if n == 0:
-            continue
-        xs.append(ax.xs[i])
-        labels.append(ax.labels[i])
-        means.append(m)
-        hws.append(hw)
-        ns.append(n)
     rho = spearman(px, py) if px else None
     pairs = (
         None
         if ax.kind == "categorical"
         else sum(1 for a, b in zip(px, py, strict=True) if a is not None and _num(b) is not None)
     )
-    overall, _, _ = mean_ci(ys)
-    return _Effect(xs, labels, means, hws, ns, rho, pairs, overall)
+    return _Effect(
+        xs=[ax.xs[i] for i in shown],
+        labels=[ax.labels[i] for i in shown],
+        means=[effect.means[i] for i in shown],
+        half_widths=[effect.half_widths[i] for i in shown],
+        counts=[effect.counts[i] for i in shown],
+        rho=rho,
+        pairs=pairs,
+        overall_mean=effect.overall_mean,
+        range=effect.range,
+    )
 
 
 def _nan_none(v: float) -> float | None:
