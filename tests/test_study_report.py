@@ -14,8 +14,8 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from twin.analysis import mean_ci, pareto_mask, spearman
-from twin.report.html import POLICY_COLOURS
 from twin.report.study import STUDY_PLOT_IDS, STUDY_TABLE_IDS, render_study_report
+from twin.report.style import POLICY_COLOURS
 
 PERIOD = "groups.soil.sampling_period_s"
 MODE = "groups.soil.model.variant"

@@ -28,27 +28,27 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from twin.analysis import bin_index, main_effect, mean_ci, pareto_mask, quantile_edges, spearman
-from twin.report.html import (
-    _CSS,
-    _PLOT_HEIGHT,
-    _PRINT_JS,
+from twin.report.style import (
+    CSS,
     GROUP_DASHES,
-    _esc,
-    _fmt_duration,
-    _fmt_int,
-    _fmt_number,
-    _fmt_ratio,
-    _json_attr,
-    _no_data,
-    _num,
-    _plot_block,
-    _ptext,
-    _rgba,
-    _section,
-    _style,
-    _swatch,
-    _td,
+    PLOT_HEIGHT_PX,
+    PRINT_JS,
+    esc,
+    fmt_duration,
+    fmt_int,
+    fmt_number,
+    fmt_ratio,
+    json_attr,
+    no_data,
+    num,
+    plot_block,
     policy_colours,
+    ptext,
+    rgba,
+    section,
+    style_figure,
+    swatch,
+    td,
 )
 from twin.study import PARAM_PREFIX, PARETO_METRICS
 
@@ -390,7 +390,7 @@ def _compute_effect(s: _Study, metric: str, param: str, key: Key) -> _Effect:
     pairs = (
         None
         if ax.kind == "categorical"
-        else sum(1 for a, b in zip(px, py, strict=True) if a is not None and _num(b) is not None)
+        else sum(1 for a, b in zip(px, py, strict=True) if a is not None and num(b) is not None)
     )
     return _Effect(
         xs=[ax.xs[i] for i in shown],
@@ -415,8 +415,8 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
     n_rows, n_cols = len(s.metrics), len(s.params)
     title = "Sensitivity: main effect of each parameter on each metric"
     if not n_rows or not n_cols:
-        fig = _style(go.Figure(), title, "Parameter", "Metric")
-        return _no_data(fig, "The study names no parameters or no metrics."), _PLOT_HEIGHT
+        fig = style_figure(go.Figure(), title, "Parameter", "Metric")
+        return no_data(fig, "The study names no parameters or no metrics."), PLOT_HEIGHT_PX
     height = 130 + _PANEL_HEIGHT * n_rows
     fig = make_subplots(
         rows=n_rows,
@@ -426,7 +426,7 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
         vertical_spacing=min(45.0 / height, 0.9 / max(n_rows - 1, 1)),
         horizontal_spacing=min(0.03, 0.9 / max(n_cols - 1, 1)),
     )
-    _style(fig, title)
+    style_figure(fig, title)
     fig.update_layout(height=height, margin={"l": 90, "r": 20, "t": 80, "b": 70})
     for i, metric in enumerate(s.metrics, start=1):
         row_means: list[float] = []
@@ -441,13 +441,13 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
                 row_means += [m for m in eff.means if math.isfinite(m)]
                 stats = zip(eff.labels, eff.means, eff.half_widths, eff.counts, strict=True)
                 hover = [
-                    f"{_ptext(param)} = {_ptext(lab)}<br>{_ptext(_metric_label(metric))}: "
-                    f"{_fmt_number(m)} ± {_fmt_number(hw)} (n = {n})"
+                    f"{ptext(param)} = {ptext(lab)}<br>{ptext(_metric_label(metric))}: "
+                    f"{fmt_number(m)} ± {fmt_number(hw)} (n = {n})"
                     for lab, m, hw, n in stats
                 ]
                 fig.add_trace(
                     go.Scatter(
-                        x=[_ptext(x) for x in eff.xs] if ax.kind == "categorical" else eff.xs,
+                        x=[ptext(x) for x in eff.xs] if ax.kind == "categorical" else eff.xs,
                         y=[_nan_none(m) for m in eff.means],
                         error_y={
                             "type": "data",
@@ -457,8 +457,8 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
                             "width": 3,
                         },
                         mode="lines+markers",
-                        name=_ptext(s.labels[key]),
-                        legendgroup=_ptext(s.labels[key]),
+                        name=ptext(s.labels[key]),
+                        legendgroup=ptext(s.labels[key]),
                         showlegend=False,
                         line={"color": s.colour(key), "dash": s.dash(key), "width": 2},
                         marker={"color": s.colour(key), "size": 6, "symbol": s.symbol(key)},
@@ -472,7 +472,7 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
                 _empty_panel(fig, i, j, (i - 1) * n_cols + j)
             if i == n_rows:
                 fig.update_xaxes(
-                    title_text=_ptext(_param_title(param))
+                    title_text=ptext(_param_title(param))
                     + (" (quantile bins)" if ax.kind == "binned" else ""),
                     title_font={"size": 11},
                     row=i,
@@ -483,7 +483,7 @@ def _fig_sensitivity(s: _Study) -> tuple[go.Figure, int]:
             elif ax.log:
                 fig.update_xaxes(type="log", row=i, col=j)
         fig.update_yaxes(
-            title_text=_ptext(_metric_title(metric)).replace(" [", "<br>["),
+            title_text=ptext(_metric_title(metric)).replace(" [", "<br>["),
             title_font={"size": 11},
             row=i,
             col=1,
@@ -526,7 +526,7 @@ def _empty_panel(fig: go.Figure, row: int, col: int, n: int) -> None:
 
 def _fmt_rho(v: Any) -> str:
     """Correlation with sign and two decimals."""
-    x = _num(v)
+    x = num(v)
     return "n/a" if x is None else f"{x:+.2f}"
 
 
@@ -547,14 +547,14 @@ def _sensitivity_table(s: _Study) -> str:
                     else None
                 )
                 rows.append(
-                    f'<tr data-metric="{_esc(metric)}" data-param="{_esc(param)}" '
-                    f'data-policy="{_esc(key[0])}" data-group="{_esc(key[1])}">'
-                    f"<td>{_esc(_metric_title(metric))}</td><td>{_esc(arrow)}</td>"
-                    f"<td><code>{_wbr(param)}</code></td><td>{_esc(ax.kind)}</td>"
-                    f'<td class="policy">{_swatch(s.colour(key))}{_esc(key[0])}</td>'
-                    f"<td>{_esc(key[1])}</td>"
-                    f"{_td(eff.rho, _fmt_rho)}{_td(eff.pairs, _fmt_int)}"
-                    f"{_td(rng, _fmt_number)}{_td(rel, _fmt_number)}</tr>"
+                    f'<tr data-metric="{esc(metric)}" data-param="{esc(param)}" '
+                    f'data-policy="{esc(key[0])}" data-group="{esc(key[1])}">'
+                    f"<td>{esc(_metric_title(metric))}</td><td>{esc(arrow)}</td>"
+                    f"<td><code>{_wbr(param)}</code></td><td>{esc(ax.kind)}</td>"
+                    f'<td class="policy">{swatch(s.colour(key))}{esc(key[0])}</td>'
+                    f"<td>{esc(key[1])}</td>"
+                    f"{td(eff.rho, _fmt_rho)}{td(eff.pairs, fmt_int)}"
+                    f"{td(rng, fmt_number)}{td(rel, fmt_number)}</tr>"
                 )
     return _table_html(
         "table-sensitivity",
@@ -594,7 +594,7 @@ class _Point:
 
 def _pareto_available(s: _Study) -> bool:
     """Whether every Pareto metric has at least one value in the successful runs."""
-    return all(any(_num(r.get(m)) is not None for r in s.ok) for m in PARETO_METRICS)
+    return all(any(num(r.get(m)) is not None for r in s.ok) for m in PARETO_METRICS)
 
 
 def _pareto_points(s: _Study) -> list[_Point]:
@@ -623,9 +623,7 @@ def _pareto_points(s: _Study) -> list[_Point]:
 
 def _config_text(s: _Study, c: CKey) -> str:
     """Parameter values of a configuration, one per line (plotly text, escaped)."""
-    return "<br>".join(
-        f"{_ptext(p)} = {_ptext(_fmt_param(s.config_params[c][p]))}" for p in s.params
-    )
+    return "<br>".join(f"{ptext(p)} = {ptext(_fmt_param(s.config_params[c][p]))}" for p in s.params)
 
 
 def _f1_size(f1: float) -> float:
@@ -650,10 +648,10 @@ def _pareto_status(p: _Point) -> str:
 def _pareto_hover(s: _Study, p: _Point) -> str:
     """Hover text of a Pareto point: configuration, entry, parameters and metrics."""
     return (
-        f"config {_ptext(_fmt_param(s.config_id[p.config]))} · {_ptext(s.labels[p.key])} · "
+        f"config {ptext(_fmt_param(s.config_id[p.config]))} · {ptext(s.labels[p.key])} · "
         f"{_pareto_status(p)}<br>{_config_text(s, p.config)}<br>"
-        f"battery life {_fmt_number(p.values[0])} d · latency p95 {_fmt_number(p.values[1])} s · "
-        f"F1 {_fmt_ratio(_nan_none(p.values[2]))}<br>mean of {p.seeds} seed(s)"
+        f"battery life {fmt_number(p.values[0])} d · latency p95 {fmt_number(p.values[1])} s · "
+        f"F1 {fmt_ratio(_nan_none(p.values[2]))}<br>mean of {p.seeds} seed(s)"
     )
 
 
@@ -662,7 +660,7 @@ def _fig_pareto(s: _Study, points: list[_Point]) -> go.Figure:
     fig = go.Figure()
     for key in s.entries:
         mine = [p for p in points if p.key == key and _drawable(p)]
-        colour, label = s.colour(key), _ptext(s.labels[key])
+        colour, label = s.colour(key), ptext(s.labels[key])
         # Dominated points first (drawn below), then the front; one legend entry per
         # (policy, group), in the front's style when it has one.
         parts = [[p for p in mine if not p.optimal], [p for p in mine if p.optimal]]
@@ -682,9 +680,9 @@ def _fig_pareto(s: _Study, points: list[_Point]) -> go.Figure:
                         "symbol": s.symbol(key),
                         # Size grows with F1 (0..1); a missing F1 gets the smallest marker.
                         "size": [_f1_size(p.values[2]) for p in part],
-                        "color": colour if optimal else _rgba(colour, 0.25),
+                        "color": colour if optimal else rgba(colour, 0.25),
                         "line": {
-                            "color": "#000000" if optimal else _rgba(colour, 0.45),
+                            "color": "#000000" if optimal else rgba(colour, 0.45),
                             "width": 1.8 if optimal else 0.8,
                         },
                     },
@@ -692,14 +690,14 @@ def _fig_pareto(s: _Study, points: list[_Point]) -> go.Figure:
                     hovertemplate="%{text}<extra></extra>",
                 )
             )
-    _style(
+    style_figure(
         fig,
         "Pareto front: battery life vs decision latency (marker size: F1)",
         "Decision latency p95 [s] (log scale)",
         "Battery life, median [d]",
     )
     fig.update_xaxes(type="log", **_log_ticks([x for t in fig.data for x in t.x], 3.0))
-    return fig if fig.data else _no_data(fig, "No configuration has both metrics.")
+    return fig if fig.data else no_data(fig, "No configuration has both metrics.")
 
 
 def _log_ticks(values: list[float], decades: float) -> dict:
@@ -723,23 +721,23 @@ def _param_cells(s: _Study, c: CKey) -> str:
     for p in s.params:
         v = s.config_params[c][p]
         if _is_number(v):
-            cells.append(_td(v, _fmt_param))
+            cells.append(td(v, _fmt_param))
         else:
-            cells.append(f"<td>{_esc(_fmt_param(v))}</td>")
+            cells.append(f"<td>{esc(_fmt_param(v))}</td>")
     return "".join(cells)
 
 
 def _row_attrs(s: _Study, c: CKey, key: Key) -> str:
     """Identifying ``data-*`` attributes of a (configuration, policy, group) table row."""
     return (
-        f'data-config="{_esc(json.dumps(s.config_id[c], default=str))}" '
-        f'data-policy="{_esc(key[0])}" data-group="{_esc(key[1])}"'
+        f'data-config="{esc(json.dumps(s.config_id[c], default=str))}" '
+        f'data-policy="{esc(key[0])}" data-group="{esc(key[1])}"'
     )
 
 
 def _entry_cells(s: _Study, key: Key) -> str:
     """Policy (with swatch) and group cells."""
-    return f'<td class="policy">{_swatch(s.colour(key))}{_esc(key[0])}</td><td>{_esc(key[1])}</td>'
+    return f'<td class="policy">{swatch(s.colour(key))}{esc(key[0])}</td><td>{esc(key[1])}</td>'
 
 
 def _pareto_table(s: _Study, points: list[_Point]) -> str:
@@ -748,10 +746,10 @@ def _pareto_table(s: _Study, points: list[_Point]) -> str:
     order = {g: i for i, g in enumerate(s.groups)}
     front.sort(key=lambda p: (order[p.key[1]], p.values[1]))
     rows = [
-        f"<tr {_row_attrs(s, p.config, p.key)}>{_td(s.config_id[p.config], _fmt_param)}"
+        f"<tr {_row_attrs(s, p.config, p.key)}>{td(s.config_id[p.config], _fmt_param)}"
         f"{_entry_cells(s, p.key)}{_param_cells(s, p.config)}"
-        f"{_td(p.values[0], _fmt_number)}{_td(p.values[1], _fmt_number)}"
-        f"{_td(p.values[2], _fmt_ratio)}{_td(p.seeds, _fmt_int)}</tr>"
+        f"{td(p.values[0], fmt_number)}{td(p.values[1], fmt_number)}"
+        f"{td(p.values[2], fmt_ratio)}{td(p.seeds, fmt_int)}</tr>"
         for p in front
     ]
     return _table_html(
@@ -779,7 +777,7 @@ def _fmt_ci(mean: float, hw: float, n: int) -> str:
     """``mean ± half-width (n)``."""
     if n == 0:
         return "n/a (0)"
-    return f"{_fmt_number(mean)} ± {_fmt_number(hw)} ({n})"
+    return f"{fmt_number(mean)} ± {fmt_number(hw)} ({n})"
 
 
 def _ci_table(s: _Study) -> str:
@@ -794,12 +792,12 @@ def _ci_table(s: _Study) -> str:
             for metric in s.metrics:
                 m, hw, n = mean_ci([r.get(metric) for r in cell_rows])
                 cells.append(
-                    f'<td class="num" data-metric="{_esc(metric)}" '
-                    f'data-value="{_esc(_json_attr(m))}" data-half-width="{_esc(_json_attr(hw))}" '
-                    f'data-n="{n}">{_esc(_fmt_ci(m, hw, n))}</td>'
+                    f'<td class="num" data-metric="{esc(metric)}" '
+                    f'data-value="{esc(json_attr(m))}" data-half-width="{esc(json_attr(hw))}" '
+                    f'data-n="{n}">{esc(_fmt_ci(m, hw, n))}</td>'
                 )
             rows.append(
-                f"<tr {_row_attrs(s, c, key)}>{_td(s.config_id[c], _fmt_param)}"
+                f"<tr {_row_attrs(s, c, key)}>{td(s.config_id[c], _fmt_param)}"
                 f"{_entry_cells(s, key)}{_param_cells(s, c)}{''.join(cells)}</tr>"
             )
     return _table_html(
@@ -823,13 +821,11 @@ def _failures_table(s: _Study) -> str:
         params = []
         for p in s.params:
             v = r.get(PARAM_PREFIX + p)
-            params.append(
-                _td(v, _fmt_param) if _is_number(v) else f"<td>{_esc(_fmt_param(v))}</td>"
-            )
+            params.append(td(v, _fmt_param) if _is_number(v) else f"<td>{esc(_fmt_param(v))}</td>")
         rows.append(
-            f'<tr data-run="{_esc(run)}"><td><code>{_esc(run if run is not None else "n/a")}'
-            f"</code></td>{_td(r.get('config'), _fmt_param)}{_td(r.get('seed'), _fmt_param)}"
-            f'{"".join(params)}<td><pre class="error">{_esc(r.get("error") or "n/a")}</pre></td>'
+            f'<tr data-run="{esc(run)}"><td><code>{esc(run if run is not None else "n/a")}'
+            f"</code></td>{td(r.get('config'), _fmt_param)}{td(r.get('seed'), _fmt_param)}"
+            f'{"".join(params)}<td><pre class="error">{esc(r.get("error") or "n/a")}</pre></td>'
             "</tr>"
         )
     headers = ["Run", "Config", "Seed", *s.params, "Error"]
@@ -847,7 +843,7 @@ def _failures_table(s: _Study) -> str:
 
 def _wbr(text: str) -> str:
     """Escape a dotted name and allow line breaks after its dots (not inside words)."""
-    return _esc(text).replace(".", ".<wbr>")
+    return esc(text).replace(".", ".<wbr>")
 
 
 def _table_html(
@@ -855,33 +851,31 @@ def _table_html(
 ) -> str:
     """A ``<table>`` with a stable id; ``rows`` are complete ``<tr>`` elements."""
     head = "".join(f"<th>{_wbr(h)}</th>" for h in headers)
-    body = (
-        "".join(rows) or f'<tr class="empty"><td colspan="{len(headers)}">{_esc(empty)}</td></tr>'
-    )
+    body = "".join(rows) or f'<tr class="empty"><td colspan="{len(headers)}">{esc(empty)}</td></tr>'
     return (
-        f'<div class="table-wrap"><table id="{table_id}"><caption>{_esc(caption)}</caption>'
+        f'<div class="table-wrap"><table id="{table_id}"><caption>{esc(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 
 def _plot_div(
-    fig: go.Figure | None, plot_id: str, caption: str, height: int = _PLOT_HEIGHT, note: str = ""
+    fig: go.Figure | None, plot_id: str, caption: str, height: int = PLOT_HEIGHT_PX, note: str = ""
 ) -> str:
     """A figure in its stable container; ``fig=None`` renders only the note."""
-    inner = f'<p class="note">{_esc(note)}</p>' if fig is None else ""
-    return _plot_block(fig, plot_id, caption, height, inner)
+    inner = f'<p class="note">{esc(note)}</p>' if fig is None else ""
+    return plot_block(fig, plot_id, caption, height, inner)
 
 
 def _na(v: Any) -> str:
     """Escaped text of a value, ``n/a`` when missing."""
-    return _esc("n/a" if v is None or v == "" else v)
+    return esc("n/a" if v is None or v == "" else v)
 
 
 def _code_list(items: list[str] | None) -> str:
     """Names as ``<code>`` lines."""
     if not items:
         return "n/a"
-    return "<br>".join(f"<code>{_esc(i)}</code>" for i in items)
+    return "<br>".join(f"<code>{esc(i)}</code>" for i in items)
 
 
 def _seeds_text(seeds: Any) -> str:
@@ -898,7 +892,7 @@ def _section_study(s: _Study) -> str:
     info = s.info
     versions = info.get("versions")
     ver = (
-        "<br>".join(f"{_esc(k)} <code>{_na(v)}</code>" for k, v in versions.items())
+        "<br>".join(f"{esc(k)} <code>{_na(v)}</code>" for k, v in versions.items())
         if isinstance(versions, dict) and versions
         else "n/a"
     )
@@ -909,27 +903,27 @@ def _section_study(s: _Study) -> str:
         ("Sampling", _na(info.get("sampling"))),
         ("Parameters", _code_list(_names(info.get("parameters")))),
         ("Metrics", _code_list(_names(info.get("metrics")))),
-        ("Seeds", _esc(_seeds_text(info.get("seeds")))),
-        ("Configurations (with a successful run)", _esc(_fmt_int(len(s.configs)))),
-        ("Policies / groups", _esc(" · ".join(s.labels.values()) or "n/a")),
+        ("Seeds", esc(_seeds_text(info.get("seeds")))),
+        ("Configurations (with a successful run)", esc(fmt_int(len(s.configs)))),
+        ("Policies / groups", esc(" · ".join(s.labels.values()) or "n/a")),
     ]
-    rows = [f"<tr><th>{_esc(k)}</th><td>{v}</td></tr>" for k, v in items]
+    rows = [f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items]
     for label, value in (
         ("Runs planned", info.get("runs_planned")),
         ("Runs in the table", n_runs),
         ("Runs failed", info.get("runs_failed")),
     ):
-        rows.append(f"<tr><th>{_esc(label)}</th>{_td(value, _fmt_int)}</tr>")
+        rows.append(f"<tr><th>{esc(label)}</th>{td(value, fmt_int)}</tr>")
     rows += [
         f"<tr><th>Executor</th><td>{_na(info.get('executor'))}</td></tr>",
-        f"<tr><th>Wall time</th>{_td(info.get('wall_time_s'), _fmt_duration)}</tr>",
+        f"<tr><th>Wall time</th>{td(info.get('wall_time_s'), fmt_duration)}</tr>",
         f"<tr><th>Versions</th><td>{ver}</td></tr>",
     ]
     table = (
         '<div class="table-wrap"><table id="table-study" class="kv"><caption>Study</caption>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
-    return _section("sec-study", "Study", table)
+    return section("sec-study", "Study", table)
 
 
 _STUDY_CSS = """
@@ -957,17 +951,17 @@ def _header(s: _Study) -> str:
         f"sampling {info.get('sampling') or 'n/a'}",
         f"{len(s.configs)} configurations",
         f"{len(seeds) if isinstance(seeds, list | tuple) else 'n/a'} seeds",
-        f"{_fmt_int(info.get('runs_planned'))} runs planned",
-        f"{_fmt_int(info.get('runs_failed'))} failed",
+        f"{fmt_int(info.get('runs_planned'))} runs planned",
+        f"{fmt_int(info.get('runs_failed'))} failed",
     ]
     key = "".join(
-        f'<span class="item" data-policy="{_esc(p)}" data-colour="{c}">{_swatch(c)}{_esc(p)}</span>'
+        f'<span class="item" data-policy="{esc(p)}" data-colour="{c}">{swatch(c)}{esc(p)}</span>'
         for p, c in s.colours.items()
     )
-    nav = "".join(f'<a href="#{sid}">{_esc(t)}</a>' for sid, t in _NAV)
+    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in _NAV)
     return (
-        f'<header><h1 id="study-name">{_esc(info.get("name") or "Unnamed study")}</h1>'
-        f'<p class="sub">twin parameter-study report · {_esc(" · ".join(facts))}</p>'
+        f'<header><h1 id="study-name">{esc(info.get("name") or "Unnamed study")}</h1>'
+        f'<p class="sub">twin parameter-study report · {esc(" · ".join(facts))}</p>'
         f'<p class="legend-key">Policies: {key or "n/a"}</p></header><nav>{nav}</nav>'
     )
 
@@ -990,7 +984,7 @@ def _body(s: _Study) -> str:
         f'data-plot="plot-sensitivity" data-rows="{len(s.metrics)}" data-cols="{len(s.params)}"',
         1,
     )
-    sensitivity = _section("sec-sensitivity", "Sensitivity", sens_plot + _sensitivity_table(s))
+    sensitivity = section("sec-sensitivity", "Sensitivity", sens_plot + _sensitivity_table(s))
 
     pareto_caption = (
         "One point per configuration, policy and group, each metric averaged over the seeds. "
@@ -1016,9 +1010,9 @@ def _body(s: _Study) -> str:
         [
             _section_study(s),
             sensitivity,
-            _section("sec-pareto", "Pareto front", pareto),
-            _section("sec-ci", "Confidence intervals over seeds", _ci_table(s)),
-            _section("sec-failures", "Failed runs", _failures_table(s)),
+            section("sec-pareto", "Pareto front", pareto),
+            section("sec-ci", "Confidence intervals over seeds", _ci_table(s)),
+            section("sec-failures", "Failed runs", _failures_table(s)),
         ]
     )
 
@@ -1052,14 +1046,14 @@ def render_study_report(study: dict, rows: list[dict]) -> str:
     versions = s.info.get("versions")
     twin_version = versions.get("twin") if isinstance(versions, dict) else None
     footer = (
-        f"<footer>Generated by twin {_esc(twin_version or 'n/a')} "
+        f"<footer>Generated by twin {esc(twin_version or 'n/a')} "
         "from the study table. Self-contained: no network access needed.</footer>"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="generator" content="twin">'
-        f"<title>twin study report: {_esc(name)}</title><style>{_CSS}{_STUDY_CSS}</style>"
-        f'<script type="text/javascript">{plotly_js}\n{_PRINT_JS}</script></head>'
+        f"<title>twin study report: {esc(name)}</title><style>{CSS}{_STUDY_CSS}</style>"
+        f'<script type="text/javascript">{plotly_js}\n{PRINT_JS}</script></head>'
         f"<body>{_header(s)}<main>{_body(s)}</main>{footer}</body></html>\n"
     )
