@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from twin import study as st
-from twin.report.study import mean_ci
+from twin.analysis import mean_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = os.environ.get("TWIN_EXAMPLE_SMALL") == "1"

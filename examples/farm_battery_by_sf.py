@@ -1,8 +1,9 @@
 """Battery life and air time of the farm by spreading factor, with confidence over seeds.
 
 Scripts the study with the Python API (the same engine as `twin sweep`): each node on one
-fixed spreading factor, several seeds, then the mean and a 95 % confidence interval of the
-on-device battery life and the cloud policy's collisions per spreading factor.
+fixed spreading factor, several seeds, then the main effect of the spreading factor: the mean
+and a 95 % confidence interval over the seeds of the on-device battery life and of the cloud
+policy's collisions at each spreading factor.
 
     python examples/farm_battery_by_sf.py [OUT_DIR]
 
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from twin import study as st
-from twin.report.study import mean_ci
+from twin.analysis import main_effects
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = os.environ.get("TWIN_EXAMPLE_SMALL") == "1"
@@ -40,13 +41,18 @@ def main(out: Path) -> None:
         spec, out=out, scenario_path=ROOT / "scenarios" / "farm.yaml",
         executor="inprocess" if SMALL else "process",
     )  # fmt: skip
+    rows = result.rows
+    sf_level = [sfs.index(r["param.groups.soil.spreading_factor"]) for r in rows]
+    policy = [r["policy"] for r in rows]
+    life_d = [r["battery_life_days.median"] for r in rows]
+    collisions = [r["uplink_lost.collision"] for r in rows]
+    life = main_effects(sf_level, life_d, policy, len(sfs))["on_device"]
+    coll = main_effects(sf_level, collisions, policy, len(sfs))["cloud"]
     print("SF  on-device battery life [days]     cloud collisions")
-    for sf in sfs:
-        rows = [r for r in result.rows if r["param.groups.soil.spreading_factor"] == sf]
-        life = mean_ci([r["battery_life_days.median"] for r in rows if r["policy"] == "on_device"])
-        coll = mean_ci([r["uplink_lost.collision"] for r in rows if r["policy"] == "cloud"])
+    for i, sf in enumerate(sfs):
         print(
-            f"{sf:<3} {life[0]:10,.0f} +/- {life[1]:<10,.0f}       {coll[0]:8.1f} +/- {coll[1]:.1f}"
+            f"{sf:<3} {life.means[i]:10,.0f} +/- {life.half_widths[i]:<10,.0f}       "
+            f"{coll.means[i]:8.1f} +/- {coll.half_widths[i]:.1f}"
         )
     print(f"study table: {out / 'study.csv'}; report: {out / 'report.html'}")
 

@@ -14,7 +14,9 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from twin.report import PLOT_IDS, TABLE_IDS, policy_colours, render_report
-from twin.report.html import POLICY_COLOURS, _histogram_cdf
+from twin.report.figures import build_figures
+from twin.report.records import histogram_cdf, run_context
+from twin.report.style import POLICY_COLOURS
 
 DAY = 86400.0
 HORIZON_S = 30 * DAY
@@ -301,11 +303,9 @@ def test_every_plot_and_table_present(report):
 
 
 def test_every_plot_has_title_and_axis_titles(inputs):
-    from twin.report import html as rep
-
     summary, ts, hist, nodes = inputs
-    ctx = rep._context(summary, ts, hist, nodes)
-    by_id = rep._figures(ctx, ts, hist, nodes)
+    ctx = run_context(summary, ts, hist, nodes)
+    by_id = build_figures(ctx, ts, hist, nodes)
     assert list(by_id) == list(PLOT_IDS)
     figs = list(by_id.values())
     for fig in figs:
@@ -368,10 +368,10 @@ def test_policy_colours_consistent(report):
 
 
 def test_histogram_cdf():
-    x, y, n = _histogram_cdf([0.0, 0.01, 0.1, 1.0], [1, 2, 1])
+    x, y, n = histogram_cdf([0.0, 0.01, 0.1, 1.0], [1, 2, 1])
     assert n == 4 and x == [0.01, 0.1, 1.0]  # 0 dropped for the log axis
     assert y == pytest.approx([25.0, 75.0, 100.0])
-    assert _histogram_cdf([0.1, 1.0], [0]) == ([], [], 0)
+    assert histogram_cdf([0.1, 1.0], [0]) == ([], [], 0)
 
 
 def test_inputs_not_modified_and_deterministic(inputs, report):
@@ -458,9 +458,7 @@ def test_unknown_policy_and_several_groups():
     assert cards[("my_policy", "decision.f1")]["data-group"] == "south"
     # alone in its group: nothing to compare, so nothing marked best
     assert cards[("my_policy", "decision.f1")]["data-best"] == "false"
-    from twin.report import html as rep
-
-    ctx = rep._context(summary, [], [], [])
+    ctx = run_context(summary, [], [], [])
     assert ctx.label(("on_device", GROUP)) == f"on_device / {GROUP}"  # groups told apart
     assert ctx.dash(("on_device", GROUP)) != ctx.dash(("my_policy", "south"))
     assert ctx.colour(("my_policy", "south")) not in POLICY_COLOURS.values()

@@ -1,4 +1,4 @@
-"""Tests of the parameter-study report (twin.report.study) and its statistics helpers."""
+"""Tests of the parameter-study report (twin.report.study); its statistics: test_analysis.py."""
 
 from __future__ import annotations
 
@@ -13,16 +13,9 @@ import numpy as np
 import pytest
 from plotly.offline import get_plotlyjs
 
-from twin.report.html import POLICY_COLOURS
-from twin.report.study import (
-    STUDY_PLOT_IDS,
-    STUDY_TABLE_IDS,
-    mean_ci,
-    pareto_mask,
-    render_study_report,
-    spearman,
-    t_quantile,
-)
+from twin.analysis import mean_ci, pareto_mask, spearman
+from twin.report.study import STUDY_PLOT_IDS, STUDY_TABLE_IDS, render_study_report
+from twin.report.style import POLICY_COLOURS
 
 PERIOD = "groups.soil.sampling_period_s"
 MODE = "groups.soil.model.variant"
@@ -550,82 +543,3 @@ def test_deterministic_and_inputs_untouched():
     assert (study, rows) == before
     second = render_study_report(copy.deepcopy(study), copy.deepcopy(rows))
     assert first == second
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def test_t_quantile_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    for df in range(1, 201):
-        for p in (0.9, 0.95, 0.975, 0.995):
-            expected = stats.t.ppf(p, df)
-            assert math.isclose(t_quantile(p, df), expected, rel_tol=1e-8), (p, df)
-    for df in (500, 1000, 1001, 5000, 10**6):
-        for p in (0.025, 0.5, 0.9, 0.995):
-            expected = stats.t.ppf(p, df)
-            assert math.isclose(t_quantile(p, df), expected, rel_tol=1e-8, abs_tol=1e-12)
-    assert math.isclose(t_quantile(0.025, 7), -t_quantile(0.975, 7), rel_tol=1e-14)
-    assert math.isclose(t_quantile(0.975, math.inf), 1.959963984540054, rel_tol=1e-12)
-    for bad in ((0.0, 3), (1.0, 3), (0.5, 0)):
-        with pytest.raises(ValueError):
-            t_quantile(*bad)
-
-
-def test_spearman_matches_scipy_with_ties():
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(11)
-    for n in (3, 5, 20, 200):
-        x = rng.integers(0, 4, n).astype(float)  # many ties
-        y = x * rng.uniform(0.5, 1.5) + rng.integers(0, 3, n)
-        if np.ptp(x) == 0 or np.ptp(y) == 0:
-            continue
-        assert math.isclose(spearman(x, y), stats.spearmanr(x, y).statistic, rel_tol=1e-12)
-    x, y = rng.normal(size=50), rng.normal(size=50)
-    assert math.isclose(spearman(x, y), stats.spearmanr(x, y).statistic, rel_tol=1e-12)
-    assert spearman([1, 2, 3], [3, 2, 1]) == -1.0
-
-
-def test_spearman_missing_and_degenerate():
-    assert spearman([1, 2], [1, 2]) is None
-    assert spearman([1, 2, 3], [5, 5, 5]) is None
-    assert spearman([4, 4, 4], [1, 2, 3]) is None
-    # Pairs with a missing value are dropped.
-    assert spearman([1, None, 2, 3, float("nan")], [1, 9, 2, 3, 0]) == 1.0
-    assert spearman([1, None, 3], [1, 2, 3]) is None
-    with pytest.raises(ValueError):
-        spearman([1, 2, 3], [1, 2])
-
-
-def test_mean_ci():
-    stats = pytest.importorskip("scipy.stats")
-    mean, half, n = mean_ci([1, 2, 3, 4])
-    assert mean == 2.5 and n == 4
-    expected = t_quantile(0.975, 3) * np.std([1, 2, 3, 4], ddof=1) / 2
-    assert math.isclose(half, expected, rel_tol=1e-12)
-    assert math.isclose(half, stats.t.ppf(0.975, 3) * math.sqrt(5 / 3) / 2, rel_tol=1e-10)
-    # None and NaN are ignored.
-    assert mean_ci([1, None, 2, float("nan"), 3, 4]) == (mean, half, n)
-    m1, h1, n1 = mean_ci([7.0])
-    assert m1 == 7.0 and math.isnan(h1) and n1 == 1
-    m0, h0, n0 = mean_ci([None, float("nan")])
-    assert math.isnan(m0) and math.isnan(h0) and n0 == 0
-    assert mean_ci([0.8, 0.8, 0.8]) == (0.8, 0.0, 3)
-    _, h90, _ = mean_ci([1, 2, 3, 4], level=0.9)
-    assert math.isclose(h90, stats.t.ppf(0.95, 3) * math.sqrt(5 / 3) / 2, rel_tol=1e-10)
-
-
-def test_pareto_mask_hand_examples():
-    pts = np.array([[1.0, 5.0], [2.0, 4.0], [3.0, 3.0], [2.0, 2.0], [3.0, 3.0], [0.5, 6.0]])
-    # Maximise both: (2, 2) is dominated by (2, 4) and (3, 3); the two (3, 3) are equal.
-    assert pareto_mask(pts, [True, True]).tolist() == [True, True, True, False, True, True]
-    # Minimise both: (1, 5), (2, 2) and (0.5, 6) survive.
-    assert pareto_mask(pts, [False, False]).tolist() == [True, False, False, True, False, True]
-    # Maximise the first, minimise the second: (3, 3) twice and (2, 2) survive.
-    assert pareto_mask(pts, [True, False]).tolist() == [False, False, True, True, True, False]
-    # A row with NaN is never on the front and dominates nothing.
-    with_nan = np.array([[np.nan, 100.0], [1.0, 1.0], [0.5, 0.5]])
-    assert pareto_mask(with_nan, [True, True]).tolist() == [False, True, False]
-    assert pareto_mask(np.empty((0, 3)), [True, False, True]).tolist() == []
-    with pytest.raises(ValueError):
-        pareto_mask(np.ones((3, 2)), [True, False, True])

@@ -1,0 +1,467 @@
+"""The run report's tables and the sections built around them.
+
+Every table has a stable id (:data:`TABLE_IDS`) and every numeric cell carries its raw value in
+``data-value``; every headline metric is a ``.card-metric`` element with ``data-policy``,
+``data-group``, ``data-metric``, ``data-value`` and ``data-best``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twin.report.records import FAULT_LABELS, Key, RunContext, model_entries
+from twin.report.style import (
+    DAY_S,
+    esc,
+    fmt_bytes,
+    fmt_days,
+    fmt_duration,
+    fmt_energy,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    fmt_ratio,
+    get_path,
+    json_attr,
+    num,
+    ratio,
+    section,
+    swatch,
+    table,
+    td,
+)
+
+TABLE_IDS: tuple[str, ...] = (
+    "table-comparison",
+    "table-traffic",
+    "table-faults",
+    "table-confusion",
+    "table-events",
+    "table-outcome",
+    "table-model",
+    "table-provenance",
+    "table-versions",
+)
+
+
+def _policy_cell(ctx: RunContext, key: Key) -> str:
+    """Table cells for policy (with swatch) and group."""
+    return f'<td class="policy">{swatch(ctx.colour(key))}{esc(key[0])}</td><td>{esc(key[1])}</td>'
+
+
+# --------------------------------------------------------------------------- headline
+
+
+# (dotted metric path, label, "higher"/"lower" is better, formatter)
+_HEADLINE: tuple[tuple[str, str, str, Callable[[Any], str]], ...] = (
+    ("battery_life_days.median", "Battery life (median)", "higher", fmt_days),
+    ("latency_s.p95", "Decision latency p95", "lower", fmt_duration),
+    ("bytes_per_node_day", "Uplink per node-day", "lower", fmt_bytes),
+    ("decision.f1", "F1 score", "higher", fmt_ratio),
+)
+
+
+def _best_values(ctx: RunContext, keys: list[Key]) -> dict[str, float | None]:
+    """Best value per headline metric among ``keys`` (``None`` if fewer than two values)."""
+    best: dict[str, float | None] = {}
+    for path, _, better, _ in _HEADLINE:
+        vals = [v for k in keys if (v := num(get_path(ctx.result(k), path))) is not None]
+        pick = max if better == "higher" else min
+        best[path] = pick(vals) if len(vals) >= 2 else None
+    return best
+
+
+def _metric_note(r: dict, path: str) -> str:
+    """Small context line under a headline value."""
+    if path == "battery_life_days.median":
+        parts = [f"p05 {fmt_days(get_path(r, 'battery_life_days.p05'))}"]
+        parts.append(f"{fmt_int(get_path(r, 'battery_life_days.dead_nodes'))} dead")
+        if get_path(r, "battery_life_days.projected"):
+            parts.append("projected")
+        return " · ".join(parts)
+    if path == "latency_s.p95":
+        p50, n = get_path(r, "latency_s.p50"), get_path(r, "latency_s.count")
+        return f"p50 {fmt_duration(p50)} · n = {fmt_int(n)}"
+    if path == "bytes_per_node_day":
+        return f"{fmt_int(r.get('uplink_messages'))} messages in total"
+    precision, recall = get_path(r, "decision.precision"), get_path(r, "decision.recall")
+    return f"P {fmt_ratio(precision)} · R {fmt_ratio(recall)}"
+
+
+def _card(ctx: RunContext, key: Key, best: dict[str, float | None]) -> str:
+    """Headline card of one (policy, group) entry with one element per metric."""
+    r = ctx.result(key)
+    pol, grp = esc(key[0]), esc(key[1])
+    items = []
+    for path, label, better, fmt in _HEADLINE:
+        raw = get_path(r, path)
+        is_best = best[path] is not None and num(raw) == best[path]
+        badge = '<span class="badge">best</span>' if is_best else ""
+        items.append(
+            f'<div class="card-metric{" best" if is_best else ""}" data-policy="{pol}" '
+            f'data-group="{grp}" data-metric="{path}" data-value="{esc(json_attr(raw))}" '
+            f'data-best="{"true" if is_best else "false"}" data-better="{better}">'
+            f'<div class="metric-label">{esc(label)}</div>'
+            f'<div class="metric-value">{esc(fmt(raw))}{badge}</div>'
+            f'<div class="metric-note">{esc(_metric_note(r, path))}</div></div>'
+        )
+    return (
+        f'<div class="card" data-policy="{pol}" data-group="{grp}" '
+        f'style="border-top-color:{ctx.colour(key)}">'
+        f"<h3>{swatch(ctx.colour(key))}{pol}</h3>"
+        f'<div class="card-group">group {grp} · {fmt_int(r.get("nodes"))} nodes</div>'
+        f"{''.join(items)}</div>"
+    )
+
+
+def section_headline(ctx: RunContext) -> str:
+    """Headline cards, one row per group; the best policy per metric is marked."""
+    rows = []
+    for group in ctx.groups:
+        keys = [k for k in ctx.entries if k[1] == group and k in ctx.results]
+        if not keys:
+            continue
+        best = _best_values(ctx, keys)
+        title = f"<h3>Group {esc(group)}</h3>" if len(ctx.groups) > 1 else ""
+        rows.append(f'{title}<div class="cards">{"".join(_card(ctx, k, best) for k in keys)}</div>')
+    note = (
+        "Best per metric within a group is marked: longer battery life and higher F1 are "
+        "better, lower latency and fewer bytes are better."
+    )
+    body = "".join(rows) or "<p>No results.</p>"
+    return section("sec-headline", "Headline", f'{body}<p class="note">{esc(note)}</p>')
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _comparison_rows(ctx: RunContext) -> list[str]:
+    """Rows of the main comparison table."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        delivery = ratio(r.get("uplink_delivered"), r.get("uplink_messages"))
+        cells = [
+            td(r.get("nodes"), fmt_int),
+            td(get_path(r, "battery_life_days.median"), fmt_number),
+            td(get_path(r, "battery_life_days.p05"), fmt_number),
+            td(get_path(r, "battery_life_days.dead_nodes"), fmt_int),
+            td(r.get("energy_per_node_day_j"), fmt_number),
+            td(get_path(r, "latency_s.p50"), fmt_number),
+            td(get_path(r, "latency_s.p95"), fmt_number),
+            td(get_path(r, "latency_s.p99"), fmt_number),
+            td(r.get("bytes_per_node_day"), fmt_number),
+            td(None if delivery is None else 100 * delivery, fmt_number),
+            td(get_path(r, "decision.precision"), fmt_ratio),
+            td(get_path(r, "decision.recall"), fmt_ratio),
+            td(get_path(r, "decision.f1"), fmt_ratio),
+        ]
+        rows.append(_policy_cell(ctx, key) + "".join(cells))
+    return rows
+
+
+def _traffic_rows(ctx: RunContext) -> list[str]:
+    """Rows of the traffic and cloud detail table."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        phy, payload = r.get("uplink_bytes"), r.get("uplink_payload_bytes")
+        both = num(phy) is not None and num(payload) is not None
+        overhead = ratio(num(phy) - num(payload), phy) if both else None
+        util = num(get_path(r, "cloud.utilisation"))
+        cells = [
+            td(r.get("samples"), fmt_int),
+            td(r.get("samples_skipped"), fmt_int),
+            td(r.get("inferences_device"), fmt_int),
+            td(r.get("inferences_cloud"), fmt_int),
+            td(r.get("uplink_messages"), fmt_int),
+            td(r.get("uplink_delivered"), fmt_int),
+            td(get_path(r, "uplink_lost.collision"), fmt_int),
+            td(get_path(r, "uplink_lost.duty_cycle"), fmt_int),
+            td(phy, fmt_int),
+            td(payload, fmt_int),
+            td(None if overhead is None else 100 * overhead, fmt_number),
+            td(r.get("downlink_messages"), fmt_int),
+            td(r.get("airtime_s"), fmt_number),
+            td(get_path(r, "cloud.requests"), fmt_int),
+            td(None if util is None else 100 * util, fmt_number),
+            td(get_path(r, "cloud.wait_p95_s"), fmt_number),
+        ]
+        rows.append(_policy_cell(ctx, key) + "".join(cells))
+    return rows
+
+
+def section_comparison(ctx: RunContext) -> str:
+    """Policy comparison table plus the traffic detail table."""
+    main = table(
+        "table-comparison",
+        [
+            "Policy",
+            "Group",
+            "Nodes",
+            "Battery life median [d]",
+            "Battery life p05 [d]",
+            "Dead nodes",
+            "Energy [J/node·day]",
+            "Latency p50 [s]",
+            "Latency p95 [s]",
+            "Latency p99 [s]",
+            "Uplink [B/node·day]",
+            "Delivered [%]",
+            "Precision",
+            "Recall",
+            "F1",
+        ],
+        _comparison_rows(ctx),
+        "Policy comparison (one row per policy and group).",
+    )
+    traffic = table(
+        "table-traffic",
+        [
+            "Policy",
+            "Group",
+            "Samples",
+            "Skipped",
+            "Inferences device",
+            "Inferences cloud",
+            "Uplink msgs",
+            "Delivered",
+            "Lost: collision",
+            "Lost: duty cycle",
+            "Uplink PHY [B]",
+            "Uplink payload [B]",
+            "Protocol overhead [%]",
+            "Downlink msgs",
+            "Airtime [s]",
+            "Cloud requests",
+            "Cloud utilisation [%]",
+            "Cloud wait p95 [s]",
+        ],
+        _traffic_rows(ctx),
+        "Traffic, radio and cloud totals over the whole horizon.",
+    )
+    return section("sec-comparison", "Policy comparison", main + traffic)
+
+
+# --------------------------------------------------------------------------- decisions, model
+
+
+def confusion_table(ctx: RunContext) -> str:
+    """Confusion counts per policy/group."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        d = ctx.result(key).get("decision") or {}
+        cells = "".join(td(d.get(c), fmt_int) for c in ("tp", "fp", "fn", "tn"))
+        rows.append(_policy_cell(ctx, key) + cells)
+    return table(
+        "table-confusion",
+        [
+            "Policy",
+            "Group",
+            "True positives",
+            "False positives",
+            "False negatives",
+            "True negatives",
+        ],
+        rows,
+        "Confusion counts of the delivered decisions against ground truth.",
+    )
+
+
+def events_table(ctx: RunContext) -> str:
+    """Episodes of positive truth per policy/group: caught, missed, how fast; false alarms."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        d = ctx.result(key).get("decision") or {}
+        delay = d.get("detection_delay_s") or {}
+        cells = (
+            td(d.get("events"), fmt_int)
+            + td(d.get("events_detected"), fmt_int)
+            + td(d.get("events_missed"), fmt_int)
+            + td(delay.get("p50"), fmt_duration)
+            + td(delay.get("p95"), fmt_duration)
+            + td(d.get("false_alarms_per_node_day"), fmt_number)
+        )
+        rows.append(_policy_cell(ctx, key) + cells)
+    return table(
+        "table-events",
+        [
+            "Policy",
+            "Group",
+            "Events",
+            "Detected",
+            "Missed",
+            "Detection delay p50",
+            "Detection delay p95",
+            "False alarms per node-day",
+        ],
+        rows,
+        "An event is a run of samples with positive ground truth; its detection delay runs "
+        "from its first sample to the moment a positive decision acts.",
+    )
+
+
+# Closed-loop outcomes (summary "outcome" keys, per node-day) and how to read them.
+_OUTCOME_LABELS: dict[str, str] = {
+    "water_applied_mm_per_node_day": "Water applied [mm per zone-day]",
+    "water_drained_mm_per_node_day": "Water drained past field capacity [mm per zone-day]",
+    "irrigations_per_node_day": "Irrigations [per zone-day]",
+    "water_stress_h_per_node_day": "Crop water stress, Ks < 1 [h per zone-day]",
+    "cold_occupied_h_per_node_day": "Occupied and cold [h per room-day]",
+    "comfort_heating_h_per_node_day": "Heating to comfort [h per room-day]",
+    "heat_loss_degree_h_per_node_day": "Heat loss, indoor-outdoor [K h per room-day]",
+    "cold_occupied_program_h_per_node_day": "Fixed program: occupied and cold [h per room-day]",
+    "heat_loss_program_degree_h_per_node_day": "Fixed program: heat loss [K h per room-day]",
+}
+
+
+def outcome_table(ctx: RunContext) -> str:
+    """What acting on the decisions did to the world (groups that close the loop)."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        out = ctx.result(key).get("outcome") or {}
+        for name, value in out.items():
+            if name == "actuator":
+                continue
+            rows.append(
+                _policy_cell(ctx, key)
+                + f"<td>{esc(out.get('actuator', ''))}</td>"
+                + f"<td>{esc(_OUTCOME_LABELS.get(name, name))}</td>"
+                + td(value, fmt_number)
+            )
+    return table(
+        "table-outcome",
+        ["Policy", "Group", "Actuator", "Outcome", "Value"],
+        rows,
+        "Closed loop (groups with actuation): the decision acting after each sample drives "
+        "the actuator, so late or wrong decisions show here. n/a: no group closes the loop.",
+    )
+
+
+def faults_table(ctx: RunContext) -> str:
+    """What the faults cost each policy and group: readings lost, buffered, forwarded."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        sf = r.get("store_and_forward") or {}
+        cells = (
+            (get_path(r, "uplink_lost.outage"), fmt_int),
+            (get_path(r, "uplink_lost.interference"), fmt_int),
+            (get_path(r, "messages_lost.retries_exhausted"), fmt_int),
+            (get_path(r, "messages_lost.cloud_outage"), fmt_int),
+            (get_path(r, "samples_skipped_by_reason.reset"), fmt_int),
+            (sf.get("stored"), fmt_int),
+            (sf.get("forwarded"), fmt_int),
+            (sf.get("dropped_overflow"), fmt_int),
+            (sf.get("buffered_at_end"), fmt_int),
+            (get_path(sf, "forward_delay_s.p50"), fmt_duration),
+        )
+        rows.append(_policy_cell(ctx, key) + "".join(td(v, f) for v, f in cells))
+    spans = get_path(ctx.summary, "faults.intervals") or []
+    down = {}
+    for f in spans:
+        span_s = (num(f.get("end_s")) or 0.0) - (num(f.get("start_s")) or 0.0)
+        down[f.get("kind")] = down.get(f.get("kind"), 0.0) + span_s
+    what = "; ".join(f"{FAULT_LABELS.get(k, k)} {v / 3600:.3g} h" for k, v in down.items())
+    return table(
+        "table-faults",
+        ["Policy", "Group", "Frames lost: outage", "Frames lost: loss burst",
+         "Messages given up", "Requests lost: cloud down", "Samples missed: reset",
+         "Stored", "Forwarded", "Dropped: buffer full", "Still stored", "Forward delay p50"],
+        rows,
+        f"Faults in this run: {what or 'none'}. Frames: uplink frames no gateway heard "
+        "because every gateway in reach was down, or lost to a loss burst. Store-and-forward "
+        "nodes keep what they could not send in flash and forward it, oldest first, once the "
+        "network answers again; n/a: the group does not store.",
+    )  # fmt: skip
+
+
+def model_table(ctx: RunContext) -> str:
+    """Model details: size, memory use against the board, cost per inference."""
+    rows = []
+    for key, m in model_entries(ctx):
+        cells = [
+            f"<td>{esc(m.get('name') or 'n/a')}</td><td>{esc(m.get('variant') or 'n/a')}</td>",
+            td(m.get("macs"), fmt_int),
+            td(m.get("flash_bytes"), fmt_int),
+            td(m.get("board_flash_bytes"), fmt_int),
+            td(ratio(m.get("flash_bytes"), m.get("board_flash_bytes")), fmt_pct),
+            td(m.get("ram_bytes"), fmt_int),
+            td(m.get("board_ram_bytes"), fmt_int),
+            td(ratio(m.get("ram_bytes"), m.get("board_ram_bytes")), fmt_pct),
+            td(m.get("latency_s"), fmt_duration),
+            td(m.get("energy_j"), fmt_energy),
+        ]
+        rows.append(_policy_cell(ctx, key) + "".join(cells))
+    return table(
+        "table-model",
+        [
+            "Policy",
+            "Group",
+            "Model",
+            "Variant",
+            "MACs",
+            "Flash [B]",
+            "Board flash [B]",
+            "Flash used",
+            "RAM [B]",
+            "Board RAM [B]",
+            "RAM used",
+            "Latency / inference",
+            "Energy / inference",
+        ],
+        rows,
+        "The model run on the device, per policy and group.",
+    )
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def section_provenance(summary: dict) -> str:
+    """Scenario, seed, horizon, versions and timing of the run."""
+    sc = summary.get("scenario") or {}
+    horizon = num(sc.get("horizon_s"))
+    horizon_txt = "n/a" if horizon is None else f"{fmt_number(horizon)} s ({horizon / DAY_S:.2f} d)"
+    items = [
+        ("Scenario", esc(sc.get("name") or "n/a")),
+        ("Scenario file", f"<code>{esc(sc.get('file') or 'n/a')}</code>"),
+        ("Scenario SHA-256", f"<code>{esc(sc.get('hash') or 'n/a')}</code>"),
+        ("Seed", esc("n/a" if sc.get("seed") is None else sc.get("seed"))),
+        ("Horizon", esc(horizon_txt)),
+        ("Wall time", esc(fmt_duration(summary.get("wall_time_s")))),
+        ("Created (UTC)", esc(summary.get("created_utc") or "n/a")),
+    ]
+    prov = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items)
+    versions = summary.get("versions") or {}
+    ver = (
+        "".join(
+            f"<tr><th>{esc(k)}</th><td><code>{esc('n/a' if v is None else v)}</code></td></tr>"
+            for k, v in versions.items()
+        )
+        or '<tr><td colspan="2">n/a</td></tr>'
+    )
+    runs = summary.get("runs") or []
+    runs_html = ""
+    if runs:  # a comparison (twin compare): where each labelled run came from
+        rows = [
+            f"<td>{esc(r.get('label'))}</td><td>{esc(r.get('name') or 'n/a')}</td>"
+            f"<td><code>{esc(r.get('file') or 'n/a')}</code></td>"
+            f"<td><code>{esc((r.get('hash') or 'n/a')[:12])}</code></td>"
+            f"<td>{esc('n/a' if r.get('seed') is None else r.get('seed'))}</td>"
+            for r in runs
+        ]
+        runs_html = table(
+            "table-runs",
+            ["Label", "Scenario", "File", "SHA-256 (first 12)", "Seed"],
+            rows,
+            "Runs compared; their policies appear as label/policy.",
+        )
+    body = runs_html + (
+        f'<div class="table-wrap"><table id="table-provenance" class="kv"><caption>Run</caption>'
+        f"<tbody>{prov}</tbody></table></div>"
+        f'<div class="table-wrap"><table id="table-versions" class="kv"><caption>Software '
+        f"versions</caption><tbody>{ver}</tbody></table></div>"
+    )
+    return section("sec-provenance", "Provenance", body)
