@@ -561,14 +561,12 @@ def _replace(out: str | Path, tmp: Path, target: Path) -> Path:
         _checkpoint("exchanged")
         if _twin_old(tmp):
             return tmp
-        _rename2(tmp, target, _RENAME_EXCHANGE)  # someone's file slipped in: put it back
-        raise _refuse(out, classify(target), "run")
+        _put_back(out, tmp, target, lambda: _rename2(tmp, target, _RENAME_EXCHANGE))
     old = _sibling(target, "old", tmp.name.rsplit("-", 1)[1])
     os.rename(target, old)
     _checkpoint("moved-old")
     if not _twin_old(old):
-        os.rename(old, target)
-        raise _refuse(out, classify(target), "run")
+        _put_back(out, old, target, lambda: os.rename(old, target))
     try:
         os.rename(tmp, target)
     except OSError:
@@ -576,6 +574,20 @@ def _replace(out: str | Path, tmp: Path, target: Path) -> Path:
         raise
     _checkpoint("renamed")
     return old
+
+
+def _put_back(out: str | Path, aside: Path, target: Path, undo) -> None:
+    """A file twin did not write slipped in between check and swap: undo the swap, refuse."""
+    try:
+        undo()
+    except OSError as exc:  # never seen; if it happens, say where the user's folder is
+        raise OutputDirError(
+            out,
+            f"files twin did not write appeared in it during the swap, and moving it back "
+            f"failed ({exc.strerror}); it is intact at {aside}",
+            "move it back yourself",
+        ) from None
+    raise _refuse(out, classify(target), "run")
 
 
 def _twin_old(path: Path) -> bool:
