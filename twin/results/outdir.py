@@ -34,20 +34,24 @@ keeps ``flock``-ed while it lives. Once the results are written, the target is c
 (a run may take hours) and then, on Linux, ``renameat2(RENAME_EXCHANGE)`` swaps the two
 folders in one step: at every instant the target is the complete old or the complete new
 folder. The old contents, now at the temporary name, are checked to be twin's once more
-(closing the window between check and swap) and removed, ``manifest.json`` first so that a
-half-removed copy is never taken for results; last the marker is removed from the target.
+(closing the window between check and swap: if a user's file slipped in, the swap is undone
+and refused) and removed, ``manifest.json`` first so that a half-removed copy is never taken
+for results; last the marker is removed from the target. (A target name over 200 bytes is
+replaced by its digest in these names, to stay under NAME_MAX.)
 Where the exchange is not available (another OS, a filesystem without it) the target is
 renamed to ``.<name>.twin-old-<token>`` and the temporary folder renamed into its place; a
 kill between the two renames leaves the target absent, and the next start puts it back.
 
 Recovery
 --------
-:func:`recover` runs before every check of a target (so on the next ``twin run`` or
-:func:`twin.write_results` to it). It only ever looks at real directories in the target's
-parent named ``.<name>.twin-tmp-<token>`` or ``.<name>.twin-old-<token>``, and:
+:func:`recover` runs in every check of a run's target (so on the next ``twin run`` or
+:func:`twin.write_results` to it, before anything else). It only ever looks at real
+directories in the target's parent named ``.<name>.twin-tmp-<token>`` or
+``.<name>.twin-old-<token>``, and:
 
 1. if the target is absent, renames the newest ``twin-old`` folder that is a complete run
-   folder (or empty) back to the target: a move, which cannot lose anything;
+   folder (or empty), and whose writer is gone, back to the target: a move, which cannot
+   lose anything;
 2. if the target holds a marker whose writer is gone, the sibling with that marker's token
    is what that completed swap moved out: it is removed if it holds nothing but twin's file
    names, then the marker is removed;
