@@ -9,7 +9,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -429,19 +428,30 @@ def write_results(
     recorded them: ``run(..., record_events=True)``); ``images/plot-*.png|svg`` with
     ``images=True`` (needs kaleido).
 
-    Files are written to a temporary directory next to ``out`` and moved into place at the
-    end, so an interrupted write never leaves a half-written results directory.
+    ``out`` must be new, empty, or a results folder twin wrote (it is replaced whole); any
+    other folder, a file, the working directory and the like are refused before anything is
+    written (:mod:`twin.results.outdir` has the rules). Files are written to a temporary
+    folder next to ``out`` and swapped into place in one step, so an interrupted write leaves
+    the previous results or the new ones, never a mixture or nothing.
+
+    Raises
+    ------
+    TwinError
+        If ``out`` is refused (``OutputDirError``, saying why and what to do), or writing fails.
     """
+    from twin.results import outdir
+
     out = Path(out)
     if images:
         _require_kaleido()  # before anything is written
     if events and result.events is None:
         raise TwinError("no events recorded: run with record_events=True (twin run --events)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    scenario_file = (result.summary.get("scenario") or {}).get("file")
+    # The format marker tells a later write that this folder is twin's to replace.
+    manifest = outdir.mark_manifest(result.manifest)
+    with outdir.staged(out, inputs=[scenario_file] if scenario_file else ()) as tmp:
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-        (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _write_csv(tmp / "nodes.csv", result.nodes)
         _write_csv(tmp / "timeseries.csv", result.timeseries)
         _write_parquet(tmp / "nodes.parquet", result.nodes)
@@ -452,16 +462,6 @@ def write_results(
         (tmp / "report.html").write_text(_render(result))
         if images:
             write_images(result, tmp / "images")
-        if out.exists():
-            old = out.with_name(f".{out.name}-old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

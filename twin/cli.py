@@ -92,13 +92,17 @@ def run(
     Example: twin run scenarios/farm.yaml --out results/farm --seed 7
     """
     from twin import api
+    from twin.config.loader import load_scenario
+    from twin.results.outdir import check_results_dir
 
     try:
         if images:
             api._require_kaleido()  # fail before a long run, not after it
+        # A results folder twin may not replace (a user's folder, a file, '.') fails here,
+        # in milliseconds, not after the run.
+        target = out if out is not None else api.default_results_dir(load_scenario(scenario).name)
+        check_results_dir(target, inputs=[scenario])
         result = api.run(scenario, seed=seed, batch_window_s=batch_window_s, record_events=events)
-        name = result.summary["scenario"]["name"]
-        target = out if out is not None else api.default_results_dir(name)
         api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
         _fail(exc)

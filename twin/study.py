@@ -526,18 +526,21 @@ def run_study(
     plan_hash = hashlib.sha256("".join(t.key for t in tasks).encode()).hexdigest()[:16]
 
     from twin.api import default_results_dir
+    from twin.results.outdir import check_study_dir, make_study_dir
 
     directory = Path(out) if out is not None else default_results_dir(spec.name)
     runs_path = directory / "runs.jsonl"
     meta_path = directory / "study.json"
-    if directory.exists() and any(directory.iterdir()):
+    # Only a new or empty folder, or a twin study's own: the study writes files into it.
+    inputs = [base_path] + ([file] if file else [])
+    if check_study_dir(directory, inputs).is_dir() and any(directory.iterdir()):
         if not resume:
             raise TwinError(
                 f"{directory} exists: use --resume to finish that study, or another --out"
             )
         if meta_path.exists() and json.loads(meta_path.read_text()).get("plan") != plan_hash:
             raise TwinError(f"{directory} holds a different study (its runs differ from this one)")
-    directory.mkdir(parents=True, exist_ok=True)
+    make_study_dir(directory, inputs)
     done = _read_done(runs_path) if resume else {}
     # Rewrite the journal without torn lines before appending to it.
     _write_atomic(runs_path, "".join(json.dumps(r) + "\n" for r in done.values()))
