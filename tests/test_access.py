@@ -10,9 +10,9 @@ import pytest
 import twin
 from twin.config.schema import Link
 from twin.physics import radios
+from twin.policies import DECISION, HEARTBEAT, READING
 from twin.profiles import load_profile
 from twin.sim.access import DirectLink
-from twin.sim.fleet import DECISION, HEARTBEAT, READING
 
 PERIOD_S = 300
 

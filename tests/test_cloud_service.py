@@ -12,19 +12,13 @@ import twin
 from twin.ml.runner import OnnxModel
 from twin.physics import cloud as cloud_cost
 from twin.profiles import load_profile
-from twin.sim.network import LoRaNetwork
+from twin.sim.cloud import CloudQueue
+from twin.sim.timebins import TimeBins
 
 
 def _queue(workers, call_s, request_s, max_batch):
-    """A bare cloud queue (the network object without a fleet)."""
-    net = object.__new__(LoRaNetwork)
-    net.cloud = type("C", (), {"workers": workers, "max_batch": max_batch})()
-    net.call_s, net.request_s = call_s, np.asarray(request_s, dtype=float)
-    net._last_starts = np.full(workers, -np.inf)
-    net._worker_free = np.full(workers, -np.inf)
-    net._jobs = net._calls = net._busy_ns = 0
-    net.bin_s, net.busy_ns_bins = 1.0, np.zeros(20, dtype=np.int64)  # 1 s time-series steps
-    return net
+    """A bare cloud queue with 1 s time-series steps (the service without a fleet)."""
+    return CloudQueue(workers, max_batch, call_s, request_s, TimeBins(20.0, 1.0))
 
 
 def test_greedy_batching_without_batches_is_the_fifo_recursion():
@@ -33,24 +27,24 @@ def test_greedy_batching_without_batches_is_the_fifo_recursion():
     rng = np.random.default_rng(1)
     arrive = np.sort(rng.exponential(0.004, 2000).cumsum())
     a, b = _queue(3, 0.0, [0.011], 1), _queue(3, 0.0, [0.011], 1)
-    start_a = a._fifo_equal(arrive, 0.011)
-    start_b, done_b = b._fifo_batched(arrive, np.zeros(len(arrive), dtype=int), np.inf)
+    start_a = a.fifo_equal(arrive, 0.011)
+    start_b, done_b = b.fifo_batched(arrive, np.zeros(len(arrive), dtype=int), np.inf)
     np.testing.assert_allclose(start_a, start_b, rtol=0, atol=1e-12)
-    assert a._busy_ns == b._busy_ns and a._calls == b._calls == len(arrive)
+    assert a.busy_ns == b.busy_ns and a.calls == b.calls == len(arrive)
     # Busy time per time-series step agrees too, and adds up to the total.
     np.testing.assert_array_equal(a.busy_ns_bins, b.busy_ns_bins)
-    assert a.busy_ns_bins.sum() == a._busy_ns
+    assert a.busy_ns_bins.sum() == a.busy_ns
 
 
 def test_batching_takes_what_waits_and_pays_the_call_once():
     net = _queue(1, 0.010, [0.001], 8)
     arrive = np.array([0.0, 0.001, 0.002, 0.003, 0.004])
-    start, done = net._fifo_batched(arrive, np.zeros(5, dtype=int), np.inf)
+    start, done = net.fifo_batched(arrive, np.zeros(5, dtype=int), np.inf)
     # The first request finds the worker free and goes alone (11 ms); the four that arrived
     # meanwhile go together in one call: 10 ms + 4 x 1 ms.
     np.testing.assert_allclose(start, [0.0, 0.011, 0.011, 0.011, 0.011])
     np.testing.assert_allclose(done, [0.011, 0.025, 0.025, 0.025, 0.025])
-    assert net._calls == 2
+    assert net.calls == 2
 
 
 def test_batched_calls_are_formed_only_when_they_start():
@@ -59,11 +53,11 @@ def test_batched_calls_are_formed_only_when_they_start():
     arrive = np.array([0.0, 0.001, 0.002, 0.006, 0.012, 0.030])
     gid = np.zeros(len(arrive), dtype=int)
     whole = _queue(1, 0.010, [0.001], 8)
-    s_all, d_all = whole._fifo_batched(arrive, gid, np.inf)
+    s_all, d_all = whole.fifo_batched(arrive, gid, np.inf)
     part = _queue(1, 0.010, [0.001], 8)
-    s1, d1 = part._fifo_batched(arrive, gid, 0.005)
+    s1, d1 = part.fifo_batched(arrive, gid, 0.005)
     assert len(s1) == 1
-    s2, d2 = part._fifo_batched(arrive[len(s1) :], gid[len(s1) :], np.inf)
+    s2, d2 = part.fifo_batched(arrive[len(s1) :], gid[len(s1) :], np.inf)
     np.testing.assert_array_equal(np.r_[s1, s2], s_all)
     np.testing.assert_array_equal(np.r_[d1, d2], d_all)
 

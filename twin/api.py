@@ -255,9 +255,7 @@ def run(
         for g in groups:
             rec = records.group_record(policy.name, g, net, plan.horizon_s, workers)
             # Every sample, frame and joule accounted for; a violation is a bug and stops here.
-            rec["conservation"] = conservation.check_record(
-                rec, int(g.g_end), g.policy.runs_device_model
-            )
+            rec["conservation"] = conservation.check_record(rec, g.scheduled, g.runs_device_model)
             results.append(rec)
             nodes.extend(records.node_rows(policy.name, g, plan.horizon_s))
             series.extend(records.timeseries_rows(policy.name, g, net, workers))

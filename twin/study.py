@@ -39,19 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin.errors import ScenarioError, TwinError
-
-# Metrics kept when a study names none; the study report's Pareto front needs the first three.
-DEFAULT_METRICS = (
-    "battery_life_days.median",
-    "latency_s.p95",
-    "decision.f1",
-    "bytes_per_node_day",
-    "energy_per_node_day_j",
-    "cloud.cost_usd.total",
-)
-PARETO_METRICS = DEFAULT_METRICS[:3]
-PARAM_PREFIX = "param."
-
+from twin.results.study_table import DEFAULT_METRICS, PARAM_PREFIX, PARETO_METRICS
 
 # --------------------------------------------------------------------------- the study file
 

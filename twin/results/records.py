@@ -1,7 +1,8 @@
 """Flat result records built from the final state of a run.
 
 One summary entry per (policy, group), one row per node and policy, one time-series row per
-step, one latency histogram per (policy, group). Everything the report shows comes from here.
+step, one latency histogram per (policy, group). Everything the report shows comes from here,
+and everything here comes from the engine's stats (:mod:`twin.sim.stats`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import numpy as np
 
 from twin.physics import battery
 from twin.physics import cloud as cloud_cost
-from twin.sim.fleet import RADIO_IDLE, STATES, FleetGroup
+from twin.sim.ledger import RADIO_IDLE, STATES
 from twin.sim.metrics import confusion_summary
-from twin.sim.network import LoRaNetwork
+from twin.sim.stats import GroupStats, NetworkStats
 
 DAY_S = 86_400.0
 
 
-def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float], np.ndarray]:
+def _energy_by_state_j(g: GroupStats, horizon_s: float) -> tuple[dict[str, float], np.ndarray]:
     """Energy per state for the group [J] and total per node [J]."""
     board, radio = g.plan.board, g.plan.radio
     alive_s = np.minimum(horizon_s, g.death_s)
@@ -35,7 +36,7 @@ def _energy_by_state_j(g: FleetGroup, horizon_s: float) -> tuple[dict[str, float
     return energy, sleep_node + per_state_node.sum(axis=1)
 
 
-def _charge_by_state_c(g: FleetGroup, alive_s: np.ndarray) -> dict[str, float]:
+def _charge_by_state_c(g: GroupStats, alive_s: np.ndarray) -> dict[str, float]:
     """Charge drawn from the cell per ledger state [C]."""
     out = {"sleep": float(g.sleep_current_a * alive_s.sum())}
     for i, state in enumerate(STATES):
@@ -44,17 +45,16 @@ def _charge_by_state_c(g: FleetGroup, alive_s: np.ndarray) -> dict[str, float]:
     return out
 
 
-def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
+def battery_life_days(g: GroupStats, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Battery life per node [days] and whether it is projected (node still alive at the end).
 
     A node that died has its simulated depletion time; a live node is projected from its mean
     drain over the horizon (capacity / drain rate).
     """
-    nodes = np.arange(g.n)
     died = ~np.isinf(g.death_s)
     if g.mains:  # nothing runs out
         return np.full(g.n, np.inf), np.ones(g.n, dtype=bool)
-    used = g.used_c(nodes, horizon_s)
+    used = g.used_at_end_c
     # Projection at the node's mean current, with the capacity the cell gives at that current
     # (Peukert; at or below the rated current the rated capacity).
     bat = g.plan.battery
@@ -67,7 +67,7 @@ def battery_life_days(g: FleetGroup, horizon_s: float) -> tuple[np.ndarray, np.n
     )
     with np.errstate(divide="ignore"):
         projected = np.where(used > 0, capacity_c / mean_a, np.inf)
-    if g.harvester is not None:
+    if g.plan.harvester is not None:
         # A harvesting node's drain is not steady (it refills by day): a node that lasted the
         # horizon is reported as sustained (no projection) rather than extrapolated.
         projected = np.full(g.n, np.inf)
@@ -85,7 +85,7 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _cloud_cost(g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int) -> dict:
+def _cloud_cost(g: GroupStats, net: NetworkStats, horizon_s: float, workers: int) -> dict:
     """What this group's traffic costs in the cloud at the server profile's list prices [USD].
 
     Messaging is billed per message: the profile's price per request covers two (the uplink
@@ -104,48 +104,33 @@ def _cloud_cost(g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int)
     return {k: float(v) for k, v in cost.items()}
 
 
-def _event_summary(g: FleetGroup, days: float) -> dict:
+def _event_summary(g: GroupStats, days: float) -> dict:
     """Episodes of positive truth: how many were caught, how fast, and false alarms."""
-    d = g.decisions
+    d = g.events
     return {
-        "events": int(d.episodes),
-        "events_detected": int(d.detected),
-        "events_missed": int(d.missed),
+        "events": d["episodes"],
+        "events_detected": d["detected"],
+        "events_missed": d["missed"],
         # From the first sample of an episode to the moment a positive decision acts.
-        "detection_delay_s": d.detection_delay.summary(),
-        "false_alarms": int(d.false_alarms),
-        "false_alarms_per_node_day": float(d.false_alarms / g.n / days),
+        "detection_delay_s": d["detection_delay_s"],
+        "false_alarms": d["false_alarms"],
+        "false_alarms_per_node_day": float(d["false_alarms"] / g.n / days),
     }
 
 
-def _outcome(g: FleetGroup, days: float) -> dict | None:
+def _outcome(g: GroupStats, days: float) -> dict | None:
     """What the decisions did to the world (closed-loop groups only), per node-day."""
-    if not g.actuation:
+    if g.outcome is None:
         return None
-    totals = g.world.outcomes()
+    totals = g.outcome["totals"]
     return {
-        "actuator": g.world.actuator,
+        "actuator": g.outcome["actuator"],
         **{f"{name}_per_node_day": float(v.sum() / g.n / days) for name, v in totals.items()},
     }
 
 
-def _store_summary(g: FleetGroup) -> dict | None:
-    """Store-and-forward: messages stored, forwarded once the link was back, dropped."""
-    if g.store is None:
-        return None
-    return {
-        "buffer_bytes": int(g.store.buffer_bytes),
-        "stored": int(g.stored),
-        "forwarded": int(g.forwarded),
-        "dropped_overflow": int(g.dropped_overflow),
-        "buffered_at_end": int(g.backlog().sum()),
-        # From the sample to the network's answer to the frame that carried it [s].
-        "forward_delay_s": g.forward_delay.summary(),
-    }
-
-
 def group_record(
-    policy: str, g: FleetGroup, net: LoRaNetwork, horizon_s: float, workers: int
+    policy: str, g: GroupStats, net: NetworkStats, horizon_s: float, workers: int
 ) -> dict:
     """The summary entry of one (policy, group)."""
     gi = g.index
@@ -155,7 +140,7 @@ def group_record(
     tp, fp, fn, tn = (int(v) for v in g.confusion.sum(axis=0))
     days = horizon_s / DAY_S
     sent = int(g.uplinks.sum())
-    scheduled = int(g.g_end)
+    scheduled = g.scheduled
     est = g.inference
     return {
         "policy": policy,
@@ -168,14 +153,14 @@ def group_record(
             "battery": scheduled - int(g.samples.sum()) - int(g.skipped_reset),
             "reset": int(g.skipped_reset),
         },
-        "resets": 0 if g.resets is None else int(g.resets.resets),
+        "resets": g.resets,
         "inferences_device": int(g.inferences_device),
         "inferences_cloud": int(net.cloud_requests[gi]),
-        "uplink_messages": sent + int(g.lost_duty_cycle),
+        "uplink_messages": sent + g.lost_busy,
         "uplink_delivered": int(net.delivered[gi]),
         "uplink_lost": {
             **{reason: int(count[gi]) for reason, count in net.lost.items()},
-            g.lost_busy_reason: int(g.lost_duty_cycle),
+            g.lost_busy_reason: g.lost_busy,
         },
         "uplink_bytes": int(g.uplink_bytes.sum()),
         "uplink_payload_bytes": int(g.payload_bytes_sent),
@@ -190,10 +175,10 @@ def group_record(
         # reached the cloud while it was down.
         "messages_lost": {
             "retries_exhausted": int(net.unacknowledged[gi]),
-            "buffer_overflow": int(g.dropped_overflow),
+            "buffer_overflow": g.store["dropped_overflow"] if g.store else 0,
             "cloud_outage": int(net.cloud_refused[gi]),
         },
-        "store_and_forward": _store_summary(g),
+        "store_and_forward": g.store,
         "downlink_airtime_s": float(net.downlink_airtime_s[gi]),
         # Receive windows with a decision ready that the gateway's duty cycle could not serve.
         "downlinks_blocked_duty_cycle": int(net.downlinks_blocked[gi]),
@@ -237,7 +222,7 @@ def group_record(
             "cost_usd": _cloud_cost(g, net, horizon_s, workers),
             # One cloud service serves every group of a run: its utilisation is shared.
             "utilisation": float(net.cloud_busy_s / (workers * horizon_s)),
-            "wait_p95_s": net.cloud_wait.quantile(0.95),
+            "wait_p95_s": net.cloud_wait_p95_s,
             # Model calls of the whole (shared) service: fewer than requests when it batches.
             "service_calls": int(net.cloud_calls),
         },
@@ -259,7 +244,7 @@ def group_record(
     }
 
 
-def node_rows(policy: str, g: FleetGroup, horizon_s: float) -> list[dict]:
+def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
     """One row per node."""
     _, energy = _energy_by_state_j(g, horizon_s)
     life, projected = battery_life_days(g, horizon_s)
@@ -288,7 +273,7 @@ def node_rows(policy: str, g: FleetGroup, horizon_s: float) -> list[dict]:
     return rows
 
 
-def event_rows(policy: str, g: FleetGroup) -> list[dict]:
+def event_rows(policy: str, g: GroupStats) -> list[dict]:
     """Every sample taken and every decision reaching its actuator, in time order.
 
     ``event`` is ``sample`` (``truth``, the device's ``decision`` if it ran its model, and the
@@ -311,7 +296,7 @@ def event_rows(policy: str, g: FleetGroup) -> list[dict]:
                     "message": KIND_NAMES.get(send, ""),
                 }
             )  # fmt: skip
-    for e in g.decisions.log or []:
+    for e in g.decision_log or []:
         for j in range(len(e["node"])):
             rows.append(
                 {
@@ -324,7 +309,7 @@ def event_rows(policy: str, g: FleetGroup) -> list[dict]:
     return rows
 
 
-def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) -> list[dict]:
+def timeseries_rows(policy: str, g: GroupStats, net: NetworkStats, workers: int) -> list[dict]:
     """Battery quantiles, traffic and the cloud per time-series step.
 
     ``cloud_requests`` are this group's requests arriving in the step; the wait and the
@@ -357,7 +342,7 @@ def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) 
                 "battery_soc_p50": p50,
                 "battery_soc_p95": p95,
                 "uplink_bytes": int(g.bytes_bins[b]) if b >= 0 else 0,
-                "airtime_s": float(g.airtime_bins[b]) if b >= 0 else 0.0,
+                "airtime_s": float(g.airtime_ns_bins[b] / 1e9) if b >= 0 else 0.0,
                 "interval_s": interval,
                 **cloud,
                 # Faults: frames lost on the channel (any reason, by the frame's end), and
@@ -372,6 +357,6 @@ def timeseries_rows(policy: str, g: FleetGroup, net: LoRaNetwork, workers: int) 
     return rows
 
 
-def latency_rows(policy: str, g: FleetGroup) -> dict:
+def latency_rows(policy: str, g: GroupStats) -> dict:
     """The latency histogram of one (policy, group)."""
     return {"policy": policy, "group": g.name, **g.latency.trimmed()}

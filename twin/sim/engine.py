@@ -2,7 +2,8 @@
 
 A group's process sleeps until its next sample, settles the shared network up to now, and
 handles every sample due in its batching window in one vectorised step. SimPy orders the
-groups in time; the network is the only place where nodes meet.
+groups in time; the network is the only place where nodes meet, and what it decides about a
+group's nodes comes back as effects the group applies.
 """
 
 from __future__ import annotations
@@ -13,24 +14,38 @@ import simpy
 from twin.plan import RunPlan
 from twin.policies import PolicyPlan
 from twin.rng import NodeStream, named_seed, stream_key
-from twin.sim.fleet import FleetGroup, LinkSetup
-from twin.sim.network import LoRaNetwork
+from twin.sim.group import FleetGroup, GroupStreams
+from twin.sim.lorawan import LinkSetup
+from twin.sim.network import Network
+from twin.sim.stats import GroupStats, NetworkStats
+from twin.sim.timebins import TimeBins
 
 
-def _group_process(env: simpy.Environment, g: FleetGroup, net: LoRaNetwork):
+def _settle(net: Network, groups: list[FleetGroup], t: float) -> None:
+    """Settle the network up to ``t`` and have each group apply what it decided."""
+    decided = net.advance(t)
+    if decided is None:
+        return
+    for effect in decided:
+        groups[effect.group].apply(effect, net)
+    for g in groups:
+        g.settled(t)
+
+
+def _group_process(env: simpy.Environment, g: FleetGroup, groups, net: Network):
     while True:
         t = g.next_time()
         if t is None:
             return
         if t > env.now:
             yield env.timeout(t - env.now)
-        net.advance(env.now)
+        _settle(net, groups, env.now)
         while g.next_snapshot_s() <= env.now:
             g.take_snapshot()
         g.process(g.batch_end(env.now), net)
 
 
-def _network_process(env: simpy.Environment, net: LoRaNetwork):
+def _network_process(env: simpy.Environment, groups, net: Network):
     """Wake the network when it must act on its own (confirmed-uplink retransmissions).
 
     Groups advance the network before every batch; between batches nothing else needs it,
@@ -45,7 +60,22 @@ def _network_process(env: simpy.Environment, net: LoRaNetwork):
         else:
             yield env.timeout(max(wake_s - env.now, 0.0)) | net.wake_event
         net.wake_event = None
-        net.advance(env.now)
+        _settle(net, groups, env.now)
+
+
+def _streams(plan: RunPlan, name: str) -> GroupStreams:
+    """A group's streams, keyed by its name: the order of groups in the file changes nothing."""
+    setup, node, world, link, weather = (
+        named_seed(plan.seed, "group", name, purpose)
+        for purpose in ("setup", "node", "world", "link", "weather")
+    )
+    return GroupStreams(
+        setup=np.random.default_rng(setup),
+        node=NodeStream(stream_key(node)),
+        world=NodeStream(stream_key(world)),
+        link=np.random.default_rng(link),
+        weather=np.random.default_rng(weather),
+    )
 
 
 def simulate(
@@ -53,56 +83,55 @@ def simulate(
     policy: PolicyPlan,
     batch_window_s: float | None = None,
     record_events: bool = False,
-) -> tuple[list[FleetGroup], LoRaNetwork]:
-    """Run one policy over the whole plan; return the final group and network states.
+) -> tuple[list[GroupStats], NetworkStats]:
+    """Run one policy over the whole plan; return what each group and the network counted.
 
     Every policy sees the same world, node positions and sensor noise (common random
     numbers), so differences between policies are the policies' own.
     """
     window = plan.batch_window_s if batch_window_s is None else batch_window_s
+    bins = TimeBins(plan.horizon_s, plan.timeseries_interval_s)
     groups = []
     for gp in plan.groups:
-        # Keyed by the group's name: the order of groups in the file changes nothing.
-        ss_setup, ss_node, ss_world, ss_link, ss_weather = (
-            named_seed(plan.seed, "group", gp.name, purpose)
-            for purpose in ("setup", "node", "world", "link", "weather")
-        )
+        streams = _streams(plan, gp.name)
         link = LinkSetup(
-            plan.gateways, plan.channel.propagation, plan.channel.adr_margin_db,
-            np.random.default_rng(ss_link), np.random.default_rng(ss_weather),
-        )  # fmt: skip
+            plan.gateways, plan.channel.propagation, plan.channel.adr_margin_db, streams.link
+        )
         groups.append(
             FleetGroup(
                 gp,
                 policy.build(),
                 plan.horizon_s,
                 plan.site_m,
-                np.random.default_rng(ss_setup),
-                NodeStream(stream_key(ss_node)),
-                NodeStream(stream_key(ss_world)),
+                streams,
                 window,
-                plan.timeseries_interval_s,
+                bins,
                 link,
                 plan.faults,
-            )
+            )  # fmt: skip
         )
     if record_events:
         for g in groups:
             g.event_log, g.decisions.log = [], []
-    net = LoRaNetwork(
-        groups, plan.cloud, [gp.models.cloud for gp in plan.groups], plan.gateways,
-        plan.channel.capture_threshold_db, plan.faults,
+    net = Network(
+        [g.port() for g in groups], plan.cloud, plan.gateways,
+        plan.channel.capture_threshold_db, bins, plan.faults,
     )  # fmt: skip
     env = simpy.Environment()
     for g in groups:
-        env.process(_group_process(env, g, net))
+        env.process(_group_process(env, g, groups, net))
     if net.confirmed:
-        env.process(_network_process(env, net))
+        env.process(_network_process(env, groups, net))
     env.run()
     for g in groups:  # every sample is taken: remaining time-series steps can open
         while g.next_snapshot_s() <= plan.horizon_s:
             g.take_snapshot()
-    net.flush()
+    # Settle everything (end of run), including retransmissions scheduled meanwhile.
+    while True:
+        _settle(net, groups, np.inf)
+        if not net.unsettled_frames():
+            break
+        net.reopen()
     for g in groups:
         g.finish(plan.horizon_s)
-    return groups, net
+    return [g.stats(plan.horizon_s) for g in groups], net.stats()

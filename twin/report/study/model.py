@@ -18,7 +18,7 @@ import numpy as np
 from twin.analysis import bin_index, main_effect, mean_ci, pareto_mask, quantile_edges, spearman
 from twin.report.study.names import as_float, fmt_param, is_number
 from twin.report.style import GROUP_DASHES, num, policy_colours
-from twin.study import PARAM_PREFIX, PARETO_METRICS
+from twin.results.study_table import PARAM_PREFIX, PARETO_METRICS
 
 #: A numeric parameter with more distinct values than this (random / LHS sampling) is binned.
 MAX_LEVELS = 8

@@ -36,7 +36,7 @@ from twin.report.style import (
     policy_key,
     section,
 )
-from twin.study import PARETO_METRICS
+from twin.results.study_table import PARETO_METRICS
 
 _STUDY_CSS = """
 pre.error { margin: 0; white-space: pre-wrap; word-break: break-word; font-size: .8rem;

@@ -25,7 +25,7 @@ from twin.report.style import (
     swatch,
     td,
 )
-from twin.study import PARAM_PREFIX
+from twin.results.study_table import PARAM_PREFIX
 
 STUDY_TABLE_IDS: tuple[str, ...] = (
     "table-study",

@@ -1,0 +1,191 @@
+"""The shared LoRa channel: which uplink frames the gateways decode, and why the rest are lost.
+
+Frames are settled on sorted arrays, not one event per frame: once every frame that *started*
+before ``t`` is known, every frame that *ended* by ``t`` can be decided exactly. Model limits
+(see README): spreading factors are taken as orthogonal, and gateways are not
+half-duplex-limited.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.faults import FaultPlan
+from twin.physics import lora
+from twin.sim.timebins import TimeBins
+from twin.sim.uplink import PURPOSE_LOSS_BURST
+
+# The fields of a frame on the channel.
+FRAME_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r",
+                "done", "conf", "att", "seen")  # fmt: skip
+
+# Why an uplink frame was lost on the channel: drowned by an overlapping frame, too weak for
+# every gateway, no demodulator free, no gateway in reach up (outage), or a loss burst.
+LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY = "collision", "out_of_range", "gateway_busy"
+LOST_OUTAGE, LOST_INTERFERENCE = "outage", "interference"
+LOST_REASONS = (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY, LOST_OUTAGE,
+                LOST_INTERFERENCE)  # fmt: skip
+
+
+class LoRaChannel:
+    """Uplink frames of every LoRa group, their collisions, capture and demodulation.
+
+    Parameters
+    ----------
+    rx_dbm : list of numpy.ndarray
+        Per group, received power of each node at each gateway [dBm] (empty for groups not
+        on the channel).
+    streams : list of NodeStream
+        Per group, the counter-based stream (loss-burst draws).
+    demodulators : numpy.ndarray
+        Frames each gateway can demodulate at once.
+    sensitivity_dbm : numpy.ndarray
+        Gateway sensitivity per spreading factor 7..12 [dBm].
+    capture_db : float
+        A frame survives overlapping ones this much stronger [dB].
+    max_airtime_s : float
+        The longest frame any group sends [s] (how long a frame must be kept to overlap).
+    bins : TimeBins
+        Time-series steps (frames lost per step).
+    faults : FaultPlan, optional
+        Gateway outages and loss bursts.
+    """
+
+    def __init__(
+        self, rx_dbm, streams, demodulators, sensitivity_dbm, capture_db, max_airtime_s,
+        bins: TimeBins, faults: FaultPlan | None = None,
+    ) -> None:  # fmt: skip
+        self.rx_dbm = rx_dbm
+        self.streams = streams
+        self.demodulators = np.asarray(demodulators)
+        self.n_gateways = len(self.demodulators)
+        self.sensitivity_dbm = sensitivity_dbm
+        self.capture_db = capture_db
+        self.max_airtime_s = max_airtime_s
+        self.faults = faults
+        self.bins = bins
+        n = len(rx_dbm)
+        self.delivered = np.zeros(n, dtype=np.int64)
+        self.lost = {code: np.zeros(n, dtype=np.int64) for code in LOST_REASONS}
+        # Frames lost per group and time-series step (by the frame's end).
+        self.lost_bins = np.zeros((n, bins.n), dtype=np.int64)
+        self.new: list[dict] = []  # frames put on air since the last settling
+        self.pending: dict | None = None  # frames that may still overlap later ones
+
+    @staticmethod
+    def sensitivity_for(radio) -> np.ndarray:
+        """Gateway sensitivity for a radio's bandwidth and noise figure, SF 7..12 [dBm]."""
+        return lora.sensitivity_dbm(np.arange(7, 13), radio.bandwidth_hz, radio.noise_figure_db)
+
+    def add(self, frames: dict) -> None:
+        """Frames a group just put on air (fields: :data:`FRAME_FIELDS`)."""
+        self.new.append(frames)
+
+    def _take(self) -> dict | None:
+        parts = ([self.pending] if self.pending is not None else []) + self.new
+        self.new = []
+        parts = [p for p in parts if len(p["node"])]
+        if not parts:
+            return None
+        return {f: np.concatenate([p[f] for p in parts]) for f in FRAME_FIELDS}
+
+    def settle(self, t: float) -> tuple[dict, np.ndarray] | None:
+        """Decide every frame that ended by ``t``: heard, captured, demodulated, or lost.
+
+        At each gateway a frame is *heard* when its received power clears the sensitivity of
+        its spreading factor, *survives* a collision when it is at least the capture
+        threshold stronger than every overlapping frame on its channel and spreading factor
+        (other spreading factors are taken as orthogonal), and is *demodulated* when fewer
+        than the gateway's demodulators are already locked on frames heard earlier. It is
+        delivered when any gateway decodes it. Frames that ended long enough ago to overlap
+        nothing new are dropped from the working set.
+
+        Returns the frames decided now (sorted by start) and which were delivered, or None.
+        """
+        p = self._take()
+        if p is None:
+            self.pending = None
+            return None
+        order = np.lexsort((p["k"], p["node"], p["gid"], p["start"]))
+        p = {f: v[order] for f, v in p.items()}
+        end = p["end"]
+        final = (end <= t) & ~p["done"]
+        if final.any():
+            fin_idx = np.flatnonzero(final)
+            ok, reason = self._decode(p, fin_idx)
+            p["done"] = p["done"] | final
+        # Keep frames that may still overlap frames not yet settled.
+        keep = ~p["done"] | (end > t - self.max_airtime_s)
+        self.pending = {f: v[keep] for f, v in p.items()}
+        if not final.any():
+            return None
+        fin = {f: v[fin_idx] for f, v in p.items()}
+        n = len(self.delivered)
+        for code in LOST_REASONS:
+            lost = (~ok) & (reason == code)
+            self.lost[code] += np.bincount(fin["gid"][lost], minlength=n)
+        np.add.at(self.lost_bins, (fin["gid"][~ok], self.bins.of(fin["end"][~ok])), 1)
+        self.delivered += np.bincount(fin["gid"][ok], minlength=n)
+        return fin, ok
+
+    def _decode(self, p: dict, fin_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the frames ``fin_idx`` some gateway decodes, and why the others are lost."""
+        start, end = p["start"], p["end"]
+        power = np.empty((len(start), self.n_gateways))
+        for gi, rx in enumerate(self.rx_dbm):
+            m = p["gid"] == gi
+            if m.any():
+                power[m] = rx[p["node"][m]]
+        in_reach = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+        if self.faults is not None and self.faults.any_gateway_down:
+            # A gateway down at any time during the frame hears none of it.
+            heard = in_reach & ~self.faults.gateways_down(start, end)
+        strongest_other = np.full(power.shape, -np.inf)
+        busy = np.zeros(power.shape, dtype=np.int64)
+        for d in range(1, len(start)):
+            i = np.arange(len(start) - d)
+            j = i + d
+            overlap = start[j] < end[i]
+            if not overlap.any():
+                break  # starts are sorted: no later pair can overlap either
+            i, j = i[overlap], j[overlap]
+            same = (p["chan"][i] == p["chan"][j]) & (p["sf"][i] == p["sf"][j])
+            si, sj = i[same], j[same]
+            np.maximum.at(strongest_other, si, power[sj])
+            np.maximum.at(strongest_other, sj, power[si])
+            # A demodulator locks on every preamble it detects, decodable or not.
+            np.add.at(busy, j, heard[i])
+        captured = power >= strongest_other + self.capture_db
+        free = busy < self.demodulators[None, :]
+        decoded = heard & captured & free
+        ok = decoded[fin_idx].any(axis=1)
+        burst = self._burst_lost(p, fin_idx)
+        reason = np.where(
+            ~heard[fin_idx].any(axis=1),
+            np.where(in_reach[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
+            np.where((heard & captured)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION),
+        )
+        reason = np.where(ok & burst, LOST_INTERFERENCE, reason)
+        ok &= ~burst
+        return ok, reason
+
+    def _burst_lost(self, p: dict, idx: np.ndarray) -> np.ndarray:
+        """Which frames ``idx`` a loss burst takes (a draw per frame and transmission)."""
+        lost = np.zeros(len(idx), dtype=bool)
+        if self.faults is None or not self.faults.has_bursts:
+            return lost
+        prob = self.faults.loss_probability(p["start"][idx])
+        hit = np.flatnonzero(prob > 0)
+        for gi, stream in enumerate(self.streams):
+            m = hit[p["gid"][idx[hit]] == gi]
+            if len(m):
+                f = idx[m]
+                counter = (p["k"][f].astype(np.uint64) << np.uint64(4)) + p["att"][f].astype(
+                    np.uint64
+                )
+                lost[m] = stream.uniform(p["node"][f], counter, PURPOSE_LOSS_BURST) < prob[m]
+        return lost
+
+    def frames_in_flight(self) -> list[dict]:
+        """Frames on the channel not yet settled (for the network's next wake-up)."""
+        return ([self.pending] if self.pending is not None else []) + self.new

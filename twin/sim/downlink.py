@@ -1,0 +1,448 @@
+"""Getting the cloud's decisions (and ACKs) back to the nodes.
+
+Decisions ready at the network server wait in a pool until a node can hear them: a class-A
+LoRaWAN node only in the two receive windows after its own uplink, within the serving
+gateway's downlink duty cycle; a node on a direct link at its next periodic occasion (BLE
+connection events, Wi-Fi DTIM beacons, eDRX paging) or in the window it opens with each of
+its own messages. What reaches a node is handed back as effects (:mod:`twin.sim.effects`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.faults import FaultPlan
+from twin.sim import effects
+from twin.sim.lorawan import ACK_TIMEOUT_S
+from twin.sim.store import BACKLOG, rounds_of
+from twin.sim.uplink import PURPOSE_ACK_TIMEOUT
+
+
+def node_key(gid: np.ndarray, node: np.ndarray) -> np.ndarray:
+    """One integer per (group, node)."""
+    return np.asarray(gid, dtype=np.int64) * (1 << 32) + np.asarray(node, dtype=np.int64)
+
+
+class DownlinkScheduler:
+    """The decision pool, class-A receive windows, gateways' duty cycle, direct-link windows.
+
+    Parameters
+    ----------
+    uplinks : list
+        Per group, its uplink (LoRaWAN figures: gateways heard, air times, receive windows;
+        direct links: their occasions and windows).
+    streams : list of NodeStream
+        Per group, the counter-based stream (ACK timeout draws).
+    confirmed : list of bool
+        Per group, whether uplinks are confirmed (given up ones are counted).
+    stores : list of bool
+        Per group, whether it has store-and-forward (it hears how its checks ended).
+    gateways : tuple of Gateway
+        Duty cycles of each gateway's RX1 sub-band and RX2 frequency.
+    faults : FaultPlan, optional
+        Gateway outages.
+    """
+
+    def __init__(self, uplinks, streams, confirmed, stores, gateways, faults=None) -> None:
+        self.uplinks = uplinks
+        self.streams = streams
+        self.confirmed = confirmed
+        self.stores = stores
+        self.faults: FaultPlan | None = faults
+        n = len(uplinks)
+        self.rx1_duty_cycle = np.array([gw.rx1_duty_cycle for gw in gateways])
+        self.rx2_duty_cycle = np.array([gw.rx2_duty_cycle for gw in gateways])
+        self._gw_free1 = np.full(len(gateways), -np.inf)
+        self._gw_free2 = np.full(len(gateways), -np.inf)
+        # Class-A receive delays per group (LoRa groups only; the others have none).
+        self.rx1_delay_s, self.rx2_delay_s = (
+            np.array([getattr(u.radio, f, 0.0) for u in uplinks])
+            for f in ("rx1_delay_s", "rx2_delay_s")
+        )
+        self.max_tx = np.array([u.max_transmissions for u in uplinks])
+        self.downlinks = np.zeros(n, dtype=np.int64)
+        self.downlink_airtime_ns = np.zeros(n, dtype=np.int64)
+        self.downlinks_blocked = np.zeros(n, dtype=np.int64)
+        # Receive windows whose node no gateway in reach could serve (all down).
+        self.downlinks_blocked_outage = np.zeros(n, dtype=np.int64)
+        self.acks = np.zeros(n, dtype=np.int64)
+        self.unacknowledged = np.zeros(n, dtype=np.int64)
+        self.rx_wait: list[dict] = []  # class-A windows not yet decided
+        self._direct_wait: list[dict] = []  # direct-link windows not yet closed
+        self._pool: dict | None = None  # decisions waiting for a receive window
+        self.out: list[effects.Effect] = []
+
+    # -- input -------------------------------------------------------------------------------
+    def frames_heard(self, fin: dict, ok: np.ndarray) -> None:
+        """Settled uplink frames: their receive windows open RX1/RX2 delays after the end."""
+        rx2 = self.rx2_delay_s[fin["gid"]]
+        self.rx_wait.append(
+            {
+                "gid": fin["gid"], "node": fin["node"], "end": fin["end"],
+                "decide": fin["end"] + rx2, "ok": ok, "k": fin["k"], "ts": fin["ts"],
+                "kind": fin["kind"], "r": fin["r"], "conf": fin["conf"], "att": fin["att"],
+                "seen": fin["seen"] | ok,
+            }
+        )  # fmt: skip
+
+    def direct_window(self, gi: int, nodes: np.ndarray, open_s, close_s) -> None:
+        """A direct-link node reachable only around its own message listens in [open, close]."""
+        self._direct_wait.append(
+            {"gid": np.full(len(nodes), gi), "node": nodes.astype(np.int64),
+             "open": open_s, "close": close_s}
+        )  # fmt: skip
+
+    def decisions_ready(self, gi, nodes, k, ts, ready, decision) -> None:
+        """Decisions the cloud made: to a periodic listener at once, else into the pool."""
+        u = self.uplinks[gi]
+        if u.technology == "hub" and u.link.period_s is not None:
+            link = u.link
+            # A node that listens periodically gets each decision at its next occasion.
+            at = link.next_occasion_s(nodes, ready) + link.downlink_s
+            self.out.append(effects.Delivery(gi, nodes, at, k, decision, ts))
+            self.out.append(
+                effects.RxCorrection(gi, nodes, np.full(len(nodes), link.downlink_rx_c), at)
+            )
+            self.downlinks[gi] += len(nodes)
+            return
+        new = {
+            "key": node_key(np.full(len(nodes), gi), nodes), "gid": np.full(len(nodes), gi),
+            "node": nodes, "k": k, "ts": ts, "ready": ready, "dec": decision,
+        }  # fmt: skip
+        if self._pool is None:
+            self._pool = new
+        else:
+            self._pool = {f: np.concatenate([self._pool[f], new[f]]) for f in new}
+
+    def take(self) -> list[effects.Effect]:
+        """The effects decided since the last call, in order."""
+        out, self.out = self.out, []
+        return out
+
+    # -- direct links ------------------------------------------------------------------------
+    def open_direct_windows(self, t: float) -> None:
+        """Serve the receive windows of window-reachable direct links that closed by ``t``.
+
+        The newest decision ready by the window's end is delivered, at the window's start if
+        it was waiting, else when it arrives; a Wi-Fi node that was listening for it stops.
+        """
+        if not self._direct_wait:
+            return
+        w = {f: np.concatenate([x[f] for x in self._direct_wait]) for f in self._direct_wait[0]}
+        due = w["close"] <= t
+        self._direct_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
+        w = {f: v[due] for f, v in w.items()}
+        if not len(w["node"]) or self._pool is None or not len(self._pool["node"]):
+            return
+        order = np.lexsort((w["node"], w["gid"], w["close"]))
+        w = {f: v[order] for f, v in w.items()}
+        key = node_key(w["gid"], w["node"])
+        has = np.isin(key, self._pool["key"])
+        w, key = {f: v[has] for f, v in w.items()}, key[has]
+        for r in rounds_of(key) if len(key) else []:
+            self._serve_direct_round({f: v[r] for f, v in w.items()}, key[r])
+
+    def _serve_direct_round(self, w: dict, key: np.ndarray) -> None:
+        pool = self._pool
+        entry = self._pool_entries(key)
+        ready = (entry >= 0) & (pool["ready"] <= w["close"][np.maximum(entry, 0)])
+        rows = np.flatnonzero(ready)
+        if not len(rows):
+            return
+        e = entry[rows]
+        best = np.full(len(key), -1, dtype=np.int64)
+        np.maximum.at(best, e, pool["k"][rows])  # the newest decision wins
+        pick = rows[pool["k"][rows] == best[e]]
+        gone = np.zeros(len(pool["node"]), dtype=bool)
+        gone[rows] = pool["k"][rows] <= best[e]
+        pe = entry[pick]
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"][pe] == gi
+            if not m.any():
+                continue
+            rowsel, ent = pick[m], pe[m]
+            nodes, link = w["node"][ent], u.link
+            at = np.maximum(pool["ready"][rowsel], w["open"][ent]) + link.downlink_s
+            self.out.append(
+                effects.Delivery(
+                    gi, nodes, at, pool["k"][rowsel], pool["dec"][rowsel], pool["ts"][rowsel]
+                )
+            )
+            self.downlinks[gi] += len(nodes)
+            if link.early_stop_s > 0:
+                # The node stops listening once the decision is in (never before its own
+                # message is through).
+                listen_from = w["close"][ent] - link.early_stop_s
+                saved_s = w["close"][ent] - np.maximum(at, listen_from)
+                self.out.append(
+                    effects.RxCorrection(gi, nodes, -saved_s * link.radio.listen_current_a, at)
+                )
+        self._pool = {f: v[~gone] for f, v in pool.items()}
+
+    # -- the pool ----------------------------------------------------------------------------
+    def compact_pool(self, t: float) -> None:
+        """Forget pooled decisions that no receive window can carry any more.
+
+        Every window still to be served opens after ``t - lag`` (RX1 opens at most ``lag``
+        before its RX2 is decided; a direct link's window closes after ``t``), and a window
+        carries the newest decision ready when it opens. So once a node has a decision ready
+        by ``t - lag``, its older ones can never be chosen. Without this, nodes whose windows
+        the gateways' duty cycle keeps blocking piled up decisions for the whole horizon.
+        """
+        pool = self._pool
+        if pool is None or len(pool["key"]) < 2:
+            return
+        lag = float((self.rx2_delay_s - self.rx1_delay_s).max())
+        settled = pool["ready"] <= t - lag
+        if not settled.any():
+            return
+        _, inv = np.unique(pool["key"], return_inverse=True)
+        newest = np.full(int(inv.max()) + 1, -1, dtype=np.int64)
+        np.maximum.at(newest, inv[settled], pool["k"][settled])
+        keep = pool["k"] >= newest[inv]
+        if not keep.all():
+            self._pool = {f: v[keep] for f, v in pool.items()}
+
+    def _pool_entries(self, key: np.ndarray) -> np.ndarray:
+        """For each pooled decision, the window (index into ``key``) of its node, or -1."""
+        pool_key = self._pool["key"]
+        srt = np.argsort(key)
+        pos = np.minimum(np.searchsorted(key[srt], pool_key), len(key) - 1)
+        return np.where(key[srt][pos] == pool_key, srt[pos], -1)
+
+    # -- class-A receive windows -------------------------------------------------------------
+    def open_windows(self, t: float) -> None:
+        """Deliver decisions and ACKs in the receive windows decided by ``t``; retry the rest.
+
+        A class-A node listens only after its own uplink: in RX1 (same SF) then RX2 (SF12).
+        The network server sends the newest decision ready at the gateway when a window opens
+        (older ones are superseded), and acknowledges a confirmed uplink it heard (with the
+        decision, or alone); a decision that misses both windows waits for the next uplink
+        the server hears. A confirmed uplink left without an ACK (not heard, or the
+        gateway's duty cycle had no room) is retransmitted after ACK_TIMEOUT, up to the
+        group's transmissions. Vectorised in rounds so that each node appears once per round
+        and its windows are served in time order.
+        """
+        if not self.rx_wait:
+            return
+        w = {f: np.concatenate([x[f] for x in self.rx_wait]) for f in self.rx_wait[0]}
+        due = w["decide"] <= t
+        self.rx_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
+        w = {f: v[due] for f, v in w.items()}
+        if not len(w["node"]):
+            return
+        order = np.lexsort((w["node"], w["gid"], w["decide"]))
+        w = {f: v[order] for f, v in w.items()}
+        key = node_key(w["gid"], w["node"])
+        pool_keys = self._pool["key"] if self._pool is not None else np.empty(0, np.int64)
+        # No uplink heard, no downlink; heard: a decision to send, or an ACK owed.
+        need = w["ok"] & (np.isin(key, pool_keys) | w["conf"])
+        acked = np.zeros(len(key), dtype=bool)
+        idx = np.flatnonzero(need)
+        if len(idx):
+            for r in rounds_of(key[idx]):
+                sel = idx[r]
+                served = self._serve_round({f: v[sel] for f, v in w.items()}, key[sel])
+                acked[sel] = served
+        retry = w["conf"] & ~acked
+        self._link_news(w, w["conf"] & acked, retry & (w["att"] >= self.max_tx[w["gid"]]))
+        if retry.any():
+            self._retransmit({f: v[retry] for f, v in w.items()})
+
+    def _link_news(self, w: dict, acked: np.ndarray, failed: np.ndarray) -> None:
+        """Tell store-and-forward nodes how their confirmed uplinks ended, in time order.
+
+        ``w`` is sorted by decision time; rounds keep each node's events in that order.
+        """
+        for gi, stores in enumerate(self.stores):
+            if not stores:
+                continue
+            idx = np.flatnonzero((acked | failed) & (w["gid"] == gi))
+            for r in rounds_of(w["node"][idx]) if len(idx) else []:
+                e = idx[r]
+                a, f = e[acked[e]], e[failed[e]]
+                if len(a):
+                    self.out.append(effects.LinkAnswered(gi, w["node"][a], w["decide"][a]))
+                if len(f):
+                    self.out.append(
+                        effects.LinkUnanswered(
+                            gi, w["node"][f], w["kind"][f], w["ts"][f], w["decide"][f]
+                        )
+                    )
+
+    def _retransmit(self, w: dict) -> None:
+        """Schedule retransmissions of unacknowledged confirmed uplinks (or give up)."""
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"] == gi
+            if not m.any():
+                continue
+            give_up = m & (w["att"] >= u.max_transmissions)
+            # Confirmed messages given up (a store-and-forward link check that goes unanswered
+            # is not one: its message is stored; a frame only forwarding stored ones neither).
+            if self.confirmed[gi]:
+                self.unacknowledged[gi] += int((give_up & (w["kind"] != BACKLOG)).sum())
+            m &= ~give_up
+            if not m.any():
+                continue
+            nodes, k, att = w["node"][m], w["k"][m], w["att"][m]
+            counter = (k.astype(np.uint64) << np.uint64(4)) + att.astype(np.uint64)
+            u_draw = self.streams[gi].uniform(nodes, counter, PURPOSE_ACK_TIMEOUT)
+            lo, hi = ACK_TIMEOUT_S
+            # The node gives up on RX2 once its preamble timeout passes, then waits ACK_TIMEOUT.
+            not_before = w["decide"][m] + u.rx2_window_s + lo + (hi - lo) * u_draw
+            self.out.append(
+                effects.Retransmission(
+                    gi,
+                    nodes,
+                    k,
+                    w["ts"][m],
+                    w["kind"][m],
+                    w["r"][m],
+                    att + 1,
+                    w["seen"][m],
+                    not_before,
+                )  # fmt: skip
+            )
+
+    def _gateway_airtime(self, w, best1, best2, rx1, rx2) -> tuple[np.ndarray, np.ndarray]:
+        """Pick RX1 or RX2 for each window, within the serving gateway's duty-cycle budget.
+
+        EU868 gateways may transmit 1 % of the time in the uplink sub-band (RX1) and 10 % at
+        869.525 MHz (RX2); after a downlink of air time T the band is off for T (1/dc - 1).
+        The network server answers through the gateway that heard the node best; windows are
+        served in the order they open, so the budget is spent first come, first served.
+        Returns, per window, the sample index of the decision sent (-2: an ACK alone, -1:
+        nothing) and the window used (1 or 2).
+        """
+        conf = w["conf"]
+        chosen = np.full(len(best1), -1, dtype=np.int64)
+        window = np.zeros(len(best1), dtype=np.int64)
+        order = np.flatnonzero((best2 >= 0) | conf)
+        if not len(order):
+            return chosen, window
+        order = order[np.argsort(rx1[order], kind="stable")]
+        gw = np.empty(len(order), dtype=np.int64)
+        no_gateway = np.zeros(len(order), dtype=bool)
+        toa1 = np.empty(len(order))
+        toa2 = np.empty(len(order))
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"][order] == gi
+            if not m.any():
+                continue
+            nodes = w["node"][order][m]
+            gw[m] = u.best_gateway[nodes]
+            if self.faults is not None and self.faults.any_gateway_down:
+                # The network server answers through the best gateway that is up.
+                down = self.faults.gateways_down_at(rx1[order][m])
+                gw[m] = np.argmax(np.where(down, -np.inf, u.rx_dbm[nodes]), axis=1)
+                no_gateway[m] = down.all(axis=1)
+            # An ACK without a decision is a MAC-only frame: shorter on air.
+            dec1, dec2 = best1[order][m] >= 0, best2[order][m] >= 0
+            toa1[m] = np.where(dec1, u.dl_toa_rx1_s[nodes], u.ack_toa_rx1_s[nodes])
+            toa2[m] = np.where(dec2, u.dl_toa_rx2_s, u.ack_toa_rx2_s)
+        used = self._spend_duty_cycle(order, gw, no_gateway, toa1, toa2, best1, conf, rx1, rx2)
+        best = np.where(used == 1, best1[order], best2[order])
+        chosen[order] = np.where(used == 0, -1, np.where(best >= 0, best, -2))
+        window[order] = used
+        n = len(self.uplinks)
+        gid = w["gid"][order]
+        self.downlinks_blocked_outage += np.bincount(gid[no_gateway], minlength=n)
+        self.downlinks_blocked += np.bincount(gid[(used == 0) & ~no_gateway], minlength=n)
+        return chosen, window
+
+    def _spend_duty_cycle(self, order, gw, no_gateway, toa1, toa2, best1, conf, rx1, rx2):
+        """Serve windows in order of RX1 opening, each spending its gateway's budget."""
+        # Sequential (each send spends the budget), on Python floats: indexing numpy
+        # scalars in the loop cost more than the loop. Same IEEE operations, same results.
+        off1 = (toa1 / self.rx1_duty_cycle[gw]).tolist()
+        off2 = (toa2 / self.rx2_duty_cycle[gw]).tolist()
+        r1, r2 = rx1[order].tolist(), rx2[order].tolist()
+        wants1 = ((best1[order] >= 0) | conf[order]).tolist()
+        free1, free2 = self._gw_free1.tolist(), self._gw_free2.tolist()
+        used = [0] * len(order)
+        for pos, (g_, skip) in enumerate(zip(gw.tolist(), no_gateway.tolist(), strict=True)):
+            if skip:
+                continue
+            if wants1[pos] and free1[g_] <= r1[pos]:
+                free1[g_] = r1[pos] + off1[pos]
+                used[pos] = 1
+            elif free2[g_] <= r2[pos]:
+                free2[g_] = r2[pos] + off2[pos]
+                used[pos] = 2
+        self._gw_free1[:] = free1
+        self._gw_free2[:] = free2
+        return np.array(used, dtype=np.int64)
+
+    def _serve_round(self, w: dict, key: np.ndarray) -> np.ndarray:
+        """Serve one round of windows (each node once); returns which windows got a downlink."""
+        pool = self._pool
+        rx1 = self.rx1_delay_s[w["gid"]] + w["end"]
+        rx2 = self.rx2_delay_s[w["gid"]] + w["end"]
+        best = [np.full(len(key), -1, dtype=np.int64) for _ in range(2)]
+        rows = entry = e = np.empty(0, dtype=np.int64)
+        if pool is not None and len(pool["node"]):
+            entry = self._pool_entries(key)  # the window each pool row is for
+            rows = np.flatnonzero(entry >= 0)
+            e = entry[rows]
+            for b, opens in zip(best, (rx1, rx2), strict=True):
+                ready = pool["ready"][rows] <= opens[e]
+                np.maximum.at(b, e[ready], pool["k"][rows][ready])  # the newest decision wins
+        chosen, window = self._gateway_airtime(w, best[0], best[1], rx1, rx2)
+        served = chosen != -1
+        if not served.any():
+            return served
+        ack_only = np.flatnonzero(chosen == -2)
+        if len(ack_only):
+            self._charge_downlinks(w, ack_only, window, rx1, rx2, ack=True)
+        if not len(rows) or not (chosen >= 0).any():
+            return served
+        # The pool row of each chosen decision, and every row it supersedes.
+        pick = rows[(pool["k"][rows] == chosen[e]) & (chosen[e] >= 0)]
+        pick_entry = entry[pick]
+        gone = np.zeros(len(pool["node"]), dtype=bool)
+        gone[rows] = (chosen[e] >= 0) & (pool["k"][rows] <= chosen[e])
+        at = self._charge_downlinks(w, pick_entry, window, rx1, rx2, ack=False)
+        for gi in range(len(self.uplinks)):
+            m = w["gid"][pick_entry] == gi
+            if m.any():
+                self.out.append(
+                    effects.Delivery(
+                        gi,
+                        w["node"][pick_entry][m],
+                        at[m],
+                        pool["k"][pick][m],
+                        pool["dec"][pick][m],
+                        pool["ts"][pick][m],
+                    )  # fmt: skip
+                )
+        self._pool = {f: v[~gone] for f, v in pool.items()}
+        return served
+
+    def _charge_downlinks(self, w, ent, window, rx1, rx2, ack: bool) -> np.ndarray:
+        """Receive charge, air time and counts of downlinks sent in windows ``ent``.
+
+        The node's RX charge was booked for two empty windows; a downlink replaces that with
+        the frame's air time. Returns each downlink's arrival time at the node.
+        """
+        at = np.empty(len(ent))
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"][ent] == gi
+            if not m.any():
+                continue
+            sel = ent[m]
+            nodes = w["node"][sel]
+            in_rx1 = window[sel] == 1
+            opens = np.where(in_rx1, rx1[sel], rx2[sel])
+            toa1 = u.ack_toa_rx1_s[nodes] if ack else u.dl_toa_rx1_s[nodes]
+            toa2 = u.ack_toa_rx2_s if ack else u.dl_toa_rx2_s
+            toa = np.where(in_rx1, toa1, toa2)
+            delta_s = np.where(in_rx1, toa1 - u.nominal_rx_s[nodes], toa2 - u.rx2_window_s)
+            self.out.append(effects.RxCorrection(gi, nodes, u.rx_current_a * delta_s, opens))
+            at[m] = opens + toa
+            if ack:
+                self.acks[gi] += len(nodes)
+            else:
+                self.downlinks[gi] += len(nodes)
+            # Integer nanoseconds: exact sums, whatever the batching.
+            self.downlink_airtime_ns[gi] += int(np.round(toa * 1e9).astype(np.int64).sum())
+        return at

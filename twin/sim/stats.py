@@ -1,0 +1,109 @@
+"""What a run leaves behind: the counters the results are built from, not the engine itself.
+
+:func:`twin.sim.engine.simulate` returns one :class:`GroupStats` per group and one
+:class:`NetworkStats`; :mod:`twin.results.records` reads only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.physics.compute import InferenceCost
+from twin.plan import GroupPlan
+from twin.profiles import Server
+from twin.sim.metrics import LatencyHistogram
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """One group's nodes at the end of a run under one policy.
+
+    Per-node arrays have one entry per node; ``*_bins`` one per time-series step. Charges are
+    in coulombs above the sleep floor, by ledger state (``STATES``); the floor is the steady
+    ``sleep_current_a + idle_current_a`` over each node's time alive.
+    """
+
+    plan: GroupPlan
+    runs_device_model: bool
+    x_m: np.ndarray
+    y_m: np.ndarray
+    scheduled: int  # samples due over the horizon
+    samples: np.ndarray
+    skipped_reset: int
+    resets: int
+    inferences_device: int
+    # Energy and the cell.
+    charge_c: np.ndarray
+    death_s: np.ndarray
+    used_at_end_c: np.ndarray  # net charge taken from each cell by the horizon
+    credit_c: np.ndarray  # harvested charge stored
+    sleep_current_a: float
+    idle_current_a: float
+    self_discharge_a: float
+    mains: bool
+    soc_rows: list
+    warnings: list
+    inference: InferenceCost
+    # Traffic.
+    uplinks: np.ndarray
+    uplink_bytes: np.ndarray
+    payload_bytes_sent: int
+    retransmissions: int
+    lost_busy: int
+    lost_busy_reason: str
+    bytes_bins: np.ndarray
+    airtime_ns_bins: np.ndarray
+    # Store-and-forward (None: the group has none).
+    store: dict | None
+    stored_bins: np.ndarray
+    forwarded_bins: np.ndarray
+    dropped_bins: np.ndarray
+    # Decisions.
+    latency: LatencyHistogram
+    confusion: np.ndarray  # per node: tp, fp, fn, tn
+    events: dict  # episodes, detected, missed, detection_delay_s, false_alarms
+    outcome: dict | None  # closed loop: what the decisions did to the world
+    event_log: list | None
+    decision_log: list | None
+
+    @property
+    def name(self) -> str:
+        """The group's name."""
+        return self.plan.name
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return self.plan.count
+
+    @property
+    def index(self) -> int:
+        """Position of the group in the plan."""
+        return self.plan.index
+
+
+@dataclass(frozen=True)
+class NetworkStats:
+    """The shared network at the end of a run: per group (arrays over groups) and shared."""
+
+    delivered: np.ndarray
+    lost: dict[str, np.ndarray]
+    lost_bins: np.ndarray  # (groups, steps)
+    cloud_requests: np.ndarray
+    cloud_refused: np.ndarray
+    requests_bins: np.ndarray  # (groups, steps)
+    wait_ns_bins: np.ndarray
+    wait_max_s_bins: np.ndarray
+    busy_ns_bins: np.ndarray
+    cloud_busy_s: float
+    cloud_calls: int
+    cloud_wait_p95_s: float | None
+    server: Server
+    downlinks: np.ndarray
+    downlink_airtime_s: np.ndarray
+    downlinks_blocked: np.ndarray
+    downlinks_blocked_outage: np.ndarray
+    acks: np.ndarray
+    unacknowledged: np.ndarray
