@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.physics import dsp
 from twin.rng import NodeStream
 
 DAY_S = 86_400.0
@@ -208,64 +209,8 @@ class AudioParams:
     tv_confuser_share: float = 0.05  # of TV words: keyword-like phrases
 
 
-def _mel(hz: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-
-def _mel_inv(mel: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
-
-
-def mel_filterbank() -> np.ndarray:
-    """Triangular mel filters on the rfft bins, ``(N_FFT // 2 + 1, N_MELS)``.
-
-    HTK mel scale, ``N_MELS`` filters between ``MEL_LOW_HZ`` and ``MEL_HIGH_HZ``; each
-    triangle is evaluated at the bin centres, and the narrowest low filters are widened to
-    at least one bin on each side so that none is empty.
-
-    Returns
-    -------
-    numpy.ndarray
-        Filter weights (float64).
-    """
-    bins = np.arange(N_FFT // 2 + 1) * SAMPLE_RATE_HZ / N_FFT
-    edges = _mel_inv(np.linspace(_mel(MEL_LOW_HZ), _mel(MEL_HIGH_HZ), N_MELS + 2))
-    spacing = SAMPLE_RATE_HZ / N_FFT
-    fb = np.zeros((len(bins), N_MELS))
-    for m in range(N_MELS):
-        lo, c, hi = edges[m], edges[m + 1], edges[m + 2]
-        lo = min(lo, c - spacing)
-        hi = max(hi, c + spacing)
-        up = (bins - lo) / (c - lo)
-        down = (hi - bins) / (hi - c)
-        fb[:, m] = np.clip(np.minimum(up, down), 0.0, None)
-    return fb
-
-
-def dct_matrix() -> np.ndarray:
-    """Orthonormal DCT-II from ``N_MELS`` log-mel values to the first ``N_MFCC`` coefficients.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N_MELS, N_MFCC)`` matrix.
-    """
-    n = np.arange(N_MELS)[:, None]
-    k = np.arange(N_MFCC)[None, :]
-    d = np.cos(np.pi * (n + 0.5) * k / N_MELS) * np.sqrt(2.0 / N_MELS)
-    d[:, 0] /= np.sqrt(2.0)
-    return d
-
-
-# The front end runs in float32, like a device's (and twice as fast as float64 here).
-_MEL_FB = mel_filterbank().astype(np.float32)
-_DCT = dct_matrix().astype(np.float32)
-_WINDOW = np.hanning(FRAME_SAMPLES + 2)[1:-1].astype(np.float32)  # Hann without zero ends
-_FRAME_IDX = HOP_SAMPLES * np.arange(N_FRAMES)[:, None] + np.arange(FRAME_SAMPLES)[None, :]
-
-
 def features(audio: np.ndarray) -> np.ndarray:
-    """MFCC feature maps of 1 s clips (framing, Hann window, FFT, mel, log, DCT).
+    """MFCC feature maps of 1 s clips, the front end of :func:`twin.physics.dsp.mfcc`.
 
     Parameters
     ----------
@@ -277,11 +222,10 @@ def features(audio: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(n, N_FRAMES, N_MFCC)`` float32.
     """
-    frames = np.asarray(audio, dtype=np.float32)[:, _FRAME_IDX] * _WINDOW  # (n, 49, 240)
-    spec = np.fft.rfft(frames, n=N_FFT, axis=-1)
-    power = spec.real**2 + spec.imag**2
-    logmel = np.log(power @ _MEL_FB + np.float32(LOG_FLOOR))
-    return (logmel @ _DCT).astype(np.float32)
+    return dsp.mfcc(
+        audio, SAMPLE_RATE_HZ, FRAME_SAMPLES, HOP_SAMPLES, N_FFT, N_MELS, N_MFCC,
+        MEL_LOW_HZ, MEL_HIGH_HZ, LOG_FLOOR,
+    )  # fmt: skip
 
 
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
@@ -436,6 +380,13 @@ class AudioWorld:
     history_samples : int
         Samples taken before ``t = 0``.
     """
+
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class, one line
+    # for listings, and what a closed loop would drive (nothing: readings only).
+    kind = "audio"
+    params_type = AudioParams
+    description = "1 s of a smart speaker's sound as 49 x 10 MFCCs; label: wake word in the window"
+    actuator = None
 
     channels = tuple(f"mfcc_t{t:02d}_c{c}" for t in range(N_FRAMES) for c in range(N_MFCC))
 
