@@ -157,7 +157,7 @@ def test_positives_rate_plausible_and_routine_by_kind(day_run):
     t = world.phase_s[None, :] + np.arange(len(truth))[:, None] * world.period_s
     hour = (t % DAY_S) / HOUR_S
     night = (hour >= 1) & (hour < 5)
-    kind = np.broadcast_to(world.kind, truth.shape)
+    kind = np.broadcast_to(world.scene_kind, truth.shape)
     for k in range(len(KINDS)):
         sel = kind == k
         # Every kind has people in view sometimes, and far more by day/evening than at night.
@@ -214,7 +214,7 @@ def test_auto_exposure_and_noise_by_day_and_night():
         a, _ = world.sample(nodes)
         b, _ = world.sample(nodes)
         stats[name] = (a.mean(axis=1), (a - b).std(axis=1) / math.sqrt(2))
-    indoor = world.kind != DOORBELL
+    indoor = world.scene_kind != DOORBELL
     noon_mean, noon_sd = stats["noon"]
     _, night_sd = stats["night"]
     lit = world.daylight(nodes, np.full(n, 12.5 * HOUR_S)) * world.window_gain > 0.3

@@ -215,7 +215,7 @@ def test_daily_routine_by_room_kind(run):
     hour = (r["t"] % DAY_S) / HOUR_S
     day = np.floor((r["t"] - 4 * HOUR_S) / DAY_S)
     weekday = (day % 7) < 5
-    kind = np.broadcast_to(world.kind, truth.shape)
+    kind = np.broadcast_to(world.room_kind, truth.shape)
 
     def rate(mask):
         return truth[mask].mean()

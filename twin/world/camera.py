@@ -244,6 +244,13 @@ class CameraWorld:
         Samples taken before ``t = 0`` (sample counters start at ``-history_samples``).
     """
 
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class, one line
+    # for listings, and what a closed loop would drive (nothing: readings only).
+    kind = "camera"
+    params_type = CameraParams
+    description = "32 x 32 grayscale frames of indoor and entrance scenes; label: person in view"
+    actuator = None
+
     channels = tuple(f"px_{i}" for i in range(N_PIXELS))
 
     def __init__(
@@ -268,8 +275,8 @@ class CameraWorld:
         self.history_samples = int(history_samples)
 
         w = np.asarray(p.kind_weights, dtype=np.float64)
-        self.kind = rng.choice(len(KINDS), size=n, p=w / w.sum())
-        kind = self.kind
+        self.scene_kind = rng.choice(len(KINDS), size=n, p=w / w.sum())
+        kind = self.scene_kind
         self.activity = np.exp(rng.normal(0.0, p.activity_sd_log, n))
         self.sunrise_h = p.sunrise_hour + rng.normal(0.0, p.sun_sd_hour, n)
         self.sunset_h = p.sunset_hour + rng.normal(0.0, p.sun_sd_hour, n)
@@ -368,7 +375,7 @@ class CameraWorld:
     def _rates(self, nodes: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Arrival and departure rates [1/s] of each node's occupancy chain at time ``t_s``."""
         p = self.params
-        kind = self.kind[nodes]
+        kind = self.scene_kind[nodes]
         hour = ((t_s % DAY_S) / HOUR_S).astype(np.int64) % 24
         lam = (
             np.asarray(p.arrivals_per_hour)[kind]
@@ -401,7 +408,7 @@ class CameraWorld:
         used = self.stream.uniform(nodes, dctr, _P_LIGHT_USED) < p.lights_used_probability
         home = used & (hour >= on_h) & (hour < off_h)
         office = (hour >= 8.0) & (hour < 18.0)
-        return np.where(self.kind[nodes] == OFFICE, office, home)
+        return np.where(self.scene_kind[nodes] == OFFICE, office, home)
 
     def _foreground(self, nodes: np.ndarray) -> np.ndarray:
         return _box(
@@ -437,7 +444,7 @@ class CameraWorld:
         """Silhouette coverage and reflectance of each node's (possible) person."""
         p = self.params
         s = self.stream
-        kind = self.kind[nodes]
+        kind = self.scene_kind[nodes]
         vc = self._visit[nodes].astype(np.uint64)
         lo = np.asarray(p.person_height_min_frac)[kind]
         hi = np.asarray(p.person_height_max_frac)[kind]

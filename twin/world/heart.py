@@ -179,6 +179,13 @@ class HeartWorld:
         Samples taken before ``t = 0`` (counter offset, as in the other worlds).
     """
 
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class, one line
+    # for listings, and what a closed loop would drive (nothing: readings only).
+    kind = "heart"
+    params_type = HeartParams
+    description = "4 s single-lead ECG windows from a wearable; label: arrhythmia in the window"
+    actuator = None
+
     channels = tuple(f"ecg_{i}" for i in range(256))  # window of the default parameters
 
     def __init__(

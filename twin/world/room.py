@@ -224,6 +224,14 @@ class RoomWorld:
         Heating follows the decisions handed to :meth:`sample` (see the module notes).
     """
 
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class and one
+    # line for listings.
+    kind = "room"
+    params_type = RoomParams
+    description = (
+        "a room's temperature, humidity, CO2, motion and light seen by a thermostat; "
+        "label: occupied"
+    )
     channels = ("temp_c", "rh_pct", "co2_ppm", "pir_count", "light_lux")
     # What the twin's decision drives when the scenario closes the loop.
     actuator = "heating setpoint"
@@ -252,7 +260,7 @@ class RoomWorld:
         self.history_samples = int(history_samples)
 
         # Household routine (hours of the day; bedtimes after midnight are > 24).
-        self.kind = rng.choice(len(KINDS), size=n, p=np.asarray(p.kind_probs))
+        self.room_kind = rng.choice(len(KINDS), size=n, p=np.asarray(p.kind_probs))
         self.wake_h = _u(rng, p.wake_h, n)
         self.weekend_delay_h = _u(rng, p.weekend_delay_h, n)
         self.leave_h = self.wake_h + _u(rng, p.leave_after_wake_h, n)
@@ -265,7 +273,7 @@ class RoomWorld:
         self.residents = 1 + rng.choice(4, size=n, p=np.asarray(p.residents_probs))
         # Room and climate.
         small = _u(rng, p.volume_small_m3, n)
-        self.volume_m3 = np.where(self.kind == 0, _u(rng, p.volume_living_m3, n), small)
+        self.volume_m3 = np.where(self.room_kind == 0, _u(rng, p.volume_living_m3, n), small)
         self.ach_per_h = _u(rng, p.air_changes_per_h, n)
         self.vapour_house_g_h = _u(rng, p.vapour_household_g_per_h, n)
         self.outdoor_abs_hum = _u(rng, p.outdoor_abs_humidity_g_m3, n)
@@ -358,7 +366,7 @@ class RoomWorld:
         def slot(s: int, j: int) -> int:
             return _SLOT_BASE + 16 * s + j
 
-        kind = self.kind[nodes]
+        kind = self.room_kind[nodes]
         weekend = (day % 7) >= 5
         wfh = ~weekend & (uni(_DAY_WFH) < self.wfh_prob[nodes])
         eve_out = uni(_DAY_EVE_OUT) < self.evening_out_prob[nodes]
@@ -567,7 +575,7 @@ class RoomWorld:
         weekend_on = (h >= wake + self.weekend_delay_h[nodes] - 0.5) & (h < bed)
         home = np.where(weekend, weekend_on, weekday_on)
         office_on = ~weekend & (h >= 8.0) & (h < 17.5) & (self.wfh_prob[nodes] > 0)
-        on = np.where(self.kind[nodes] == 2, office_on | (home & weekend), home)
+        on = np.where(self.room_kind[nodes] == 2, office_on | (home & weekend), home)
         return np.where(on, self.comfort_c[nodes], self.setback_c[nodes])
 
     def heating_setpoint_c(self, nodes: np.ndarray, t_s: np.ndarray) -> np.ndarray:

@@ -106,6 +106,14 @@ class SoilWorld:
         The valve follows the decisions handed to :meth:`sample` (see the module notes).
     """
 
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class and one
+    # line for listings.
+    kind = "soil"
+    params_type = SoilParams
+    description = (
+        "soil moisture and temperature of irrigated zones (FAO-56 water balance); "
+        "label: needs irrigation within 6 h"
+    )
     # What the twin's decision drives when the scenario closes the loop.
     actuator = "irrigation valve"
 

@@ -137,6 +137,13 @@ class VibrationWorld:
         Samples taken before ``t = 0`` (counter offset, as in the other worlds).
     """
 
+    # Registry entry (twin.world.registry): the scenario kind, the parameter class, one line
+    # for listings, and what a closed loop would drive (nothing: readings only).
+    kind = "vibration"
+    params_type = VibrationParams
+    description = "64-band accelerometer spectra of induction motors; label: fault above threshold"
+    actuator = None
+
     channels = tuple(f"spec_{i}" for i in range(64))
 
     def __init__(
