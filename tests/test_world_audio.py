@@ -22,9 +22,9 @@ from twin.world.audio import (
     AudioParams,
     AudioWorld,
     features,
-    make_dataset,
     synthesise,
 )
+from twin.world.dataset import make_dataset
 
 PERIOD_S = 60.0
 N_FEATURES = N_FRAMES * N_MFCC
@@ -228,7 +228,7 @@ def test_keyword_rate_follows_the_daily_routine_and_is_rare():
 
 
 def test_make_dataset_positives_and_layout():
-    x, y = make_dataset(60, 1.0, PERIOD_S, 42, stride=30)
+    x, y = make_dataset("audio", 60, 1.0, PERIOD_S, 1, 42, stride=30)
     assert x.shape == (48 * 60, N_FEATURES) and x.dtype == np.float32
     assert y.dtype == np.int64 and set(np.unique(y)) == {0, 1}
     assert 0.005 < y.mean() < 0.06
@@ -246,9 +246,9 @@ def test_make_dataset_positives_and_layout():
 
 
 def test_make_dataset_is_deterministic_per_seed():
-    a = make_dataset(4, 0.05, PERIOD_S, 5)
-    b = make_dataset(4, 0.05, PERIOD_S, 5)
-    c = make_dataset(4, 0.05, PERIOD_S, 6)
+    a = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 5)
+    b = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 5)
+    c = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 6)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])

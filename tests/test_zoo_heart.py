@@ -15,7 +15,7 @@ from onnx import numpy_helper
 import twin
 from twin.ml.runner import OnnxModel
 from twin.physics.graph import analyse_graph
-from twin.world.heart import make_dataset
+from twin.world.dataset import make_dataset
 
 ZOO = Path(twin.__file__).resolve().parent / "zoo"
 META_PATH = ZOO / "heart_rhythm.json"
@@ -32,7 +32,9 @@ def meta() -> dict:
 def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
     # The full recorded held-out set (80 wearers x 1.5 days, ~4 s to generate).
     cfg = meta["heldout_data"]
-    return make_dataset(cfg["n_nodes"], cfg["days"], meta["period_s"], meta["heldout_seed"])
+    return make_dataset(
+        "heart", cfg["n_nodes"], cfg["days"], meta["period_s"], 1, meta["heldout_seed"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def test_metadata_matches_files(meta: dict) -> None:
     assert meta["name"] == "heart_rhythm"
     assert SOIL_KEYS <= set(meta)  # same format as the reference model's metadata
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build heart_rhythm"
+    assert meta["build_command"] == "python -m twin.training heart_rhythm"
     assert meta["window_samples"] * len(meta["channels"]) == 256
     assert meta["channels"][0] == "ecg_0" and meta["channels"][-1] == "ecg_255"
     assert set(meta["variants"]) == set(VARIANTS)
@@ -174,7 +176,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
 
 def test_small_build_is_useful(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from twin.ml.zoo_heart import build
+    from twin.training.heart import build
 
     m = build(tmp_path, small=True)  # ~4 s: 24 wearers x 18 h, 3 epochs
     assert set(m) == set(json.loads(META_PATH.read_text()))
@@ -188,9 +190,9 @@ def test_small_build_is_useful(tmp_path: Path) -> None:
 
 def test_training_is_deterministic() -> None:
     torch = pytest.importorskip("torch")
-    from twin.ml.zoo_heart import train
+    from twin.training.heart import train
 
-    X, y = make_dataset(8, 0.1, 300.0, 5)
+    X, y = make_dataset("heart", 8, 0.1, 300.0, 1, 5)
     a, b = (train(X, y, epochs=1, batch=32) for _ in range(2))
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name

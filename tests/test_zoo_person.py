@@ -19,7 +19,7 @@ from onnx import numpy_helper
 
 import twin
 from twin.physics.graph import analyse_graph
-from twin.world.camera import make_dataset
+from twin.world.dataset import make_dataset
 
 ZOO = Path(twin.__file__).resolve().parent / "zoo"
 META_PATH = ZOO / "person_detection.json"
@@ -40,7 +40,13 @@ def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
     # The recorded held-out set, regenerated from its seed (12k frames, ~3 s).
     cfg = meta["heldout_data"]
     X, y = make_dataset(
-        cfg["n_nodes"], cfg["days"], meta["period_s"], meta["heldout_seed"], stride=cfg["stride"]
+        "camera",
+        cfg["n_nodes"],
+        cfg["days"],
+        meta["period_s"],
+        1,
+        meta["heldout_seed"],
+        stride=cfg["stride"],
     )
     return X.reshape(-1, *meta["input_shape"][1:]), y
 
@@ -76,7 +82,7 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def test_metadata_matches_files(meta: dict) -> None:
     assert meta["name"] == "person_detection"
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build person_detection"
+    assert meta["build_command"] == "python -m twin.training person_detection"
     assert meta["input_shape"] == [None, 1, 32, 32]
     assert meta["window_samples"] == 1 and len(meta["channels"]) == 32 * 32
     assert meta["channels"][:2] == ["px_0", "px_1"] and meta["channels"][-1] == "px_1023"
@@ -209,10 +215,10 @@ def test_graph_cost_is_fully_supported(meta: dict, variant: str) -> None:
 
 def test_small_rebuild_is_deterministic(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from twin.ml.zoo_person import build
+    from twin.training.person import build
 
     metas = [build(tmp_path / d, small=True) for d in ("a", "b")]
-    X, _ = make_dataset(20, 0.25, 30.0, 99, stride=60)
+    X, _ = make_dataset("camera", 20, 0.25, 30.0, 1, 99, stride=60)
     X = X.reshape(-1, 1, 32, 32)
     m = metas[0]
     assert m["variants"]["cloud"]["macs"] == m["cloud_architecture"]["macs"]

@@ -15,7 +15,7 @@ from onnx import numpy_helper
 import twin
 from twin.ml.runner import OnnxModel
 from twin.physics.graph import analyse_graph
-from twin.world.vibration import make_dataset
+from twin.world.dataset import make_dataset
 
 ZOO = Path(twin.__file__).resolve().parent / "zoo"
 META_PATH = ZOO / "machine_anomaly.json"
@@ -32,7 +32,9 @@ def meta() -> dict:
 def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
     # The full recorded held-out set (60 motors x 30 days hourly, ~5 s to generate).
     cfg = meta["heldout_data"]
-    return make_dataset(cfg["n_nodes"], cfg["days"], meta["period_s"], meta["heldout_seed"])
+    return make_dataset(
+        "vibration", cfg["n_nodes"], cfg["days"], meta["period_s"], 1, meta["heldout_seed"]
+    )
 
 
 def _session(path: Path) -> ort.InferenceSession:
@@ -67,7 +69,7 @@ def test_metadata_matches_files(meta: dict) -> None:
     assert meta["output"] == "score" and meta["positive_index"] == 0
     assert meta["threshold"] > 0
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build machine_anomaly"
+    assert meta["build_command"] == "python -m twin.training machine_anomaly"
     assert meta["window_samples"] * len(meta["channels"]) == 64
     assert set(meta["variants"]) == set(VARIANTS)
     limits = {"int8": 300_000, "fp32": 1_000_000}
@@ -185,7 +187,7 @@ def test_int8_model_is_quantized_and_scores_in_float(meta: dict) -> None:
 
 def test_small_build_is_useful(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from twin.ml.zoo_vibration import build
+    from twin.training.vibration import build
 
     m = build(tmp_path, small=True)  # ~4 s: 24 motors x 12 days, 6 epochs
     assert set(m) == set(json.loads(META_PATH.read_text()))

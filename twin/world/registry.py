@@ -159,9 +159,7 @@ def _load(target: str) -> type:
 
 def _spec_of(kind: str, cls: type, target: str) -> WorldSpec:
     """Read a world class's declarations, checking what the engine will rely on."""
-    missing = [
-        a for a in ("kind", "params_type", "channels", "description") if not hasattr(cls, a)
-    ]
+    missing = [a for a in ("kind", "params_type", "channels", "description") if not hasattr(cls, a)]
     if not callable(getattr(cls, "sample", None)):
         missing.append("sample()")
     if missing:
