@@ -58,6 +58,29 @@ def training_rows(
     return X_train, y_train, calib_idx
 
 
+def sorted_opsets(model: Any) -> Any:
+    """Put a model's opset imports in a fixed order (default domain first, then by name).
+
+    skl2onnx lists the domains in the iteration order of a set of strings, which changes with
+    Python's hash seed: without this, two builds of the same weights could differ in bytes.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        Model to fix in place.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The same model.
+    """
+    opsets = sorted(((o.domain, o.version) for o in model.opset_import), key=lambda o: o[0])
+    del model.opset_import[:]
+    for domain, version in opsets:
+        model.opset_import.add(domain=domain, version=version)
+    return model
+
+
 def session(path: Path) -> Any:
     """An onnxruntime session on one thread for evaluating a model file.
 

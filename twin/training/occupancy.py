@@ -29,6 +29,7 @@ from twin.training.common import (
     binary_metrics,
     predict_proba,
     sha256,
+    sorted_opsets,
     training_rows,
     versions,
 )
@@ -125,7 +126,7 @@ def to_onnx(pipeline: Any) -> Any:
     )
     if OUTPUT_NAME not in {o.name for o in model.graph.output}:
         raise RuntimeError("skl2onnx output names changed")
-    return model
+    return sorted_opsets(model)
 
 
 def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,7 @@ from twin.training.common import (
     binary_metrics,
     predict_proba,
     sha256,
+    sorted_opsets,
     training_rows,
     versions,
 )
@@ -142,7 +143,7 @@ def to_onnx(pipeline: Any) -> Any:
     outputs = {o.name: o for o in model.graph.output}
     if OUTPUT_NAME not in outputs:
         raise RuntimeError(f"skl2onnx output names changed: {sorted(outputs)}")
-    return model
+    return sorted_opsets(model)
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
