@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from int8_kernels import fused_int8_saturates, session
 from onnx import numpy_helper
 
 import twin
@@ -46,10 +47,9 @@ def heldout_probs(meta: dict, heldout) -> dict[str, np.ndarray]:
     }
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+def _session(path: Path, fused: bool = False) -> ort.InferenceSession:
+    # The Q/DQ reference path unless the fused integer kernels are asked for (int8_kernels.py).
+    return session(path, fused)
 
 
 def _probs(sess: ort.InferenceSession, meta: dict, X: np.ndarray) -> np.ndarray:
@@ -118,19 +118,21 @@ def test_engine_runner_accepts_flat_observations(meta: dict, heldout) -> None:
     assert model.input_features == 256
     X = heldout[0][:32]
     p, decision = model.predict(X)
-    expected = _probs(_session(ZOO / meta["variants"]["int8"]["file"]), meta, X)[:, 1]
+    # The runner keeps onnxruntime's default optimisation (fused int8 kernels).
+    expected = _probs(_session(ZOO / meta["variants"]["int8"]["file"], fused=True), meta, X)[:, 1]
     np.testing.assert_array_equal(p, expected)
     np.testing.assert_array_equal(decision, expected >= meta["threshold"])
 
 
 def test_recorded_heldout_reproduces(meta: dict, heldout, heldout_probs) -> None:
     # The world is pure numpy and seeded, so the regenerated held-out set is bit-identical to
-    # the recorded one: its size and positives rate must match exactly. Predictions can differ
-    # across CPUs only through onnxruntime's kernels (fp32 summation order, int8 requantization
-    # rounding), for rows whose probability sits at the threshold: on the build machine 3 of
-    # 34,560 fp32 rows lie within 1e-3 of 0.5 and no int8 row does (its output moves in
-    # 1/255 steps). Tolerances: 2e-3 on accuracy (~70 rows), 0.01 on precision / recall / F1
-    # (~55 of the ~5,500 positive rows); on the build machine the match is exact.
+    # the recorded one: its size and positives rate must match exactly. The models run on the
+    # Q/DQ reference path (int8_kernels.py), so predictions differ across CPUs only through
+    # fp32 summation order, for rows whose probability sits at the threshold: on the build
+    # machine 3 of 34,560 fp32 rows lie within 1e-3 of 0.5 and no int8 row does (its output
+    # moves in 1/255 steps). Tolerances: 2e-3 on accuracy (~70 rows), 0.01 on precision /
+    # recall / F1 (~55 of the ~5,500 positive rows); on the build machine and on an AMD EPYC
+    # with AVX2 only the match is exact (to the 6 recorded decimals).
     y = heldout[1]
     assert len(y) == meta["heldout_data"]["rows"]
     for variant in VARIANTS:
@@ -151,6 +153,18 @@ def test_int8_tracks_fp32_on_same_windows(meta: dict, heldout, heldout_probs) ->
     pred = {v: heldout_probs[v] >= meta["threshold"] for v in VARIANTS}
     assert np.mean(pred["int8"] == pred["fp32"]) >= 0.99
     assert abs(_metrics(y, pred["int8"])["f1"] - _metrics(y, pred["fp32"])["f1"]) <= 0.02
+
+
+def test_fused_int8_kernels_track_the_reference(meta: dict, heldout, heldout_probs) -> None:
+    # What the engine runs: onnxruntime's fused integer kernels. Where their u8 x s8 pair sums
+    # saturate (x86 without VNNI, see int8_kernels.py) some windows flip: measured on an AMD
+    # EPYC with AVX2 only, 88 of 34,560 decisions (0.25 %), int8 recall 0.928 instead of the
+    # recorded 0.941. With exact int32 sums the recorded metrics, computed on the fused path,
+    # equal the reference ones to 6 decimals.
+    fused = _probs(_session(ZOO / meta["variants"]["int8"]["file"], fused=True), meta, heldout[0])
+    thr = meta["threshold"]
+    flipped = np.mean((fused[:, 1] >= thr) != (heldout_probs["int8"] >= thr))
+    assert flipped <= (0.01 if fused_int8_saturates() else 0.002)
 
 
 def test_int8_model_is_quantized(meta: dict) -> None:

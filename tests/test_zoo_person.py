@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from int8_kernels import fused_int8_saturates, session
 from onnx import numpy_helper
 
 import twin
@@ -51,10 +52,9 @@ def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
     return X.reshape(-1, *meta["input_shape"][1:]), y
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+def _session(path: Path, fused: bool = False) -> ort.InferenceSession:
+    # The Q/DQ reference path unless the fused integer kernels are asked for (int8_kernels.py).
+    return session(path, fused)
 
 
 def _proba(sess: ort.InferenceSession, meta: dict, X: np.ndarray) -> np.ndarray:
@@ -114,9 +114,10 @@ def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None
 
 
 def test_recorded_heldout_reproduces(meta: dict, heldout) -> None:
-    # Tolerance 2e-3 (24 of 12k frames): int8 kernels and fp32 summation order differ across
-    # CPUs (AVX2 / AVX-512 / ARM), which can flip frames whose probability sits right at the
-    # threshold; on the build machine the match is exact.
+    # Tolerance 2e-3 (24 of 12k frames): on the Q/DQ reference path (int8_kernels.py) only
+    # fp32 summation order differs across CPUs (AVX2 / AVX-512 / ARM), which can flip frames
+    # whose probability sits right at the threshold; on the build machine and on an AMD EPYC
+    # with AVX2 only the match is exact (to the 6 recorded decimals).
     X, y = heldout
     assert len(y) == meta["heldout_data"]["rows"]
     for variant in ALL_VARIANTS:
@@ -142,6 +143,22 @@ def test_model_is_useful_and_int8_tracks_fp32(meta: dict, heldout) -> None:
     # Paired comparison on identical frames: quantization changes few decisions.
     assert np.mean(pred["int8"] == pred["fp32"]) >= 0.97
     assert abs(m["int8"]["f1"] - m["fp32"]["f1"]) <= 0.02
+
+
+def test_fused_int8_kernels_track_the_reference(meta: dict, heldout) -> None:
+    # What the engine runs: onnxruntime's fused integer kernels. Where their u8 x s8 pair sums
+    # saturate (x86 without VNNI, see int8_kernels.py) some frames flip: measured on an AMD
+    # EPYC with AVX2 only, 195 of 12,000 decisions (1.6 %; int8 F1 0.732 instead of the
+    # recorded 0.734). With exact int32 sums the recorded metrics, computed on the fused path,
+    # equal the reference ones to 6 decimals.
+    X, _ = heldout
+    path = ZOO / meta["variants"]["int8"]["file"]
+    thr = meta["threshold"]
+    flipped = np.mean(
+        (_proba(_session(path, fused=True), meta, X) >= thr)
+        != (_proba(_session(path), meta, X) >= thr)
+    )
+    assert flipped <= (0.03 if fused_int8_saturates() else 0.002)
 
 
 def test_cloud_model_beats_the_device_model(meta: dict, heldout) -> None:
