@@ -196,3 +196,28 @@ def test_importing_the_registry_is_cheap():
     ).stdout.splitlines()
     assert out[0] == ",".join(BUILTIN)
     assert out[1] == "[]"
+
+
+class TinySkippingWorld(TinyWorld):
+    """The tiny world with the optional skip() hook: steps without producing a sample."""
+
+    kind = "tiny_skip"
+    skipped = 0
+
+    def skip(self, nodes: np.ndarray) -> None:
+        self.k[nodes] += 1
+        TinySkippingWorld.skipped += len(nodes)
+
+
+def test_dataset_builder_skips_samples_no_window_uses():
+    # Windows of 3 every 5 samples leave 2 of every 5 samples unused; a world with skip() is
+    # not asked to produce them, and the rows are those of the plain world.
+    register_world("tiny", f"{__name__}:TinyWorld")
+    register_world("tiny_skip", f"{__name__}:TinySkippingWorld")
+    days = 20 * 600.0 / 86_400
+    plain = make_dataset("tiny", 3, days, 600.0, 3, seed=1, stride=5)
+    TinySkippingWorld.skipped = 0
+    skipping = make_dataset("tiny_skip", 3, days, 600.0, 3, seed=1, stride=5)
+    np.testing.assert_array_equal(plain[0], skipping[0])
+    np.testing.assert_array_equal(plain[1], skipping[1])
+    assert TinySkippingWorld.skipped == 3 * 8  # samples 3-4, 8-9, 13-14 and 18-19 are in no window
