@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from twin import calibration
-from twin.ml import reference_models as rm
 from twin.physics import compute
 from twin.physics.graph import analyse_graph
 from twin.profiles import available, load_profile
+from twin.training import reference_models as rm
 
 
 @pytest.fixture(scope="module")

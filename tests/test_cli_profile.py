@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from twin import api
 from twin.cli import app
-from twin.ml import reference_models as rm
+from twin.training import reference_models as rm
 
 runner = CliRunner()
 KEYS = {"macs", "flash_bytes", "ram_bytes", "latency_s", "energy_j", "fits", "board", "runtime"}

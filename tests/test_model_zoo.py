@@ -13,7 +13,7 @@ import pytest
 from onnx import numpy_helper
 
 import twin
-from twin.world.soil import make_dataset
+from twin.world.dataset import make_dataset
 
 ZOO = Path(twin.__file__).resolve().parent / "zoo"
 META_PATH = ZOO / "soil_irrigation.json"
@@ -56,7 +56,7 @@ def _proba(sess: ort.InferenceSession, meta: dict, X: np.ndarray) -> np.ndarray:
 
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    # Written out independently of twin.ml.build so the test does not grade the builder with
+    # Written out independently of twin.training so the test does not grade the builder with
     # the builder's own arithmetic.
     y, pred = y.astype(bool), pred.astype(bool)
     tp = np.sum(y & pred)
@@ -72,18 +72,20 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def small_heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
     return make_dataset(
+        "soil",
         SMALL_HELDOUT_NODES,
         SMALL_HELDOUT_DAYS,
         meta["period_s"],
         meta["window_samples"],
         meta["heldout_seed"],
+        stride=4,
     )
 
 
 def test_metadata_matches_files(meta: dict) -> None:
     assert meta["name"] == "soil_irrigation"
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build"
+    assert meta["build_command"] == "python -m twin.training soil_irrigation"
     assert set(meta["variants"]) == set(VARIANTS)
     for variant in meta["variants"].values():
         data = (ZOO / variant["file"]).read_bytes()
@@ -142,7 +144,13 @@ def test_recorded_heldout_reproduces(meta: dict) -> None:
     # probability sits right at the threshold; on the build machine the match is exact.
     cfg = meta["heldout_data"]
     X, y = make_dataset(
-        cfg["n_nodes"], cfg["days"], meta["period_s"], meta["window_samples"], meta["heldout_seed"]
+        "soil",
+        cfg["n_nodes"],
+        cfg["days"],
+        meta["period_s"],
+        meta["window_samples"],
+        meta["heldout_seed"],
+        stride=4,
     )
     assert len(y) == cfg["rows"]
     for variant in VARIANTS:
@@ -185,12 +193,14 @@ def test_int8_model_is_quantized(meta: dict) -> None:
 def test_rebuild_is_deterministic_and_useful(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("skl2onnx")
-    from twin.ml.build import build_soil_irrigation
+    from twin.training.soil import build_soil_irrigation
 
     small = {"n_nodes": 20, "days": 20.0, "heldout_nodes": 10, "heldout_days": 20.0}
     metas = [build_soil_irrigation(tmp_path / d, **small) for d in ("a", "b")]  # ~1.2 s each
     m = metas[0]
-    X, y = make_dataset(10, 20.0, m["period_s"], m["window_samples"], m["heldout_seed"] + 1)
+    X, y = make_dataset(
+        "soil", 10, 20.0, m["period_s"], m["window_samples"], m["heldout_seed"] + 1, stride=4
+    )
     for variant in VARIANTS:
         file = m["variants"][variant]["file"]
         pa = _proba(_session(tmp_path / "a" / file), m, X)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from twin import api
@@ -36,3 +37,28 @@ def test_front_end_is_priced_per_core():
     assert "frontend" not in soil.latency_by_class_s
     _, soil_fe = api.profile("soil_irrigation", "nano33ble", frontend_ops=1e6)
     assert soil_fe.latency_s == pytest.approx(soil.latency_s + 1e6 * 2.0 / 64e6)
+
+
+def test_mfcc_layout_and_loudness():
+    # 1 s at 8 kHz, 30 ms frames every 20 ms: the MLPerf Tiny KWS layout of 49 x 10.
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 8000)) * 0.05
+    args = (8000, 240, 160, 256, 40, 10, 20.0, 4000.0)
+    f = dsp.mfcc(x, *args)
+    assert f.shape == (3, 49, 10) and f.dtype == np.float32
+    # Per clip, and independent of the batch it comes in.
+    np.testing.assert_array_equal(dsp.mfcc(x[1:2], *args), f[1:2])
+    # A 10x louder clip adds log(100) to every log-mel value: only c0 moves (orthonormal DCT).
+    g = dsp.mfcc(10 * x, *args)
+    np.testing.assert_allclose(g[..., 0] - f[..., 0], np.log(100) * np.sqrt(40), rtol=1e-4)
+    # The work counted for this front end covers the same frames.
+    assert dsp.mfcc_ops(49, 240, 256, 40, 10) > 49 * dsp.fft_ops(256)
+
+
+def test_mel_filterbank_and_dct():
+    fb = dsp.mel_filterbank(16_000, 512, 40, 20.0, 8000.0)
+    assert fb.shape == (257, 40) and np.all(fb.sum(axis=0) > 0)  # no empty band
+    assert dsp.hz_to_mel(1000.0) == pytest.approx(1000.0, abs=0.1)  # HTK: 1 kHz ~ 1000 mel
+    assert dsp.mel_to_hz(dsp.hz_to_mel(440.0)) == pytest.approx(440.0)
+    d = dsp.dct_matrix(40, 13)
+    np.testing.assert_allclose(d.T @ d, np.eye(13), atol=1e-12)

@@ -9,8 +9,8 @@ import pytest
 from onnx import numpy_helper, shape_inference
 from onnx.utils import Extractor
 
-from twin.ml import reference_models as rm
 from twin.physics.compute import analyse_graph
+from twin.training import reference_models as rm
 
 KEYS = ("kws", "vww", "ic", "ad")
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from twin.physics.dsp import dct_matrix, mel_filterbank
 from twin.rng import NodeStream, child_seeds, stream_key
 from twin.world.audio import (
     CLIP_SAMPLES,
     FAN,
+    MEL_HIGH_HZ,
+    MEL_LOW_HZ,
+    N_FFT,
     N_FRAMES,
     N_MELS,
     N_MFCC,
@@ -17,12 +21,10 @@ from twin.world.audio import (
     SAMPLE_RATE_HZ,
     AudioParams,
     AudioWorld,
-    dct_matrix,
     features,
-    make_dataset,
-    mel_filterbank,
     synthesise,
 )
+from twin.world.dataset import make_dataset
 
 PERIOD_S = 60.0
 N_FEATURES = N_FRAMES * N_MFCC
@@ -103,18 +105,18 @@ def test_different_seeds_give_different_worlds():
 
 
 def test_feature_front_end_geometry():
-    fb = mel_filterbank()
+    fb = mel_filterbank(SAMPLE_RATE_HZ, N_FFT, N_MELS, MEL_LOW_HZ, MEL_HIGH_HZ)
     assert fb.shape == (129, N_MELS)
     assert np.all(fb.sum(axis=0) > 0)  # no empty band
     centres = (fb * np.arange(129)[:, None]).sum(0) / fb.sum(0)
     assert np.all(np.diff(centres) > 0)  # bands in ascending frequency
-    d = dct_matrix()
+    d = dct_matrix(N_MELS, N_MFCC)
     np.testing.assert_allclose(d.T @ d, np.eye(N_MFCC), atol=1e-12)  # orthonormal columns
 
 
 def test_features_of_a_tone_and_of_loudness():
     n = np.arange(CLIP_SAMPLES)
-    fb = mel_filterbank()
+    fb = mel_filterbank(SAMPLE_RATE_HZ, N_FFT, N_MELS, MEL_LOW_HZ, MEL_HIGH_HZ)
     freqs = np.arange(129) * SAMPLE_RATE_HZ / 256
     for f_hz in (300.0, 1000.0, 2500.0):
         tone = 0.1 * np.sin(2 * np.pi * f_hz * n / SAMPLE_RATE_HZ)[None, :]
@@ -226,7 +228,7 @@ def test_keyword_rate_follows_the_daily_routine_and_is_rare():
 
 
 def test_make_dataset_positives_and_layout():
-    x, y = make_dataset(60, 1.0, PERIOD_S, 42, stride=30)
+    x, y = make_dataset("audio", 60, 1.0, PERIOD_S, 1, 42, stride=30)
     assert x.shape == (48 * 60, N_FEATURES) and x.dtype == np.float32
     assert y.dtype == np.int64 and set(np.unique(y)) == {0, 1}
     assert 0.005 < y.mean() < 0.06
@@ -244,9 +246,9 @@ def test_make_dataset_positives_and_layout():
 
 
 def test_make_dataset_is_deterministic_per_seed():
-    a = make_dataset(4, 0.05, PERIOD_S, 5)
-    b = make_dataset(4, 0.05, PERIOD_S, 5)
-    c = make_dataset(4, 0.05, PERIOD_S, 6)
+    a = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 5)
+    b = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 5)
+    c = make_dataset("audio", 4, 0.05, PERIOD_S, 1, 6)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])

@@ -17,8 +17,8 @@ from twin.world.camera import (
     OFFICE,
     CameraParams,
     CameraWorld,
-    make_dataset,
 )
+from twin.world.dataset import make_dataset
 
 PERIOD_S = 600.0
 
@@ -157,7 +157,7 @@ def test_positives_rate_plausible_and_routine_by_kind(day_run):
     t = world.phase_s[None, :] + np.arange(len(truth))[:, None] * world.period_s
     hour = (t % DAY_S) / HOUR_S
     night = (hour >= 1) & (hour < 5)
-    kind = np.broadcast_to(world.kind, truth.shape)
+    kind = np.broadcast_to(world.scene_kind, truth.shape)
     for k in range(len(KINDS)):
         sel = kind == k
         # Every kind has people in view sometimes, and far more by day/evening than at night.
@@ -214,7 +214,7 @@ def test_auto_exposure_and_noise_by_day_and_night():
         a, _ = world.sample(nodes)
         b, _ = world.sample(nodes)
         stats[name] = (a.mean(axis=1), (a - b).std(axis=1) / math.sqrt(2))
-    indoor = world.kind != DOORBELL
+    indoor = world.scene_kind != DOORBELL
     noon_mean, noon_sd = stats["noon"]
     _, night_sd = stats["night"]
     lit = world.daylight(nodes, np.full(n, 12.5 * HOUR_S)) * world.window_gain > 0.3
@@ -234,7 +234,7 @@ def test_auto_exposure_and_noise_by_day_and_night():
 
 def test_make_dataset_matches_a_replayed_world():
     n_nodes, days, period, stride, seed = 5, 0.25, 300.0, 4, 42
-    x, y = make_dataset(n_nodes, days, period, seed, stride=stride)
+    x, y = make_dataset("camera", n_nodes, days, period, 1, seed, stride=stride)
     n_steps = int(days * DAY_S // period)
     emit = list(range(0, n_steps, stride))
     assert x.shape == (len(emit) * n_nodes, N_PIXELS) and x.dtype == np.float32
@@ -255,9 +255,9 @@ def test_make_dataset_matches_a_replayed_world():
 
 
 def test_make_dataset_is_deterministic_per_seed():
-    a = make_dataset(3, 0.1, 600.0, 5)
-    b = make_dataset(3, 0.1, 600.0, 5)
-    c = make_dataset(3, 0.1, 600.0, 6)
+    a = make_dataset("camera", 3, 0.1, 600.0, 1, 5)
+    b = make_dataset("camera", 3, 0.1, 600.0, 1, 5)
+    c = make_dataset("camera", 3, 0.1, 600.0, 1, 6)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from twin.rng import NodeStream, child_seeds, stream_key
-from twin.world.heart import DAY_S, HeartParams, HeartWorld, make_dataset
+from twin.world.dataset import make_dataset
+from twin.world.heart import DAY_S, HeartParams, HeartWorld
 
 PERIOD_S = 300.0
 
@@ -251,23 +252,23 @@ def test_pvc_rate_matches_per_node_probability(run):
 
 
 def test_make_dataset_layout_and_determinism():
-    x, y = make_dataset(5, 0.1, PERIOD_S, 42)
+    x, y = make_dataset("heart", 5, 0.1, PERIOD_S, 1, 42)
     n_steps = int(0.1 * DAY_S // PERIOD_S)
     assert x.shape == (5 * n_steps, 256) and x.dtype == np.float32
     assert y.shape == (5 * n_steps,) and y.dtype == np.int64
-    x2, y2 = make_dataset(5, 0.1, PERIOD_S, 42)
+    x2, y2 = make_dataset("heart", 5, 0.1, PERIOD_S, 1, 42)
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(y, y2)
-    x3, _ = make_dataset(5, 0.1, PERIOD_S, 43)
+    x3, _ = make_dataset("heart", 5, 0.1, PERIOD_S, 1, 43)
     assert not np.array_equal(x, x3)
     # Stride keeps every other step of the same world.
-    xs, ys = make_dataset(5, 0.1, PERIOD_S, 42, stride=2)
+    xs, ys = make_dataset("heart", 5, 0.1, PERIOD_S, 1, 42, stride=2)
     np.testing.assert_array_equal(xs, x.reshape(n_steps, 5, 256)[::2].reshape(-1, 256))
     np.testing.assert_array_equal(ys, y.reshape(n_steps, 5)[::2].ravel())
 
 
 def test_make_dataset_matches_a_replayed_world():
-    x, y = make_dataset(4, 0.05, PERIOD_S, 7)
+    x, y = make_dataset("heart", 4, 0.05, PERIOD_S, 1, 7)
     ss_world, ss_stream, ss_phase = child_seeds(7, 3)
     phase = np.random.default_rng(ss_phase).uniform(0, PERIOD_S, 4)
     world = HeartWorld(

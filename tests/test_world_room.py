@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from twin.rng import NodeStream, child_seeds, stream_key
+from twin.world.dataset import make_dataset
 from twin.world.room import (
     DAY_S,
     HOUR_S,
     RoomParams,
     RoomWorld,
     _poisson,
-    make_dataset,
     saturation_vapour_density_g_m3,
 )
 
@@ -215,7 +215,7 @@ def test_daily_routine_by_room_kind(run):
     hour = (r["t"] % DAY_S) / HOUR_S
     day = np.floor((r["t"] - 4 * HOUR_S) / DAY_S)
     weekday = (day % 7) < 5
-    kind = np.broadcast_to(world.kind, truth.shape)
+    kind = np.broadcast_to(world.room_kind, truth.shape)
 
     def rate(mask):
         return truth[mask].mean()
@@ -255,7 +255,7 @@ def test_poisson_counts_have_poisson_moments():
 
 def test_make_dataset_layout_matches_a_replayed_world():
     n_nodes, days, window, stride, seed = 6, 1.0, 12, 3, 42
-    x, y = make_dataset(n_nodes, days, PERIOD_S, window, seed, stride=stride)
+    x, y = make_dataset("room", n_nodes, days, PERIOD_S, window, seed, stride=stride)
     n_steps = int(days * DAY_S // PERIOD_S)
     emit = [k for k in range(window - 1, n_steps) if (k - window + 1) % stride == 0]
     assert x.shape == (len(emit) * n_nodes, window * 5)
@@ -282,9 +282,9 @@ def test_make_dataset_layout_matches_a_replayed_world():
 
 
 def test_make_dataset_is_deterministic_per_seed():
-    a = make_dataset(3, 0.5, PERIOD_S, 12, 5)
-    b = make_dataset(3, 0.5, PERIOD_S, 12, 5)
-    c = make_dataset(3, 0.5, PERIOD_S, 12, 6)
+    a = make_dataset("room", 3, 0.5, PERIOD_S, 12, 5, stride=3)
+    b = make_dataset("room", 3, 0.5, PERIOD_S, 12, 5, stride=3)
+    c = make_dataset("room", 3, 0.5, PERIOD_S, 12, 6, stride=3)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])

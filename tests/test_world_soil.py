@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from twin.rng import NodeStream, child_seeds, stream_key
-from twin.world.soil import DAY_S, HOUR_S, SoilParams, SoilWorld, make_dataset
+from twin.world.dataset import make_dataset
+from twin.world.soil import DAY_S, HOUR_S, SoilParams, SoilWorld
 
 PERIOD_S = 1800.0
 
@@ -300,7 +301,7 @@ def test_reading_noise_has_configured_sd(run):
 
 def test_make_dataset_layout_matches_a_replayed_world():
     n_nodes, days, period, window, stride, seed = 6, 3.0, 900.0, 16, 4, 42
-    x, y = make_dataset(n_nodes, days, period, window, seed, stride=stride)
+    x, y = make_dataset("soil", n_nodes, days, period, window, seed, stride=stride)
     n_steps = int(days * DAY_S // period)
     emit = [k for k in range(window - 1, n_steps) if (k - window + 1) % stride == 0]
     assert x.shape == (len(emit) * n_nodes, window * 2)
@@ -335,7 +336,7 @@ def test_make_dataset_windows_overlap_by_stride():
     # Property independent of any replay: consecutive windows of a node share window - stride
     # readings, shifted by stride; even columns are moisture, odd ones temperature.
     n_nodes, window, stride = 4, 12, 3
-    x, _ = make_dataset(n_nodes, 2.0, 1800.0, window, 7, stride=stride)
+    x, _ = make_dataset("soil", n_nodes, 2.0, 1800.0, window, 7, stride=stride)
     rows = x.reshape(-1, n_nodes, window * 2)
     np.testing.assert_array_equal(rows[1:, :, : 2 * (window - stride)], rows[:-1, :, 2 * stride :])
     assert np.all((x[:, 0::2] > 0.0) & (x[:, 0::2] < 0.6))
@@ -343,9 +344,9 @@ def test_make_dataset_windows_overlap_by_stride():
 
 
 def test_make_dataset_is_deterministic_per_seed():
-    a = make_dataset(3, 1.0, 1800.0, 8, 5)
-    b = make_dataset(3, 1.0, 1800.0, 8, 5)
-    c = make_dataset(3, 1.0, 1800.0, 8, 6)
+    a = make_dataset("soil", 3, 1.0, 1800.0, 8, 5, stride=4)
+    b = make_dataset("soil", 3, 1.0, 1800.0, 8, 5, stride=4)
+    c = make_dataset("soil", 3, 1.0, 1800.0, 8, 6, stride=4)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])

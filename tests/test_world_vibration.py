@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from twin.rng import NodeStream, child_seeds, stream_key
-from twin.world.vibration import DAY_S, HOUR_S, VibrationParams, VibrationWorld, make_dataset
+from twin.world.dataset import make_dataset
+from twin.world.vibration import DAY_S, HOUR_S, VibrationParams, VibrationWorld
 
 PERIOD_S = 3600.0
 
@@ -259,13 +260,13 @@ def test_healthy_spectra_sit_above_the_sensor_floor(run):
 
 
 def test_make_dataset_layout_and_determinism():
-    x, y = make_dataset(5, 0.25, PERIOD_S, 42)
+    x, y = make_dataset("vibration", 5, 0.25, PERIOD_S, 1, 42)
     assert x.shape == (5 * 6, 64) and x.dtype == np.float32
     assert y.shape == (5 * 6,) and y.dtype == np.int64
-    x2, y2 = make_dataset(5, 0.25, PERIOD_S, 42)
+    x2, y2 = make_dataset("vibration", 5, 0.25, PERIOD_S, 1, 42)
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(y, y2)
-    assert not np.array_equal(x, make_dataset(5, 0.25, PERIOD_S, 43)[0])
+    assert not np.array_equal(x, make_dataset("vibration", 5, 0.25, PERIOD_S, 1, 43)[0])
     # Rows are step-major: the replayed world gives the same spectra.
     ss_world, ss_stream, ss_phase = child_seeds(42, 3)
     phase = np.random.default_rng(ss_phase).uniform(0, PERIOD_S, 5)

@@ -29,7 +29,7 @@ def meta() -> dict:
 
 @pytest.fixture(scope="module")
 def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
-    from twin.ml.zoo_keyword import heldout_data
+    from twin.training.keyword import heldout_data
 
     X, y = heldout_data(meta)  # the recorded held-out set, 14k windows, ~8 s
     return X.reshape(-1, *SHAPE), y
@@ -70,7 +70,7 @@ def test_metadata_matches_files(meta: dict) -> None:
     assert SOIL_KEYS <= set(meta)
     assert meta["name"] == "keyword_spotting"
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build keyword_spotting"
+    assert meta["build_command"] == "python -m twin.training keyword_spotting"
     assert meta["input_shape"] == [None, *SHAPE]
     assert meta["window_samples"] == 1 and len(meta["channels"]) == 490
     assert meta["period_s"] == 60
@@ -153,7 +153,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
 
 def test_small_build_runs_and_learns(tmp_path: Path, heldout) -> None:
     pytest.importorskip("torch")
-    from twin.ml.zoo_keyword import build
+    from twin.training.keyword import build
 
     m = build(tmp_path, small=True)  # 576 training windows, ~2 s plus torch start-up
     assert SOIL_KEYS <= set(m) and m["input_shape"] == [None, *SHAPE]

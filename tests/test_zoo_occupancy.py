@@ -28,7 +28,7 @@ def meta() -> dict:
 
 @pytest.fixture(scope="module")
 def heldout(meta: dict) -> tuple[np.ndarray, np.ndarray]:
-    from twin.ml.zoo_occupancy import heldout_data
+    from twin.training.occupancy import heldout_data
 
     return heldout_data(meta)  # the recorded held-out set, ~3 s
 
@@ -45,7 +45,7 @@ def _proba(sess: ort.InferenceSession, meta: dict, X: np.ndarray) -> np.ndarray:
 
 
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    # Independent of twin.ml.build's arithmetic.
+    # Independent of twin.training.common's arithmetic.
     y, pred = y.astype(bool), pred.astype(bool)
     tp = np.sum(y & pred)
     precision = tp / max(np.sum(pred), 1)
@@ -63,7 +63,7 @@ def test_metadata_matches_files(meta: dict) -> None:
     assert SOIL_KEYS <= set(meta)  # same metadata format as the reference model
     assert meta["name"] == "room_occupancy"
     assert meta["train_seed"] != meta["heldout_seed"]
-    assert meta["build_command"] == "python -m twin.ml.build room_occupancy"
+    assert meta["build_command"] == "python -m twin.training room_occupancy"
     assert meta["window_samples"] == 12 and meta["period_s"] == 300
     assert meta["channels"] == ["temp_c", "rh_pct", "co2_ppm", "pir_count", "light_lux"]
     assert meta["input_shape"] == [None, 60]
@@ -140,7 +140,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
 def test_small_rebuild_is_deterministic_and_useful(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("skl2onnx")
-    from twin.ml.zoo_occupancy import build
+    from twin.training.occupancy import build
 
     m = build(tmp_path / "a", small=True)  # ~3 s
     assert m["name"] == "room_occupancy" and SOIL_KEYS <= set(m)

@@ -5,7 +5,7 @@ Run from the repository: ``python -m twin.calibration`` (writes
 
 Data: ``tests/data/mlperf_tiny.csv``, one row per MLPerf Tiny result (board, core, clock,
 runtime, benchmark, latency, energy) copied from the published result logs. Work per op class
-comes from the four reference architectures built in :mod:`twin.ml.reference_models`.
+comes from the four reference architectures built in :mod:`twin.training.reference_models`.
 
 Model (see :mod:`twin.physics.compute`)::
 
@@ -148,7 +148,7 @@ def load_rows(path: Path = DATA) -> list[Row]:
 
 def benchmark_units() -> dict[str, dict[str, int]]:
     """Work per op class of each MLPerf Tiny benchmark model (and the ESP32 grayscale VWW)."""
-    from twin.ml import reference_models as rm
+    from twin.training import reference_models as rm
 
     models = rm.build_all()
     units = {name: analyse_graph(m).units_by_class() for name, m in models.items()}

@@ -30,8 +30,18 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, training_rows, versions
-from twin.world.heart import HeartParams, make_dataset
+from twin.training.common import (
+    DEFAULT_OUT,
+    binary_metrics,
+    sha256,
+    training_rows,
+    versions,
+)
+from twin.training.common import predict_proba as _predict
+from twin.training.quantize import CalibrationBatches
+from twin.training.quantize import quantize_int8 as _quantize
+from twin.world.dataset import make_dataset
+from twin.world.heart import HeartParams
 
 NAME = "heart_rhythm"
 PERIOD_S = 300.0
@@ -62,8 +72,7 @@ CONV_CHANNELS = (8, 16, 16, 16, 16)
 CONV_KERNELS = (7, 5, 5, 5, 5)
 CONV_STRIDES = (2, 2, 2, 2, 1)
 
-BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -222,68 +231,14 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None
     X_calib : numpy.ndarray
         Calibration windows ``(rows, 1, 256)`` float32 from the training data.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from twin.ml.build import _WindowReader
-
-    CalibrationDataReader.register(_WindowReader)
-    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
-        pre_path = Path(tmp) / "pre.onnx"
-        quant_pre_process(
-            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
-        )
-        quantize_static(
-            str(pre_path),
-            str(int8_path),
-            _WindowReader(X_calib, CALIBRATION_BATCH),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,  # one scale per output channel of each conv (CMSIS-NN scheme)
-            calibrate_method=CalibrationMethod.MinMax,
-        )
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    reader = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    # One scale per output channel of each conv (CMSIS-NN scheme).
+    _quantize(fp32_path, int8_path, reader, per_channel=True)
 
 
 def predict_proba(path: Path, X: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """P(arrhythmia) of each window, computed by onnxruntime on the model file.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        ONNX file (either variant).
-    X : numpy.ndarray
-        ``(rows, 256)`` windows.
-    batch : int
-        Rows per ``run`` call.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(rows,)`` float32 probabilities of the positive class.
-    """
-    sess = _session(path)
-    X = np.ascontiguousarray(X, dtype=np.float32).reshape(len(X), 1, N_SAMPLES)
-    out = [
-        sess.run([OUTPUT_NAME], {INPUT_NAME: X[i : i + batch]})[0][:, POSITIVE_INDEX]
-        for i in range(0, len(X), batch)
-    ]
-    return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+    """P(arrhythmia) of each ``(rows, 256)`` window, computed by onnxruntime on the file."""
+    return _predict(path, X, (1, N_SAMPLES), batch)
 
 
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
@@ -301,13 +256,11 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     dict
         The metadata written to ``heart_rhythm.json``.
     """
-    from twin.ml.build import binary_metrics
-
     size = SIZES[bool(small)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    X, y = make_dataset(size["nodes"], size["days"], PERIOD_S, TRAIN_SEED)
+    X, y = make_dataset("heart", size["nodes"], size["days"], PERIOD_S, 1, TRAIN_SEED)
     _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx].reshape(-1, 1, N_SAMPLES))
     t1 = time.perf_counter()
@@ -320,7 +273,9 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     export_onnx(net, fp32_path)
     quantize_int8(fp32_path, int8_path, X_calib)
 
-    Xh, yh = make_dataset(size["heldout_nodes"], size["heldout_days"], PERIOD_S, HELDOUT_SEED)
+    Xh, yh = make_dataset(
+        "heart", size["heldout_nodes"], size["heldout_days"], PERIOD_S, 1, HELDOUT_SEED
+    )
     variants = {}
     for key, path in (("int8", int8_path), ("fp32", fp32_path)):
         variants[key] = {
@@ -399,19 +354,3 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-def main() -> None:
-    """Command-line entry point: ``python -m twin.ml.zoo_heart`` rebuilds the shipped files."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    meta = build(DEFAULT_OUT)
-    for key, variant in meta["variants"].items():
-        m = variant["heldout"]
-        print(
-            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
-            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
-        )
-
-
-if __name__ == "__main__":
-    main()

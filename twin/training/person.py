@@ -40,16 +40,24 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from twin.ml.build import binary_metrics, predict_proba
-from twin.ml.zoo_common import sha256, training_rows, versions
-from twin.world.camera import SIDE_PX, CameraWorld, make_dataset
+from twin.training.common import (
+    DEFAULT_OUT,
+    binary_metrics,
+    predict_proba,
+    sha256,
+    training_rows,
+    versions,
+)
+from twin.training.quantize import CalibrationBatches
+from twin.training.quantize import quantize_int8 as _quantize
+from twin.world.camera import SIDE_PX, CameraWorld
+from twin.world.dataset import make_dataset
 
 NAME = "person_detection"
 INPUT_NAME = "window"
@@ -96,8 +104,7 @@ SMALL = {
     "cloud_epochs": 1,
 }
 
-BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -292,24 +299,6 @@ def to_onnx(net: Any, path: Path) -> None:
     )
 
 
-class _FrameReader:
-    """Calibration frames for the quantizer in fixed batches (a CalibrationDataReader)."""
-
-    def __init__(self, X: np.ndarray, batch: int) -> None:
-        X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
-        self._batches = [{INPUT_NAME: X[i : i + batch]} for i in range(0, len(X), batch)]
-        self._pos = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._pos >= len(self._batches):
-            return None
-        self._pos += 1
-        return self._batches[self._pos - 1]
-
-    def rewind(self) -> None:
-        self._pos = 0
-
-
 def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
     """Static int8 QDQ quantization (per-channel int8 weights, int8 activations, MinMax).
 
@@ -322,33 +311,11 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None
     X_calib : numpy.ndarray
         Calibration frames ``(rows, 1024)`` from the training data.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    CalibrationDataReader.register(_FrameReader)
-    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
-        pre_path = Path(tmp) / "pre.onnx"
-        quant_pre_process(
-            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
-        )
-        quantize_static(
-            str(pre_path),
-            str(int8_path),
-            _FrameReader(X_calib, CALIBRATION_BATCH),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            # Per-output-channel weight scales, as CMSIS-NN / TFLite Micro use for convolutions:
-            # depthwise filters of very different magnitudes share no single scale well.
-            per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+    X_calib = np.ascontiguousarray(X_calib, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
+    reader = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    # Per-output-channel weight scales, as CMSIS-NN / TFLite Micro use for convolutions:
+    # depthwise filters of very different magnitudes share no single scale well.
+    _quantize(fp32_path, int8_path, reader, per_channel=True)
 
 
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
@@ -380,7 +347,9 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    X, y = make_dataset(cfg["n_nodes"], cfg["days"], PERIOD_S, TRAIN_SEED, stride=STRIDE)
+    X, y = make_dataset(
+        "camera", cfg["n_nodes"], cfg["days"], PERIOD_S, 1, TRAIN_SEED, stride=STRIDE
+    )
     _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     t_data = time.perf_counter()
     net = train_network(X, y, epochs=cfg["epochs"])
@@ -399,8 +368,9 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     t_cloud = time.perf_counter() - t_cloud
 
     Xh, yh = make_dataset(
-        cfg["heldout_nodes"], cfg["heldout_days"], PERIOD_S, HELDOUT_SEED, stride=STRIDE
-    )
+        "camera", cfg["heldout_nodes"], cfg["heldout_days"], PERIOD_S, 1, HELDOUT_SEED,
+        stride=STRIDE,
+    )  # fmt: skip
     Xh4 = Xh.reshape(-1, *INPUT_SHAPE)
     variants = {}
     for key, path in (("int8", int8_path), ("fp32", fp32_path), ("cloud", cloud_path)):
@@ -508,19 +478,3 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-def main() -> None:
-    """Build the shipped person detection models into ``twin/zoo/`` and print the metrics."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    meta = build(DEFAULT_OUT)
-    for key, variant in meta["variants"].items():
-        m = variant["heldout"]
-        print(
-            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
-            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -39,9 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.build import binary_metrics
-from twin.ml.zoo_common import sha256, training_rows, versions
-from twin.world.audio import N_FRAMES, N_MFCC, AudioParams, AudioWorld, make_dataset
+from twin.training.common import binary_metrics, sha256, training_rows, versions
+from twin.training.common import predict_proba as _predict
+from twin.training.quantize import CalibrationBatches
+from twin.training.quantize import quantize_int8 as _quantize
+from twin.world.audio import N_FRAMES, N_MFCC, AudioParams, AudioWorld
+from twin.world.dataset import make_dataset
 
 NAME = "keyword_spotting"
 WINDOW_SAMPLES = 1  # one observation (a whole 1 s feature map) per decision
@@ -87,7 +89,7 @@ LEARNING_RATE = 3e-3
 CALIBRATION_ROWS = 2_000
 CALIBRATION_BATCH = 500
 
-BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -255,23 +257,6 @@ def export_onnx(model: Any, path: Path) -> None:
         )
 
 
-class _Reader:
-    """Calibration windows in fixed batches (onnxruntime CalibrationDataReader protocol)."""
-
-    def __init__(self, X: np.ndarray, batch: int) -> None:
-        self._batches = [{INPUT_NAME: X[i : i + batch]} for i in range(0, len(X), batch)]
-        self._pos = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._pos >= len(self._batches):
-            return None
-        self._pos += 1
-        return self._batches[self._pos - 1]
-
-    def rewind(self) -> None:
-        self._pos = 0
-
-
 def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
     """Static int8 QDQ quantization (per-channel conv weights, MinMax calibration).
 
@@ -284,62 +269,14 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None
     X_calib : numpy.ndarray
         Calibration inputs ``(rows, 1, 49, 10)`` float32.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    CalibrationDataReader.register(_Reader)
-    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
-        pre_path = Path(tmp) / "pre.onnx"
-        quant_pre_process(
-            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
-        )
-        quantize_static(
-            str(pre_path),
-            str(int8_path),
-            _Reader(np.ascontiguousarray(X_calib, dtype=np.float32), CALIBRATION_BATCH),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+    X_calib = np.ascontiguousarray(X_calib, dtype=np.float32)
+    reader = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    _quantize(fp32_path, int8_path, reader, per_channel=True)
 
 
 def predict_proba(path: Path, X: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """P(keyword) for each feature map, computed by onnxruntime (one thread).
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        ONNX model file (either variant).
-    X : numpy.ndarray
-        ``(rows, 490)`` or ``(rows, 1, 49, 10)`` feature maps.
-    batch : int
-        Rows per ``run`` call.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(rows,)`` float32 probabilities of the positive class.
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    X = np.ascontiguousarray(X, dtype=np.float32).reshape(-1, *INPUT_SHAPE)
-    out = [
-        sess.run([OUTPUT_NAME], {INPUT_NAME: X[i : i + batch]})[0][:, POSITIVE_INDEX]
-        for i in range(0, len(X), batch)
-    ]
-    return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
+    """P(keyword) for each ``(rows, 490)`` feature map, computed by onnxruntime (one thread)."""
+    return _predict(path, X, INPUT_SHAPE, batch)
 
 
 def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -357,8 +294,9 @@ def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """
     cfg = meta["heldout_data"]
     return make_dataset(
-        cfg["n_nodes"], cfg["days"], meta["period_s"], meta["heldout_seed"], stride=cfg["stride"]
-    )
+        "audio", cfg["n_nodes"], cfg["days"], meta["period_s"], 1, meta["heldout_seed"],
+        stride=cfg["stride"],
+    )  # fmt: skip
 
 
 def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
@@ -383,7 +321,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
 
     train_params = AudioParams(keyword_rate_mean=TRAIN_KEYWORD_RATE)
     X, y = make_dataset(
-        size["n_nodes"], size["days"], PERIOD_S, TRAIN_SEED, stride=size["stride"],
+        "audio", size["n_nodes"], size["days"], PERIOD_S, 1, TRAIN_SEED, stride=size["stride"],
         params=train_params,
     )  # fmt: skip
     t_data = time.perf_counter()
@@ -474,7 +412,7 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
         "kind": "mfcc",
         "ops": dsp.mfcc_ops(49, 240, 256, 40, 10),
         "description": "49 frames of 30 ms at 8 kHz (240 samples), Hann window, 256-point FFT, "
-        "40 mel bands, log, DCT to 10 coefficients (twin/world/audio.py features)",
+        "40 mel bands, log, DCT to 10 coefficients (twin.physics.dsp.mfcc)",
     }
     meta["variants"] = variants
     meta["versions"] = versions("torch")
@@ -488,11 +426,3 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from twin.ml.build import DEFAULT_OUT
-
-    for _key, _v in build(DEFAULT_OUT)["variants"].items():
-        print(_key, _v["file"], _v["bytes"], _v["heldout"])

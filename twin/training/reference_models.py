@@ -379,16 +379,6 @@ def build_all(seed: int = DEFAULT_SEED) -> dict[str, onnx.ModelProto]:
     return {key: build(seed=seed) for key, build in _BUILDERS.items()}
 
 
-class _BatchReader:
-    """onnxruntime calibration reader over a list of input batches."""
-
-    def __init__(self, input_name: str, batches: Iterable[np.ndarray]):
-        self._it = iter([{input_name: np.asarray(b, dtype=np.float32)} for b in batches])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._it, None)
-
-
 def quantize_int8(
     model: onnx.ModelProto, calibration_batches: Iterable[np.ndarray], per_channel: bool = True
 ) -> onnx.ModelProto:
@@ -416,25 +406,21 @@ def quantize_int8(
     onnx.ModelProto
         The QDQ model (QuantizeLinear/DequantizeLinear around the float ops, int8 weights).
     """
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from twin.training.quantize import CalibrationBatches
+    from twin.training.quantize import quantize_int8 as _quantize
 
     init_names = {i.name for i in model.graph.initializer}
     inputs = [i.name for i in model.graph.input if i.name not in init_names]
     if len(inputs) != 1:
         raise ValueError(f"quantize_int8 needs a single-input model, got inputs {inputs}")
+    reader = CalibrationBatches(
+        [{inputs[0]: np.asarray(b, dtype=np.float32)} for b in calibration_batches]
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        raw, src, dst = (Path(tmp) / f"{n}.onnx" for n in ("fp32", "fp32_pre", "int8"))
+        raw, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, raw)
-        quant_pre_process(str(raw), str(src), skip_optimization=True, skip_symbolic_shape=True)
-        quantize_static(
-            str(src),
-            str(dst),
-            _BatchReader(inputs[0], calibration_batches),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
+        _quantize(
+            raw, dst, reader, per_channel=per_channel,
             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
-        )
+        )  # fmt: skip
         return onnx.load(dst)

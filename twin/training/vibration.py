@@ -46,9 +46,18 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, training_rows, versions
 from twin.physics import dsp
-from twin.world.vibration import make_dataset
+from twin.training.common import (
+    DEFAULT_OUT,
+    binary_metrics,
+    session,
+    sha256,
+    training_rows,
+    versions,
+)
+from twin.training.quantize import CalibrationBatches
+from twin.training.quantize import quantize_int8 as _quantize
+from twin.world.dataset import make_dataset
 
 NAME = "machine_anomaly"
 PERIOD_S = 3600.0
@@ -76,8 +85,7 @@ LEARNING_RATE = 2e-3
 CALIBRATION_ROWS = 4_000
 CALIBRATION_BATCH = 500
 
-BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -242,46 +250,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> list
     list of str
         Nodes left in float (the score computation).
     """
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from twin.ml.build import _WindowReader
-
-    CalibrationDataReader.register(_WindowReader)
-    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
-        pre_path = Path(tmp) / "pre.onnx"
-        quant_pre_process(
-            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
-        )
-        excluded = _score_tail(onnx.load(str(pre_path)))
-        quantize_static(
-            str(pre_path),
-            str(int8_path),
-            _WindowReader(X_calib, CALIBRATION_BATCH),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=excluded,
-        )
-    return excluded
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    reader = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    return _quantize(fp32_path, int8_path, reader, per_channel=True, exclude=_score_tail)
 
 
 def predict_score(path: Path, X: np.ndarray, batch: int = 8192) -> np.ndarray:
@@ -301,7 +271,7 @@ def predict_score(path: Path, X: np.ndarray, batch: int = 8192) -> np.ndarray:
     numpy.ndarray
         ``(rows,)`` float32 scores.
     """
-    sess = _session(path)
+    sess = session(path)
     X = np.ascontiguousarray(X, dtype=np.float32)
     out = [
         sess.run([OUTPUT_NAME], {INPUT_NAME: X[i : i + batch]})[0][:, POSITIVE_INDEX]
@@ -327,13 +297,11 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     """
     import torch
 
-    from twin.ml.build import binary_metrics
-
     size = SIZES[bool(small)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    X, y = make_dataset(size["nodes"], size["days"], PERIOD_S, TRAIN_SEED)
+    X, y = make_dataset("vibration", size["nodes"], size["days"], PERIOD_S, 1, TRAIN_SEED)
     X_healthy = X[y == 0]
     _, _, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx])
@@ -349,7 +317,9 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     export_onnx(net, fp32_path)
     float_nodes = quantize_int8(fp32_path, int8_path, X_calib)
 
-    Xh, yh = make_dataset(size["heldout_nodes"], size["heldout_days"], PERIOD_S, HELDOUT_SEED)
+    Xh, yh = make_dataset(
+        "vibration", size["heldout_nodes"], size["heldout_days"], PERIOD_S, 1, HELDOUT_SEED
+    )
     variants = {}
     for key, path in (("int8", int8_path), ("fp32", fp32_path)):
         variants[key] = {
@@ -437,19 +407,3 @@ def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict[str, Any]:
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-def main() -> None:
-    """Command-line entry point: ``python -m twin.ml.zoo_vibration`` rebuilds the shipped files."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    meta = build(DEFAULT_OUT)
-    for key, variant in meta["variants"].items():
-        m = variant["heldout"]
-        print(
-            f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
-            f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  rows {m['rows']}"
-        )
-
-
-if __name__ == "__main__":
-    main()

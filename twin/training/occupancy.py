@@ -5,7 +5,7 @@ heating back in empty rooms. Input: the last 12 readings (1 h at 300 s) of air t
 relative humidity, CO2, PIR motion count and ambient light -- 60 features, oldest reading
 first, channels interleaved (the world :mod:`twin.world.room`). Output: P(occupied now).
 
-Same recipe as the soil reference (:mod:`twin.ml.build`): scikit-learn ``StandardScaler`` +
+Same recipe as the soil reference (:mod:`twin.training.soil`): scikit-learn ``StandardScaler`` +
 ``MLPClassifier(32, 16)``, skl2onnx with zipmap off and the scaler as plain Sub/Div, static
 int8 QDQ by onnxruntime (per-tensor int8 weights and activations, MinMax calibration on
 training rows), held-out metrics computed with onnxruntime on the shipped bytes.
@@ -25,9 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from twin.ml.build import binary_metrics, predict_proba, quantize_int8
-from twin.ml.zoo_common import sha256, training_rows, versions
-from twin.world.room import RoomWorld, make_dataset
+from twin.training.common import (
+    binary_metrics,
+    predict_proba,
+    sha256,
+    sorted_opsets,
+    training_rows,
+    versions,
+)
+from twin.training.quantize import CalibrationBatches, quantize_int8
+from twin.world.dataset import make_dataset
+from twin.world.room import RoomWorld
 
 NAME = "room_occupancy"
 WINDOW_SAMPLES = 12  # 1 h at 5 min: long enough to see CO2 build up or decay after a change
@@ -57,8 +65,9 @@ SIZES = {
 STRIDE = 3
 MAX_TRAIN_ROWS = 40_000
 CALIBRATION_ROWS = 4_000
+CALIBRATION_BATCH = 500
 
-BUILD_COMMAND = f"python -m twin.ml.build {NAME}"
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +126,7 @@ def to_onnx(pipeline: Any) -> Any:
     )
     if OUTPUT_NAME not in {o.name for o in model.graph.output}:
         raise RuntimeError("skl2onnx output names changed")
-    return model
+    return sorted_opsets(model)
 
 
 def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +144,7 @@ def heldout_data(meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """
     cfg = meta["heldout_data"]
     return make_dataset(
+        "room",
         cfg["n_nodes"],
         cfg["days"],
         meta["period_s"],
@@ -164,7 +174,9 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    X, y = make_dataset(size["n_nodes"], size["days"], PERIOD_S, WINDOW_SAMPLES, TRAIN_SEED, STRIDE)
+    X, y = make_dataset(
+        "room", size["n_nodes"], size["days"], PERIOD_S, WINDOW_SAMPLES, TRAIN_SEED, stride=STRIDE
+    )
     X_train, y_train, calib_idx = training_rows(X, y, TRAIN_SEED, CALIBRATION_ROWS, MAX_TRAIN_ROWS)
     X_calib = np.ascontiguousarray(X[calib_idx])
 
@@ -176,7 +188,8 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     fp32_path = out_dir / f"{NAME}_fp32.onnx"
     int8_path = out_dir / f"{NAME}_int8.onnx"
     onnx.save_model(to_onnx(pipeline), str(fp32_path))
-    quantize_int8(fp32_path, int8_path, X_calib)
+    calibration = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    quantize_int8(fp32_path, int8_path, calibration, per_channel=False)
 
     meta: dict[str, Any] = {
         "name": NAME,
@@ -251,11 +264,3 @@ def build(out_dir: Path, small: bool = False) -> dict[str, Any]:
     )
     (out_dir / f"{NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from twin.ml.build import DEFAULT_OUT
-
-    for _key, _v in build(DEFAULT_OUT)["variants"].items():
-        print(_key, _v["file"], _v["bytes"], _v["heldout"])

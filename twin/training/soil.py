@@ -1,6 +1,7 @@
-"""Reproducible builder of the shipped model zoo (soil irrigation classifier).
+"""Zoo builder: soil irrigation classifier (``soil_irrigation``), the reference recipe.
 
-Run ``python -m twin.ml.build [--out DIR]`` to regenerate ``twin/zoo/``:
+Run ``python -m twin.training soil_irrigation [--out DIR]`` to regenerate its files in
+``twin/zoo/``:
 
 * ``soil_irrigation_fp32.onnx`` -- scikit-learn ``StandardScaler`` + ``MLPClassifier(32, 16)``
   converted with skl2onnx;
@@ -20,18 +21,26 @@ Needs the ``train`` extra (scikit-learn, skl2onnx); the simulator itself only ne
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from twin.ml.zoo_common import sha256, training_rows, versions
-from twin.world.soil import make_dataset
+from twin.training.common import (
+    DEFAULT_OUT,
+    binary_metrics,
+    predict_proba,
+    sha256,
+    sorted_opsets,
+    training_rows,
+    versions,
+)
+from twin.training.quantize import CalibrationBatches
+from twin.training.quantize import quantize_int8 as _quantize
+from twin.world.dataset import make_dataset
 
 NAME = "soil_irrigation"
 WINDOW_SAMPLES = 96  # 24 h at 15 min: one full day/night ET cycle is visible to the model
@@ -60,8 +69,8 @@ MAX_TRAIN_ROWS = 40_000
 CALIBRATION_ROWS = 4_000
 CALIBRATION_BATCH = 500
 
-BUILD_COMMAND = "python -m twin.ml.build"
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "zoo"
+STRIDE = 4  # consecutive training windows of a zone share 92 of 96 readings
+BUILD_COMMAND = f"python -m twin.training {NAME}"
 
 log = logging.getLogger(__name__)
 
@@ -134,29 +143,11 @@ def to_onnx(pipeline: Any) -> Any:
     outputs = {o.name: o for o in model.graph.output}
     if OUTPUT_NAME not in outputs:
         raise RuntimeError(f"skl2onnx output names changed: {sorted(outputs)}")
-    return model
-
-
-class _WindowReader:
-    """Feeds calibration windows to the quantizer in fixed batches (CalibrationDataReader)."""
-
-    def __init__(self, X: np.ndarray, batch: int) -> None:
-        self._batches = [{INPUT_NAME: X[i : i + batch]} for i in range(0, len(X), batch)]
-        self._pos = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._pos >= len(self._batches):
-            return None
-        self._pos += 1
-        return self._batches[self._pos - 1]
-
-    def rewind(self) -> None:
-        # Some calibrators (e.g. percentile/entropy) make several passes; MinMax makes one.
-        self._pos = 0
+    return sorted_opsets(model)
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None:
-    """Quantize an fp32 model to static int8 QDQ with onnxruntime.
+    """Quantize an fp32 model to static int8 QDQ (per-tensor weights; see quantize.py).
 
     Parameters
     ----------
@@ -167,110 +158,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, X_calib: np.ndarray) -> None
     X_calib : numpy.ndarray
         Calibration windows (a few thousand training rows), float32.
     """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    # Register the reader as a virtual subclass: quantize_static checks isinstance, but
-    # importing onnxruntime.quantization at module level would slow down ``import twin.ml``.
-    CalibrationDataReader.register(_WindowReader)
-
-    with tempfile.TemporaryDirectory(prefix="twin-quant-") as tmp:
-        pre_path = Path(tmp) / "pre.onnx"
-        # ONNX shape inference gives the quantizer the tensor shapes it needs. Symbolic shape
-        # inference (needs sympy) is unnecessary: every dim but the batch is static. Graph
-        # optimisation is skipped so the quantized graph mirrors the float one node for node
-        # (easier to audit, and independent of the installed onnxruntime's optimiser).
-        quant_pre_process(
-            str(fp32_path), str(pre_path), skip_optimization=True, skip_symbolic_shape=True
-        )
-        quantize_static(
-            str(pre_path),
-            str(int8_path),
-            _WindowReader(X_calib, CALIBRATION_BATCH),
-            quant_format=QuantFormat.QDQ,
-            # Symmetric int8 weights, asymmetric int8 activations: the scheme of CMSIS-NN /
-            # TFLite-Micro kernels, so accuracy here approximates what a device would see.
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=False,
-            calibrate_method=CalibrationMethod.MinMax,  # deterministic, no histogram binning
-        )
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    # One thread: evaluation is tiny, and fixed threading avoids reduction-order differences.
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def predict_proba(path: Path, X: np.ndarray, batch: int = 8192) -> np.ndarray:
-    """P(needs irrigation) for each window, computed by onnxruntime.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        ONNX model file (either variant).
-    X : numpy.ndarray
-        Windows, ``(rows, 192)``.
-    batch : int
-        Rows per ``run`` call (bounds memory for large sets).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(rows,)`` float32 probabilities of the positive class.
-    """
-    sess = _session(path)
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    out = [
-        sess.run([OUTPUT_NAME], {INPUT_NAME: X[i : i + batch]})[0][:, POSITIVE_INDEX]
-        for i in range(0, len(X), batch)
-    ]
-    return np.concatenate(out) if out else np.empty(0, dtype=np.float32)
-
-
-def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | int]:
-    """Accuracy, precision, recall and F1 of the positive class.
-
-    Parameters
-    ----------
-    y_true, y_pred : numpy.ndarray
-        Labels and predictions (0/1 or bool).
-
-    Returns
-    -------
-    dict
-        ``accuracy``, ``precision``, ``recall``, ``f1``, ``positives_rate`` (of ``y_true``),
-        ``predicted_positives_rate`` and ``rows``. Undefined ratios are reported as 0.
-    """
-    y_true = np.asarray(y_true).astype(bool)
-    y_pred = np.asarray(y_pred).astype(bool)
-    tp = int(np.sum(y_true & y_pred))
-    fp = int(np.sum(~y_true & y_pred))
-    fn = int(np.sum(y_true & ~y_pred))
-    n = int(y_true.size)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "accuracy": round(float(np.mean(y_true == y_pred)), 6) if n else 0.0,
-        "precision": round(precision, 6),
-        "recall": round(recall, 6),
-        "f1": round(f1, 6),
-        "positives_rate": round(float(np.mean(y_true)), 6) if n else 0.0,
-        "predicted_positives_rate": round(float(np.mean(y_pred)), 6) if n else 0.0,
-        "rows": n,
-    }
+    reader = CalibrationBatches.of_rows(X_calib, INPUT_NAME, CALIBRATION_BATCH)
+    _quantize(fp32_path, int8_path, reader, per_channel=False)
 
 
 def evaluate(path: Path, X: np.ndarray, y: np.ndarray) -> dict[str, float | int]:
@@ -329,7 +218,7 @@ def build_soil_irrigation(
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    X, y = make_dataset(n_nodes, days, PERIOD_S, WINDOW_SAMPLES, seed)
+    X, y = make_dataset("soil", n_nodes, days, PERIOD_S, WINDOW_SAMPLES, seed, stride=STRIDE)
     # Seeded from the training seed so a different world also gets a different subsample, but
     # kept on a separate stream from the world itself (spawned child, not the same generator).
     X_train, y_train, calib_idx = training_rows(X, y, seed, CALIBRATION_ROWS, max_train_rows)
@@ -345,7 +234,9 @@ def build_soil_irrigation(
     onnx.save_model(to_onnx(pipeline), str(fp32_path))
     quantize_int8(fp32_path, int8_path, X_calib)
 
-    Xh, yh = make_dataset(heldout_nodes, heldout_days, PERIOD_S, WINDOW_SAMPLES, heldout_seed)
+    Xh, yh = make_dataset(
+        "soil", heldout_nodes, heldout_days, PERIOD_S, WINDOW_SAMPLES, heldout_seed, stride=STRIDE
+    )
     variants = {}
     for key, path in (("int8", int8_path), ("fp32", fp32_path)):
         variants[key] = {
@@ -417,64 +308,9 @@ def build_soil_irrigation(
     return meta
 
 
-# Every shipped workload: zoo name -> module with ``build(out_dir, small=False) -> metadata``.
-# The soil model is built here; the others live in twin/ml/zoo_<workload>.py. Torch-based
-# builders need the ``train`` extra plus ``pip install torch==2.13.0`` (CPU build).
-WORKLOADS = {
-    "soil_irrigation": "twin.ml.build",
-    "room_occupancy": "twin.ml.zoo_occupancy",
-    "heart_rhythm": "twin.ml.zoo_heart",
-    "keyword_spotting": "twin.ml.zoo_keyword",
-    "person_detection": "twin.ml.zoo_person",
-    "machine_anomaly": "twin.ml.zoo_vibration",
-}
-
-
 def build(out_dir: Path = DEFAULT_OUT, small: bool = False) -> dict:
     """Build the soil irrigation model (the interface every zoo builder shares)."""
     if small:
         return build_soil_irrigation(out_dir, n_nodes=20, days=20.0, heldout_nodes=10,
                                      heldout_days=20.0)  # fmt: skip
     return build_soil_irrigation(out_dir)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point: ``python -m twin.ml.build [NAME ...] [--out DIR]``.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Arguments (defaults to ``sys.argv[1:]``).
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m twin.ml.build", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "names", nargs="*", default=["soil_irrigation"],
-        help=f"zoo models to build, or 'all' (choices: {', '.join(WORKLOADS)})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})"
-    )
-    args = parser.parse_args(argv)
-    names = list(WORKLOADS) if args.names == ["all"] else args.names
-    unknown = [n for n in names if n not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown model(s) {unknown}; choose from {list(WORKLOADS)} or 'all'")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    import importlib
-
-    for name in names:
-        meta = importlib.import_module(WORKLOADS[name]).build(args.out)
-        print(name)
-        for key, variant in meta["variants"].items():
-            m = variant["heldout"]
-            print(
-                f"  {key}: {variant['file']} {variant['bytes']} B  acc {m['accuracy']:.4f}  "
-                f"prec {m['precision']:.4f}  rec {m['recall']:.4f}  f1 {m['f1']:.4f}  "
-                f"rows {m['rows']}"
-            )
-
-
-if __name__ == "__main__":
-    main()
