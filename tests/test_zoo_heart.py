@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from int8_kernels import fused_int8_saturates, session
+from int8_kernels import session
 from onnx import numpy_helper
 
 import twin
@@ -118,8 +118,8 @@ def test_engine_runner_accepts_flat_observations(meta: dict, heldout) -> None:
     assert model.input_features == 256
     X = heldout[0][:32]
     p, decision = model.predict(X)
-    # The runner keeps onnxruntime's default optimisation (fused int8 kernels).
-    expected = _probs(_session(ZOO / meta["variants"]["int8"]["file"], fused=True), meta, X)[:, 1]
+    # The runner runs Q/DQ unfused: the reference path, the same on every CPU.
+    expected = _probs(_session(ZOO / meta["variants"]["int8"]["file"]), meta, X)[:, 1]
     np.testing.assert_array_equal(p, expected)
     np.testing.assert_array_equal(decision, expected >= meta["threshold"])
 
@@ -153,18 +153,6 @@ def test_int8_tracks_fp32_on_same_windows(meta: dict, heldout, heldout_probs) ->
     pred = {v: heldout_probs[v] >= meta["threshold"] for v in VARIANTS}
     assert np.mean(pred["int8"] == pred["fp32"]) >= 0.99
     assert abs(_metrics(y, pred["int8"])["f1"] - _metrics(y, pred["fp32"])["f1"]) <= 0.02
-
-
-def test_fused_int8_kernels_track_the_reference(meta: dict, heldout, heldout_probs) -> None:
-    # What the engine runs: onnxruntime's fused integer kernels. Where their u8 x s8 pair sums
-    # saturate (x86 without VNNI, see int8_kernels.py) some windows flip: measured on an AMD
-    # EPYC with AVX2 only, 88 of 34,560 decisions (0.25 %), int8 recall 0.928 instead of the
-    # recorded 0.941. With exact int32 sums the recorded metrics, computed on the fused path,
-    # equal the reference ones to 6 decimals.
-    fused = _probs(_session(ZOO / meta["variants"]["int8"]["file"], fused=True), meta, heldout[0])
-    thr = meta["threshold"]
-    flipped = np.mean((fused[:, 1] >= thr) != (heldout_probs["int8"] >= thr))
-    assert flipped <= (0.01 if fused_int8_saturates() else 0.002)
 
 
 def test_int8_model_is_quantized(meta: dict) -> None:

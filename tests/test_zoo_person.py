@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from int8_kernels import fused_int8_saturates, session
+from int8_kernels import session
 from onnx import numpy_helper
 
 import twin
@@ -143,22 +143,6 @@ def test_model_is_useful_and_int8_tracks_fp32(meta: dict, heldout) -> None:
     # Paired comparison on identical frames: quantization changes few decisions.
     assert np.mean(pred["int8"] == pred["fp32"]) >= 0.97
     assert abs(m["int8"]["f1"] - m["fp32"]["f1"]) <= 0.02
-
-
-def test_fused_int8_kernels_track_the_reference(meta: dict, heldout) -> None:
-    # What the engine runs: onnxruntime's fused integer kernels. Where their u8 x s8 pair sums
-    # saturate (x86 without VNNI, see int8_kernels.py) some frames flip: measured on an AMD
-    # EPYC with AVX2 only, 195 of 12,000 decisions (1.6 %; int8 F1 0.732 instead of the
-    # recorded 0.734). With exact int32 sums the recorded metrics, computed on the fused path,
-    # equal the reference ones to 6 decimals.
-    X, _ = heldout
-    path = ZOO / meta["variants"]["int8"]["file"]
-    thr = meta["threshold"]
-    flipped = np.mean(
-        (_proba(_session(path, fused=True), meta, X) >= thr)
-        != (_proba(_session(path), meta, X) >= thr)
-    )
-    assert flipped <= (0.03 if fused_int8_saturates() else 0.002)
 
 
 def test_cloud_model_beats_the_device_model(meta: dict, heldout) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from int8_kernels import fused_int8_saturates, session
+from int8_kernels import session
 from onnx import numpy_helper
 
 import twin
@@ -107,8 +107,8 @@ def test_engine_runner_uses_score_and_threshold(meta: dict, heldout) -> None:
     assert model.input_features == 64
     X = heldout[0][:200]
     score, decision = model.predict(X)
-    # The runner keeps onnxruntime's default optimisation (fused int8 kernels).
-    expected = _scores(_session(ZOO / meta["variants"]["int8"]["file"], fused=True), meta, X)
+    # The runner runs Q/DQ unfused: the reference path, the same on every CPU.
+    expected = _scores(_session(ZOO / meta["variants"]["int8"]["file"]), meta, X)
     np.testing.assert_array_equal(score, expected[:, 0])
     np.testing.assert_array_equal(decision, expected[:, 0] >= meta["threshold"])
 
@@ -159,21 +159,6 @@ def test_int8_tracks_fp32_on_same_windows(meta: dict, heldout) -> None:
     healthy = y == 0
     rel = np.median(np.abs(s["int8"][healthy] / s["fp32"][healthy] - 1))
     assert rel < 0.05
-
-
-def test_fused_int8_kernels_track_the_reference(meta: dict, heldout) -> None:
-    # What the engine runs: onnxruntime's fused integer kernels. Where their u8 x s8 pair sums
-    # saturate (x86 without VNNI, see int8_kernels.py) this autoencoder's reconstruction error
-    # is wrecked: measured on an AMD EPYC with AVX2 only, 15,736 of 43,200 decisions (36 %)
-    # flip, int8 F1 0.572 instead of the recorded 0.793. With exact int32 sums the recorded
-    # metrics, computed on the fused path, equal the reference ones to 6 decimals.
-    if fused_int8_saturates():
-        pytest.xfail("onnxruntime's int8 kernels saturate on this CPU (x86 without VNNI)")
-    X, _ = heldout
-    path = ZOO / meta["variants"]["int8"]["file"]
-    thr = meta["threshold"]
-    fused = _scores(_session(path, fused=True), meta, X)[:, 0] >= thr
-    assert np.mean(fused != (_scores(_session(path), meta, X)[:, 0] >= thr)) <= 0.002
 
 
 def test_int8_model_is_quantized_and_scores_in_float(meta: dict) -> None:

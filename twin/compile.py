@@ -11,7 +11,6 @@ key path, as the YAML loader's are.
 from __future__ import annotations
 
 import functools
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,7 @@ from twin.plan import (
 )
 from twin.policies import BUILTIN, PolicyPlan, load_policy_class
 from twin.profiles import MAINS, Radio, load_profile
-
-# Worlds whose state the decision can change, and what it drives.
-ACTUATED_WORLDS = {"soil": "irrigation valve", "room": "heating setpoint"}
+from twin.world.registry import WorldSpec, world_kinds, world_spec
 
 
 def compile_scenario(
@@ -127,13 +124,12 @@ def _profile(kind: str, profile_id: str, file: str | None, key_path: str) -> Any
         raise ScenarioError(exc.message, file, key_path) from None
 
 
-def world_channels(kind: str) -> tuple[str, ...]:
-    """Channels a world's sensors read, in the order the engine feeds them to a model."""
-    module = importlib.import_module(f"twin.world.{kind}")
-    world = next(
-        v for k, v in vars(module).items() if k.endswith("World") and hasattr(v, "channels")
-    )
-    return tuple(world.channels)
+def _world(kind: str, file: str | None, key_path: str) -> WorldSpec:
+    """The world a group senses, from the registry (built-in, registered or a plug-in)."""
+    try:
+        return world_spec(kind)
+    except KeyError as exc:
+        raise ScenarioError(str(exc.args[0]), file, key_path) from None
 
 
 def _check_fault_targets(scenario: Scenario, file: str | None) -> None:
@@ -215,14 +211,16 @@ def _group_plan(
     profiles = _group_profiles(g, prefix, file)
     _check_radio_settings(scenario, name, g, profiles["radio"], file)
     world_kind = g.world or scenario.world.kind
-    if g.actuation and world_kind not in ACTUATED_WORLDS:
+    world = _world(world_kind, file, f"{prefix}.world" if g.world else "world.kind")
+    if g.actuation and world.actuator is None:
+        actuated = [k for k in world_kinds() if world_spec(k).actuator is not None]
         raise ScenarioError(
             f"world '{world_kind}' has no actuator to drive; actuation applies to "
-            f"{', '.join(sorted(ACTUATED_WORLDS))} (remove it or change the world)",
+            f"{', '.join(sorted(actuated))} (remove it or change the world)",
             file,
             f"{prefix}.actuation",
         )
-    source = _model_source(g, world_kind, base, prefix, file)
+    source = _model_source(g, world, base, prefix, file)
     max_payload = profiles["radio"].max_payload_bytes
     if max_payload < max(v for v in g.payload_bytes.model_dump().values() if v):
         raise ScenarioError(
@@ -286,9 +284,10 @@ def _group_plan(
     )
 
 
-def _model_source(g: Group, world_kind: str, base: Path, prefix: str, file) -> dict:
+def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> dict:
     """Model files, decision settings, window and channels: from the zoo or from paths."""
     m = g.model
+    world_kind = world.kind
     if m.zoo is None:
         device = (base / m.device_path).resolve()
         cloud = (base / (m.cloud_path or m.device_path)).resolve()
@@ -300,7 +299,7 @@ def _model_source(g: Group, world_kind: str, base: Path, prefix: str, file) -> d
             "device": device,
             "cloud": cloud,
             "window": 0,
-            "channels": world_channels(world_kind),
+            "channels": world.channels,
             "frontend_ops": 0.0,
             "decision": {k: getattr(m, k) for k in ("output", "positive_index", "threshold")},
         }

@@ -14,7 +14,6 @@ applies; the network never writes the group's state.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,24 +36,11 @@ from twin.sim.store import BACKLOG, MessageStore
 from twin.sim.timebins import TimeBins
 from twin.sim.uplink import HubUplink, Traffic
 from twin.sim.window import WindowBuffer
+from twin.world.registry import world_spec
 
 # Message kinds on the uplink (defined with the policies that send them), and one of the
 # fleet's own: a frame that only forwards stored messages (store-and-forward).
 KINDS = (READING, DECISION, HEARTBEAT, WINDOW, BATCH, BACKLOG)
-
-
-def _world_classes(kind: str) -> tuple[type, type]:
-    """The world class and its parameter class for a world kind."""
-    module, name = {
-        "soil": ("twin.world.soil", "Soil"),
-        "room": ("twin.world.room", "Room"),
-        "heart": ("twin.world.heart", "Heart"),
-        "audio": ("twin.world.audio", "Audio"),
-        "camera": ("twin.world.camera", "Camera"),
-        "vibration": ("twin.world.vibration", "Vibration"),
-    }[kind]
-    mod = importlib.import_module(module)
-    return getattr(mod, f"{name}World"), getattr(mod, f"{name}Params")
 
 
 @dataclass(frozen=True)
@@ -174,7 +160,8 @@ class FleetGroup:
         channels = len(plan.channels)
         self.window = plan.window_samples or self.model.input_features // channels
         self.window_features = self.window * channels
-        world_cls, params_cls = _world_classes(plan.world)
+        spec = world_spec(plan.world)
+        world_cls, params_cls = spec.world, spec.params
         # Closed loop: the decision acting after each sample drives the world's actuator.
         self.actuation = bool(plan.actuation)
         self.world = world_cls(

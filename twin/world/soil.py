@@ -40,8 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.arrays import runs
 from twin.rng import NodeStream
-from twin.sim.window import runs
 
 DAY_S = 86_400.0
 HOUR_S = 3_600.0
