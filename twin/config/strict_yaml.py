@@ -115,7 +115,10 @@ def parse(text: str, file: str | None = None) -> tuple[Any, dict[tuple, int]]:
         Invalid YAML (with line and column), a duplicate key (naming both lines), aliases
         that expand too far or contain themselves, or nesting deeper than :data:`MAX_DEPTH`.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader checks every character here
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, file) from None
     try:
         node = loader.get_single_node()
         if node is None:
