@@ -132,9 +132,11 @@ class IntervalAxis(_Strict):
 
 def _axis_kind(value: Any) -> str:
     # Chosen by shape, so a bad range reports the range's problem, not "should be a list".
-    if isinstance(value, dict) and ("low" in value or "high" in value):
+    if isinstance(value, IntervalAxis) or (
+        isinstance(value, dict) and ("low" in value or "high" in value)
+    ):
         return "interval"
-    return "range" if isinstance(value, dict) else "list"
+    return "range" if isinstance(value, (dict, RangeAxis)) else "list"
 
 
 _AXIS_TAGS = ("list", "range", "interval")

@@ -85,7 +85,7 @@ def _yaml(value: Any) -> str:
 # Segments pydantic adds to an error's location for union members and validators: they are
 # not keys the user wrote, so they stay out of the key path.
 _TAG_PREFIXES = ("function-", "constrained-", "literal[", "list[", "dict[", "union[")
-_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec"}
+_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec", "builtin"}
 # Tags of the discriminated fault union (faults.<i>.<kind>.<key> -> faults.<i>.<key>).
 _TYPE_TAGS |= {"gateway_outage", "cloud_outage", "loss_burst", "backhaul_spike", "brownout"}
 

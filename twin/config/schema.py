@@ -18,10 +18,12 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -451,7 +453,7 @@ class PolicySpec(_Strict):
         # everything and an infinite count overflows int().
         for key, value in _numbers(params):
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"params.{key} must be a finite number, got {value}")
+                raise ValueError(f"{key} must be a finite number, got {value}")
         return params
 
     @model_validator(mode="after")
@@ -461,6 +463,17 @@ class PolicySpec(_Strict):
         if self.module is not None and not self.class_name:
             raise ValueError("a policy from a module needs 'class'")
         return self
+
+
+def _policy_kind(value: Any) -> str:
+    # Chosen by shape, so a bad mapping reports its own problem, not "should be 'on_device'".
+    return "PolicySpec" if isinstance(value, (dict, PolicySpec)) else "builtin"
+
+
+PolicyEntry = Annotated[
+    Annotated[BuiltinPolicy, Tag("builtin")] | Annotated[PolicySpec, Tag("PolicySpec")],
+    Discriminator(_policy_kind),
+]
 
 
 def _numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -489,7 +502,7 @@ class Scenario(_Strict):
     )
     cloud: Cloud
     channel: Channel = Channel()
-    policies: Annotated[list[BuiltinPolicy | PolicySpec], Field(min_length=1)]
+    policies: Annotated[list[PolicyEntry], Field(min_length=1)]
     engine: Engine = Engine()
     faults: list[Fault] = Field(
         default_factory=list,
