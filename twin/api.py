@@ -369,7 +369,7 @@ def load_results(directory: str | Path) -> RunResult:
             raise TwinError(f"{d}: {what}; expected a results folder written by twin run")
     except OSError as exc:  # a symbolic-link loop, a permission
         raise TwinError(f"{d}: cannot read: {exc.strerror or exc}") from None
-    if not (d / "summary.json").exists() and (d / "study.json").exists():
+    if (d / "study.json").exists() and (d / "runs.jsonl").exists():
         raise TwinError(
             f"{d}: a study folder (twin sweep), not a run's results; its report is "
             f"{d / 'report.html'} (twin sweep STUDY --out {d} --resume renders it again)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from twin.errors import TwinError
+from twin.errors import ScenarioError, TwinError
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +36,10 @@ def printable(text: str) -> str:
 
 
 def _fail(exc: TwinError) -> None:
-    typer.echo("error: " + printable(str(exc)).strip(), err=True)
+    text = str(exc)
+    if isinstance(exc, ScenarioError) and exc.file is None and exc.key_path is None:
+        text = exc.message  # not from a scenario file (twin profile's model or board)
+    typer.echo("error: " + printable(text).strip(), err=True)
     raise typer.Exit(code=2)
 
 
