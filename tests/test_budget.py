@@ -91,7 +91,7 @@ def test_a_long_horizon_names_the_horizon_and_the_fleet(farm_dict):
     d = _with(_with(farm_dict, "world.horizon_days", 36_500), "groups.soil.count", 20_000)
     with pytest.raises(BudgetError, match="shorter world.horizon_days") as info:
         check(scenario_from_dict(d))
-    assert info.value.key_path == "groups.soil.count" and "take at least" in info.value.message
+    assert info.value.key_path == "groups.soil.count" and "at least" in info.value.message
 
 
 def test_a_sampling_period_of_a_microsecond_names_the_period(farm_dict):
