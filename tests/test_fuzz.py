@@ -202,8 +202,17 @@ def test_numbers_at_the_edges_get_a_clean_answer(tmp_path_factory, edits):
 RUNS = settings(FUZZ, max_examples=max(EXAMPLES // 5, 3), deadline=60_000)
 
 
+# The original value scaled: mostly still valid, so the run below is reached more often.
+SCALES = st.sampled_from([0.0, 1e-9, 1e-3, 0.1, 0.5, 2.0, 10.0, 1e3, 1e6, 1e9])
+
+
 @RUNS
-@given(edits=st.lists(st.tuples(st.sampled_from(NUMBERS), EDGES), min_size=1, max_size=2))
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(NUMBERS), st.one_of(EDGES, SCALES.map(lambda f: ("x", f)))),
+        min_size=1, max_size=2,
+    )
+)  # fmt: skip
 def test_what_validate_accepts_runs(tmp_path_factory, edits):
     """Small enough to run (the budget's high estimate under 20 s): it must run cleanly."""
     from twin.budget import estimate
@@ -214,6 +223,9 @@ def test_what_validate_accepts_runs(tmp_path_factory, edits):
         node = d
         for key in path[:-1]:
             node = node[key]
+        if isinstance(value, tuple):  # ("x", factor): the value it replaces, scaled
+            old = node[path[-1]]
+            value = type(old)(old * value[1]) if isinstance(old, (int, float)) else old
         node[path[-1]] = value
     tmp = tmp_path_factory.mktemp("r")
     (tmp / "s.yaml").write_text(yaml.safe_dump(d))

@@ -364,11 +364,14 @@ def load_results(directory: str | Path) -> RunResult:
     """
     d = Path(directory)
     try:
-        if not d.is_dir():
-            what = "no such folder" if not d.exists() else "not a folder"
-            raise TwinError(f"{d}: {what}; expected a results folder written by twin run")
+        d.stat()
+    except FileNotFoundError:
+        what = "a symbolic link to nothing" if d.is_symlink() else "no such folder"
+        raise TwinError(f"{d}: {what}; expected a results folder written by twin run") from None
     except OSError as exc:  # a symbolic-link loop, a permission
         raise TwinError(f"{d}: cannot read: {exc.strerror or exc}") from None
+    if not d.is_dir():
+        raise TwinError(f"{d}: not a folder; expected a results folder written by twin run")
     if (d / "study.json").exists() and (d / "runs.jsonl").exists():
         raise TwinError(
             f"{d}: a study folder (twin sweep), not a run's results; its report is "

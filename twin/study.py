@@ -269,7 +269,7 @@ def load_study(path: str | Path) -> tuple[StudySpec, Path]:
             loc = loc[:2] + loc[3:]  # the axis kind twin chose is not a key the user wrote
         line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
         where = ".".join(str(p) for p in loc)
-        message = _explain(err, _field_names(StudySpec))
+        message = _explain(err, _field_names(StudySpec), set(StudySpec.model_fields))
         raise ScenarioError(message, str(path), where or None, line) from None
     scenario = (path.parent / spec.scenario).resolve()
     if not scenario.is_file():

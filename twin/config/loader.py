@@ -42,13 +42,14 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
-def _explain(err: dict, vocabulary: set[str]) -> str:
+def _explain(err: dict, vocabulary: set[str], top: set[str] | None = None) -> str:
+    """One validation error in the user's words; ``top``: the file's own top-level keys."""
     kind = err["type"]
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        if len(loc) == 1:  # a top-level key: only the scenario's own keys are candidates
-            vocabulary = set(Scenario.model_fields)
+        if len(loc) == 1:  # a top-level key: only the file's own keys are candidates
+            vocabulary = top if top is not None else set(Scenario.model_fields)
         close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{key}'{hint}"
