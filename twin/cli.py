@@ -310,10 +310,14 @@ _SCHEDULER = re.compile(r"^(tcp|tls|ws|wss|ucx)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.
 
 def _check_sweep_options(workers: int | None, dask_local: int | None, scheduler: str | None):
     """Workers and Dask options, refused before the study file is read."""
-    if workers is not None and workers < 1:
-        _refuse(f"--workers must be at least 1, got {workers}")
-    if dask_local is not None and dask_local < 1:
-        _refuse(f"--dask-local must be at least 1 worker, got {dask_local}")
+    import os
+
+    # Each worker is a Python process with numpy and onnxruntime loaded (~150 MB): far more
+    # of them than cores only competes for the cores and exhausts memory.
+    cores = os.cpu_count() or 1
+    for flag, n in (("--workers", workers), ("--dask-local", dask_local)):
+        if n is not None and not 1 <= n <= 8 * cores:
+            _refuse(f"{flag} must be between 1 and {8 * cores} ({cores} cores x 8), got {n}")
     if scheduler is not None:
         m = _SCHEDULER.match(scheduler)
         if m is None or not 1 <= int(m.group(3)) <= 65535:
