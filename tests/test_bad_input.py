@@ -349,6 +349,16 @@ def _resume_damaged(tmp: Path) -> list[str]:
     return ["sweep", str(tmp / "study.yaml"), "-o", str(out), "--resume", "--in-process"]
 
 
+def _wrong_types(out: Path) -> None:
+    """Every result value replaced by text: the files parse, the report cannot read them."""
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    for r in summary["results"]:
+        r.update({k: "x" for k in r if k not in ("policy", "group")})
+    (out / "summary.json").write_text(json.dumps(summary))
+
+
 def _report(damage: Callable[[Path], None]) -> Callable[[Path], list[str]]:
     return lambda tmp: ["report", str(_copy("results", tmp, damage))]
 
@@ -419,6 +429,8 @@ COMMAND_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("twin report with a foreign summary.json",
      _report(_edit("summary.json", lambda t: '{"hello": "world"}')),
      "not a twin run summary"),
+    ("twin report with values of the wrong type", _report(_wrong_types),
+     "cannot render these results"),
     ("twin compare with a file for a folder",
      lambda t: ["compare", str(_copy("results", t)), str(_scenario(t))], "not a folder"),
 ]  # fmt: skip

@@ -309,3 +309,49 @@ def test_mutated_studies_get_a_clean_answer(tmp_path_factory, edits):
         return
     assert spec.size * len(spec.seed_list) <= MAX_RUNS
     assert all(isinstance(s, int) and not isinstance(s, bool) for s in spec.seed_list)
+
+
+_RESULTS: list = []
+
+
+def _results_folder() -> Path:
+    """A small run's results folder, made once per session."""
+    import tempfile
+
+    if not _RESULTS:
+        root = Path(tempfile.mkdtemp(prefix="twin-fuzz-results-"))
+        d = copy.deepcopy(SMALL)
+        (root / "s.yaml").write_text(yaml.safe_dump(d))
+        res = runner.invoke(app, ["run", str(root / "s.yaml"), "-o", str(root / "out")])
+        assert res.exit_code == 0, res.output
+        _RESULTS.append(root / "out")
+    return _RESULTS[0]
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 5, 5), deadline=30_000)
+@given(data=st.data())
+def test_damaged_results_folders_get_a_clean_answer(tmp_path_factory, data):
+    """twin report on an edited summary.json: a report, or one error line naming the folder."""
+    import json
+    import shutil
+
+    tmp = tmp_path_factory.mktemp("res")
+    out = tmp / "out"
+    shutil.copytree(_results_folder(), out)
+    summary = json.loads((out / "summary.json").read_text())
+    paths = _paths(summary)
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        value = data.draw(st.one_of(st.just(KeyError), LEAF))
+        node = summary
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            if value is KeyError:
+                del node[path[-1]]
+            else:
+                node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    (out / "summary.json").write_text(json.dumps(summary))
+    _check(runner.invoke(app, ["report", str(out), "-o", str(tmp / "r.html")]))

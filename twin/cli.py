@@ -171,6 +171,10 @@ def run(
     typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
 
 
+# What a value of the wrong type raises deep in the report (a dict where text was, ...).
+_RENDER_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError)
+
+
 class _damaged:
     """Results that load but cannot be rendered: edited files, or another twin's layout.
 
@@ -186,7 +190,7 @@ class _damaged:
         return None
 
     def __exit__(self, kind, exc, tb) -> None:
-        if kind is not None and issubclass(kind, (KeyError, TypeError, ValueError, IndexError)):
+        if kind is not None and issubclass(kind, _RENDER_ERRORS):
             where = ", ".join(str(f) for f in self.folders)
             raise TwinError(
                 f"{where}: cannot render these results ({kind.__name__}: {exc}); were their "
