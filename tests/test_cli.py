@@ -226,3 +226,55 @@ def test_scenario_name_cannot_steer_results_outside_results(
     assert len(made) == 1
     assert made[0].parent.parent == work / "results"
     assert sorted(p.name for p in work.iterdir()) == ["results", "scenario.yaml"]
+
+
+def test_control_characters_never_reach_the_terminal():
+    from twin.cli import printable
+
+    assert printable("a\x1b[2Jb") == "a\\x1b[2Jb"  # clear-screen escape, shown not sent
+    assert printable("evil\u202eexe.yaml") == "evil\\u202eexe.yaml"  # bidi override
+    assert printable("line one\n  line two\ttab") == "line one line two tab"
+    assert printable("naïve 温度 ok") == "naïve 温度 ok"  # printable text is kept
+
+
+def test_a_name_with_an_escape_sequence_is_shown_escaped(tmp_path, small_farm):
+    d = copy.deepcopy(small_farm)
+    d["name"] = "farm\x1b]0;pwned\x07"
+    d["world"]["horizon_days"] = 0.1
+    res = runner.invoke(app, ["run", str(_write(tmp_path, d)), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "\x07" not in res.output
+    assert "farm\\x1b]0;pwned\\x07" in res.output
+
+
+def _interrupt(cmd: list[str], when) -> subprocess.CompletedProcess:
+    """Run a twin command and Ctrl-C it (SIGINT to its process group) once ``when()``."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not when() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def test_ctrl_c_during_a_run_says_nothing_was_written(tmp_path, farm_dict):
+    import time
+
+    scenario = _write(tmp_path, farm_dict)  # 500 nodes x 30 days: long enough to interrupt
+    before = scenario.read_bytes()
+    started = time.monotonic()
+    res = _interrupt(["run", str(scenario), "-o", str(tmp_path / "out")],
+                     lambda: time.monotonic() - started > 4)  # fmt: skip
+    assert res.returncode == 130, res.stderr
+    assert res.stderr.strip().startswith("interrupted: nothing was written")
+    assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))
+    assert scenario.read_bytes() == before

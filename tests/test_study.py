@@ -233,3 +233,78 @@ def test_examples_run_at_small_size(tmp_path):
         )  # fmt: skip
         assert res.returncode == 0, (script.name, res.stderr[-2000:])
         assert res.stdout.strip(), script.name
+
+
+def _interrupt(cmd: list[str], when) -> subprocess.CompletedProcess:
+    """Run a twin command and Ctrl-C it (SIGINT to its process group) once ``when()``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not when() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(tmp_path, reference):
+    _, expected = reference
+    study = _write_study(tmp_path)
+    out = tmp_path / "out"
+    journal = out / "runs.jsonl"
+
+    def some_done() -> bool:
+        return journal.exists() and len(journal.read_text().splitlines()) >= 3
+
+    res = _interrupt(["sweep", str(study), "-o", str(out), "--in-process"], some_done)
+    assert res.returncode == 130, res.stderr
+    kept = len(journal.read_text().splitlines())
+    assert res.stderr.strip() == (
+        f"interrupted: {kept} finished run(s) are kept in {journal}; finish the study with: "
+        f"twin sweep {study} --out {out} --resume"
+    )
+    res = runner.invoke(app, ["sweep", str(study), "-o", str(out), "--in-process", "--resume"])
+    assert res.exit_code == 0, res.output
+    assert (out / "study.csv").read_text() == expected
+
+
+def _journal(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "runs.jsonl"
+    path.write_text(text)
+    return path
+
+
+def test_the_journal_drops_a_torn_last_line_and_names_a_damaged_one(tmp_path):
+    rec = {"key": "k1", "run": "c0-s1", "config": 0, "seed": 1, "params": {}, "status": "ok",
+           "error": None, "records": [], "wall_time_s": 1.0}  # fmt: skip
+    good = json.dumps(rec) + "\n"
+    # Killed while writing the last line: dropped, that run runs again.
+    assert set(st._read_done(_journal(tmp_path, good + good[:30]))) == {"k1"}
+    # The same bytes followed by a newline were written whole and then damaged.
+    for text, line, what in [
+        (good[:30] + "\n" + good, 1, "not JSON"),
+        (good + json.dumps({**rec, "seed": True}) + "\n", 2, "'seed' is missing or not a int"),
+        (good + json.dumps({**rec, "records": [1]}) + "\n", 2, "'records' holds something"),
+        (good + "[1, 2]\n", 2, "not a JSON object"),
+    ]:
+        with pytest.raises(st.TwinError, match=rf"runs.jsonl:{line}: damaged run record: {what}"):
+            st._read_done(_journal(tmp_path, text))
+
+
+def test_study_sizes_are_counted_without_listing_them():
+    grid = st.StudySpec(
+        name="x", scenario="s.yaml",
+        parameters={"a": {"start": 0, "stop": 999, "step": 1}, "b": [1, 2]},
+        seeds={"count": 500},
+    )  # fmt: skip
+    assert grid.size == 2000 and grid.size * len(grid.seed_list) == st.MAX_RUNS
+    with pytest.raises(ValueError, match="over the limit of 1,000,000"):
+        st.StudySpec(name="x", scenario="s.yaml", parameters=grid.parameters,
+                     seeds={"count": 501})  # fmt: skip
+    with pytest.raises(ValueError, match="less than or equal to 1000000"):
+        st.StudySpec(name="x", scenario="s.yaml", sampling="lhs", samples=10**7,
+                     parameters={"a": {"low": 0, "high": 1}})  # fmt: skip
+    with pytest.raises(ValueError, match="valid integer"):
+        st.StudySpec(name="x", scenario="s.yaml", parameters={"a": [1]}, seeds=[True])

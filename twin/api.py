@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.budget import check as check_budget
+from twin.budget import estimate as estimate_budget
 from twin.compile import compile_scenario
+from twin.config.loader import as_scenario
 from twin.config.schema import Scenario
 from twin.errors import ScenarioError, TwinError
 from twin.physics.compute import inference_cost
@@ -180,18 +183,34 @@ def compare(results: list[RunResult], labels: list[str]) -> RunResult:
     return RunResult(summary, merged["nodes"], merged["timeseries"], merged["hist"], manifest)
 
 
-def validate(scenario: Scenario | str | Path | dict) -> str:
+def validate(scenario: Scenario | str | Path | dict, budget: bool = True) -> str:
     """Check a scenario as :func:`run` would, without simulating. Returns a one-line summary.
+
+    The summary ends with the run's estimate (node-samples, memory, wall time: see
+    :mod:`twin.budget`).
+
+    Parameters
+    ----------
+    scenario : Scenario, path or dict
+        What to check.
+    budget : bool
+        Refuse a scenario too large to run on this machine, as :func:`run` does.
 
     Raises
     ------
     ScenarioError
         On the first problem, with file, line and key path.
+    BudgetError
+        If ``budget`` and the run would exceed :data:`twin.budget.DEFAULT_LIMITS`.
     """
+    scenario = as_scenario(scenario)
+    if budget:
+        check_budget(scenario)  # before compiling: it draws the fault intervals
     plan = compile_scenario(scenario)
+    cost = check_budget(plan) if budget else estimate_budget(plan)
     return (
         f"{len(plan.groups)} group(s), {plan.nodes:,} nodes, {plan.horizon_s / 86_400:g} days, "
-        f"policies {', '.join(plan.policy_names)}"
+        f"policies {', '.join(plan.policy_names)}; {cost.summary()}"
     )
 
 
@@ -201,6 +220,7 @@ def run(
     batch_window_s: float | None = None,
     base_dir: str | Path | None = None,
     record_events: bool = False,
+    budget: bool = True,
 ) -> RunResult:
     """Run every policy of a scenario.
 
@@ -220,11 +240,16 @@ def run(
     record_events : bool
         Keep every sample and decision delivery (``RunResult.events``); for small runs, at
         most ``MAX_EVENT_SAMPLES`` node-samples over all policies.
+    budget : bool
+        Refuse a run estimated to exceed :data:`twin.budget.DEFAULT_LIMITS` (memory, wall
+        time, time-series rows, fault intervals) before it starts; False runs it anyway.
 
     Raises
     ------
     ScenarioError
         If the scenario, a profile or a model file is invalid.
+    BudgetError
+        If ``budget`` and the run would not fit (the message names the key to change).
     TwinError
         If events are asked for a run too large to log them.
     """
@@ -233,9 +258,14 @@ def run(
             raise TwinError("a compiled plan is run as it is: compile it with the overrides")
         plan = scenario
     else:
+        scenario = as_scenario(scenario)
+        if budget:
+            check_budget(scenario)  # before compiling: it draws the fault intervals
         plan = compile_scenario(
             scenario, seed=seed, batch_window_s=batch_window_s, base_dir=base_dir
         )
+    if budget:
+        check_budget(plan)
     if record_events:
         expected = len(plan.policies) * sum(
             g.count * plan.horizon_s / g.sampling_period_s for g in plan.groups
@@ -325,24 +355,78 @@ def load_results(directory: str | Path) -> RunResult:
     Raises
     ------
     TwinError
-        If a file is missing or unreadable (the message names it).
+        If the folder is missing, not a folder, a study's folder, or a file in it is
+        missing, unreadable, not what twin wrote (JSON or CSV damaged, a table cut short,
+        a summary without its results): the message names the file and what is wrong.
     """
     d = Path(directory)
     try:
-        summary = json.loads((d / "summary.json").read_text())
-        manifest = json.loads((d / "manifest.json").read_text())
-        hist = json.loads((d / "latency_hist.json").read_text())
-        tables = {}
-        for name in ("nodes", "timeseries"):
-            with (d / f"{name}.csv").open(newline="") as fh:
-                tables[name] = [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-    except FileNotFoundError as exc:
+        d.stat()
+    except FileNotFoundError:
+        what = "a symbolic link to nothing" if d.is_symlink() else "no such folder"
+        raise TwinError(f"{d}: {what}; expected a results folder written by twin run") from None
+    except OSError as exc:  # a symbolic-link loop, a permission
+        raise TwinError(f"{d}: cannot read: {exc.strerror or exc}") from None
+    if not d.is_dir():
+        raise TwinError(f"{d}: not a folder; expected a results folder written by twin run")
+    if (d / "study.json").exists() and (d / "runs.jsonl").exists():
         raise TwinError(
-            f"{d}: not a complete twin results directory ({exc.filename} missing)"
+            f"{d}: a study folder (twin sweep), not a run's results; its report is "
+            f"{d / 'report.html'} (twin sweep STUDY --out {d} --resume renders it again)"
+        )
+    summary = _read_json(d / "summary.json", dict)
+    manifest = _read_json(d / "manifest.json", dict)
+    hist = _read_json(d / "latency_hist.json", list)
+    results = summary.get("results")
+    if not isinstance(summary.get("scenario"), dict) or not isinstance(results, list):
+        raise TwinError(f"{d / 'summary.json'}: not a twin run summary (no scenario or results)")
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or not {"policy", "group"} <= set(r):
+            raise TwinError(f"{d / 'summary.json'}: results[{i}] has no policy and group")
+    return RunResult(
+        summary, _read_csv(d / "nodes.csv"), _read_csv(d / "timeseries.csv"), hist, manifest
+    )
+
+
+def _read_json(path: Path, kind: type) -> Any:
+    """One JSON file of a results folder; what is wrong with it, named."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise TwinError(
+            f"{path.parent}: not a complete twin results directory ({path.name} missing)"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TwinError(f"{d}: cannot read results: {exc}") from None
-    return RunResult(summary, tables["nodes"], tables["timeseries"], hist, manifest)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TwinError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise TwinError(
+            f"{path}:{exc.lineno}: damaged JSON ({exc.msg}, column {exc.colno})"
+        ) from None
+    if not isinstance(value, kind):
+        raise TwinError(f"{path}: expected a JSON {kind.__name__}, found a {type(value).__name__}")
+    return value
+
+
+def _read_csv(path: Path) -> list[dict]:
+    """One CSV table of a results folder: every row as long as the header, values typed."""
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                if None in row or None in row.values():  # a row longer or shorter than the header
+                    raise TwinError(
+                        f"{path}:{reader.line_num}: damaged table: {len(reader.fieldnames)} "
+                        "columns in the header, not in this row"
+                    )
+                rows.append({k: _cell(v) for k, v in row.items()})
+    except FileNotFoundError:
+        raise TwinError(
+            f"{path.parent}: not a complete twin results directory ({path.name} missing)"
+        ) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise TwinError(f"{path}: cannot read: {exc}") from None
+    return rows
 
 
 def write_report(result: RunResult, path: str | Path) -> Path:

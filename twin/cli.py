@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from pathlib import Path
 
 import typer
 
-from twin.errors import TwinError
+from twin.errors import ScenarioError, TwinError
 
 app = typer.Typer(
     add_completion=False,
@@ -21,10 +23,35 @@ def _root() -> None:
     """Decide on the device, in the cloud, or both: simulate a fleet and compare policies."""
 
 
+def printable(text: str) -> str:
+    r"""Text from a scenario or a parser, made safe for a terminal, on one line.
+
+    Runs of spaces, tabs and newlines become one space (parsers' messages span lines);
+    every other control or format character (an escape sequence that would recolour or
+    clear the terminal, a bidirectional override that would reorder the line) is shown
+    escaped, as ``\x1b`` or ``\u202e``.
+    """
+    text = re.sub(r"[ \t\n\r]+", " ", text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _fail(exc: TwinError) -> None:
-    # One line, whatever a parser below us put in its message (ONNX checker, YAML reader).
-    typer.echo("error: " + " ".join(str(exc).split()), err=True)
+    text = str(exc)
+    if isinstance(exc, ScenarioError) and exc.file is None and exc.key_path is None:
+        text = exc.message  # not from a scenario file (twin profile's model or board)
+    typer.echo("error: " + printable(text).strip(), err=True)
     raise typer.Exit(code=2)
+
+
+def _refuse(message: str) -> None:
+    """A bad command-line option: one error line, exit 2 (before anything is read)."""
+    _fail(TwinError(message))
+
+
+def _interrupted(what: str) -> None:
+    """Ctrl-C: say what was kept and how to go on, exit 130 (the shell's code for SIGINT)."""
+    typer.echo(f"interrupted: {printable(what)}", err=True)
+    raise typer.Exit(code=130)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -39,11 +66,13 @@ def _print_table(summary: dict) -> None:
 
     results = summary["results"]
     seed = summary["scenario"].get("seed")
-    title = f"twin: {summary['scenario']['name']}" + ("" if seed is None else f" (seed {seed})")
-    table = Table(title=title)
+    name = printable(str(summary["scenario"]["name"]))
+    title = f"twin: {name}" + ("" if seed is None else f" (seed {seed})")
+    table = Table(title=escape(title))
     table.add_column("metric")
     for r in results:
-        table.add_column(escape(f"{r['policy']}\n{r['group']}"), justify="right")
+        policy, group = printable(str(r["policy"])), printable(str(r["group"]))
+        table.add_column(escape(f"{policy}\n{group}"), justify="right")
 
     def life(r: dict) -> str:
         b = r["battery_life_days"]
@@ -70,6 +99,22 @@ def _print_table(summary: dict) -> None:
     Console().print(table)
 
 
+NO_BUDGET_HELP = (
+    "Run even when the estimate (memory, wall time, time-series rows, fault intervals) "
+    "exceeds what this machine can do in reasonable time."
+)
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and seed < 0:
+        _refuse(f"--seed must be a whole number >= 0, got {seed}")
+
+
+def _check_batch_window(window: float | None) -> None:
+    if window is not None and not (math.isfinite(window) and window >= 0):
+        _refuse(f"--batch-window-s must be a finite number of seconds >= 0, got {window}")
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
@@ -86,6 +131,7 @@ def run(
     images: bool = typer.Option(
         False, "--images", help="Also write images/plot-*.png and .svg (needs kaleido)."
     ),
+    no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
 ) -> None:
     """Run every policy of a scenario and write summary.json, nodes.csv and report.html.
 
@@ -95,6 +141,8 @@ def run(
     from twin.config.loader import load_scenario
     from twin.results.outdir import check_results_dir
 
+    _check_seed(seed)
+    _check_batch_window(batch_window_s)
     try:
         if images:
             api._require_kaleido()  # fail before a long run, not after it
@@ -102,15 +150,56 @@ def run(
         # in milliseconds, not after the run.
         target = out if out is not None else api.default_results_dir(load_scenario(scenario).name)
         check_results_dir(target, inputs=[scenario])
-        result = api.run(scenario, seed=seed, batch_window_s=batch_window_s, record_events=events)
+        result = api.run(
+            scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,
+            budget=not no_budget,
+        )  # fmt: skip
         api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
         _fail(exc)
         return
+    except MemoryError:
+        _refuse(
+            "out of memory: the run is larger than this machine can hold (twin validate "
+            "prints the estimate; without --no-budget such runs are refused up front)"
+        )
+    except KeyboardInterrupt:
+        # write_results moves a complete folder into place at the very end, or nothing.
+        _interrupted(
+            "nothing was written (results appear only when a run completes); run the "
+            "command again to start over"
+        )
     _print_table(result.summary)
     samples = result.manifest["node_samples"]
     wall = result.manifest["wall_time_s"]
     typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
+
+
+# What a value of the wrong type raises deep in the report (a dict where text was, ...).
+_RENDER_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError)
+
+
+class _damaged:
+    """Results that load but cannot be rendered: edited files, or another twin's layout.
+
+    load_results checks the files' structure; a value of the wrong type deeper down (a
+    latency that is text) only shows when the report reads it. That is the folder's
+    fault, not a twin bug, so it is reported as such, naming the folder.
+    """
+
+    def __init__(self, *folders: Path) -> None:
+        self.folders = folders
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is not None and issubclass(kind, _RENDER_ERRORS):
+            where = ", ".join(str(f) for f in self.folders)
+            raise TwinError(
+                f"{where}: cannot render these results ({kind.__name__}: {exc}); were their "
+                "files edited, or written by another twin version? Run the scenario again"
+            ) from None
 
 
 @app.command()
@@ -131,12 +220,13 @@ def report(
 
     try:
         result = api.load_results(results)
-        if images:
-            api.write_images(result, results / "images")
+        with _damaged(results):
+            if images:
+                api.write_images(result, results / "images")
+            target = api.write_report(result, out if out is not None else results / "report.html")
     except TwinError as exc:
         _fail(exc)
         return
-    target = api.write_report(result, out if out is not None else results / "report.html")
     typer.echo(f"report written to {target}")
 
 
@@ -162,11 +252,12 @@ def compare(
     try:
         runs = [api.load_results(p) for p in results]
         merged = api.compare(runs, labels)
+        with _damaged(*results):
+            _print_table(merged.summary)
+            target = api.write_report(merged, out)
     except TwinError as exc:
         _fail(exc)
         return
-    _print_table(merged.summary)
-    target = api.write_report(merged, out)
     typer.echo(f"comparison written to {target}")
 
 
@@ -191,6 +282,7 @@ def sweep(
     resume: bool = typer.Option(
         False, "--resume", help="Finish an interrupted study: skip the runs already done."
     ),
+    no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
 ) -> None:
     """Run a what-if study: every configuration x seed, one tidy table and a study report.
 
@@ -200,20 +292,67 @@ def sweep(
 
     if sum([in_process, scheduler is not None, dask_local is not None]) > 1:
         _fail(TwinError("choose one of --in-process, --scheduler, --dask-local"))
+    _check_sweep_options(workers, dask_local, scheduler)
     executor = "inprocess" if in_process else "dask" if scheduler or dask_local else "process"
     try:
         with _progress() as progress:
             result = st.run_study(
                 study, out=out, executor=executor, workers=workers, scheduler=scheduler,
-                dask_local=dask_local, resume=resume, progress=progress,
+                dask_local=dask_local, resume=resume, progress=progress, budget=not no_budget,
             )  # fmt: skip
     except TwinError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        _interrupted(_sweep_kept(study, out))
     s = result.summary
     typer.echo(
         f"{s['runs_planned']} runs ({s['runs_failed']} failed) in {s['wall_time_s']:.1f} s; "
         f"table in {result.directory}/study.csv, report in {result.directory}/report.html"
+    )
+
+
+# host:port after a Dask protocol; the host a name, IPv4 or [IPv6] address.
+_SCHEDULER = re.compile(r"^(tcp|tls|ws|wss|ucx)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+
+
+def _check_sweep_options(workers: int | None, dask_local: int | None, scheduler: str | None):
+    """Workers and Dask options, refused before the study file is read."""
+    import os
+
+    # Each worker is a Python process with numpy and onnxruntime loaded (~150 MB): far more
+    # of them than cores only competes for the cores and exhausts memory.
+    cores = os.cpu_count() or 1
+    for flag, n in (("--workers", workers), ("--dask-local", dask_local)):
+        if n is not None and not 1 <= n <= 8 * cores:
+            _refuse(f"{flag} must be between 1 and {8 * cores} ({cores} cores x 8), got {n}")
+    if scheduler is not None:
+        m = _SCHEDULER.match(scheduler)
+        if m is None or not 1 <= int(m.group(3)) <= 65535:
+            _refuse(
+                f"--scheduler {scheduler!r} is not a Dask scheduler address; expected "
+                "PROTOCOL://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+            )
+
+
+def _sweep_kept(study: Path, out: Path | None) -> str:
+    """What an interrupted sweep kept, and the command that finishes it."""
+    from twin import api
+    from twin import study as st
+
+    if out is None:
+        try:
+            out = api.default_results_dir(st.load_study(study)[0].name)
+        except TwinError:
+            return "nothing was written"
+    journal = out / "runs.jsonl"
+    try:
+        finished = journal.read_bytes().count(b"\n")
+    except OSError:
+        return "nothing was run yet (interrupted while planning)"
+    return (
+        f"{finished} finished run(s) are kept in {journal}; finish the study with: "
+        f"twin sweep {study} --out {out} --resume"
     )
 
 
@@ -254,19 +393,22 @@ class _progress:
 @app.command()
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
+    no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
 ) -> None:
     """Check a scenario (keys, types, ranges, profiles, model files, fit) without running it.
+
+    Prints the run's estimate too: node-samples, memory and wall time on one core.
 
     Example: twin validate scenarios/farm.yaml
     """
     from twin import api
 
     try:
-        summary = api.validate(scenario)
+        summary = api.validate(scenario, budget=not no_budget)
     except TwinError as exc:
         _fail(exc)
         return
-    typer.echo(f"{scenario}: valid ({summary})")
+    typer.echo(printable(f"{scenario}: valid ({summary})"))
 
 
 @app.command()

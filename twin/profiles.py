@@ -15,8 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from twin.config.strict_yaml import parse, read_text
 from twin.errors import ScenarioError
 
 _META_KEYS = {"id", "kind", "name", "technology"}
@@ -280,9 +279,17 @@ def load_profile(kind: str, profile_id: str) -> Any:
         known = ", ".join(available(kind)) or "none"
         raise ScenarioError(f"unknown {kind} profile '{profile_id}'; available: {known}")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"cannot parse YAML: {exc}", file=str(path)) from None
+        # The scenario's rules: no duplicate keys (the second figure would win silently),
+        # a size limit, aliases within bounds.
+        raw, _ = parse(read_text(path, "profile file"), str(path))
+    except ScenarioError as exc:
+        message = exc.message.removeprefix("invalid YAML").removeprefix(": ")
+        raise ScenarioError(
+            f"cannot parse YAML{': ' if message[:1] != ' ' else ''}{message}",
+            exc.file,
+            exc.key_path,
+            exc.line,
+        ) from None
     if not isinstance(raw, dict):
         raise ScenarioError("expected a mapping of profile fields", file=str(path))
     if kind == "radio" and isinstance(raw, dict) and raw.get("technology") in RADIO_CLASSES:

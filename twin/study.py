@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from twin.errors import ScenarioError, TwinError
 from twin.results.study_table import DEFAULT_METRICS, PARAM_PREFIX, PARETO_METRICS
@@ -44,8 +52,14 @@ from twin.results.study_table import DEFAULT_METRICS, PARAM_PREFIX, PARETO_METRI
 # --------------------------------------------------------------------------- the study file
 
 
+# A study plans every run before the first one starts: past this many, planning alone
+# takes hours (each configuration is compiled) and the table would not fit a report.
+MAX_RUNS = 1_000_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # As the scenario's: a boolean is not a number (seeds: [true, false]), floats are finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class RangeAxis(_Strict):
@@ -55,11 +69,25 @@ class RangeAxis(_Strict):
     stop: float
     step: float = Field(gt=0)
 
+    @model_validator(mode="after")
+    def _sized(self) -> RangeAxis:
+        if self.stop < self.start:
+            raise ValueError(f"stop ({self.stop:g}) is below start ({self.start:g})")
+        if self.count > MAX_RUNS:
+            raise ValueError(
+                f"{{start, stop, step}} gives {self.count:,.0f} values, over the limit of "
+                f"{MAX_RUNS:,} runs; use a larger step"
+            )
+        return self
+
+    @property
+    def count(self) -> float:
+        """How many values (a float: a step of 1e-12 gives more than an int should hold)."""
+        return np.floor((self.stop - self.start) / self.step + 1e-9) + 1
+
     def values(self) -> list[float | int]:
         """The values, as integers when start and step are whole numbers."""
-        n = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-        if n < 1:
-            raise ValueError("stop is below start")
+        n = int(self.count)
         vals = [self.start + i * self.step for i in range(n)]
         integral = all(float(v).is_integer() for v in (self.start, self.step))
         return [int(round(v)) if integral else round(v, 12) for v in vals]
@@ -90,13 +118,28 @@ class IntervalAxis(_Strict):
         return [int(round(v)) for v in x] if self.integer else [float(v) for v in x]
 
 
-Axis = Annotated[list[Any], Field(min_length=1)] | RangeAxis | IntervalAxis
+def _axis_kind(value: Any) -> str:
+    # Chosen by shape, so a bad range reports the range's problem, not "should be a list".
+    if isinstance(value, IntervalAxis) or (
+        isinstance(value, dict) and ("low" in value or "high" in value)
+    ):
+        return "interval"
+    return "range" if isinstance(value, (dict, RangeAxis)) else "list"
+
+
+_AXIS_TAGS = ("list", "range", "interval")
+Axis = Annotated[
+    Annotated[Annotated[list[Any], Field(min_length=1)], Tag("list")]
+    | Annotated[RangeAxis, Tag("range")]
+    | Annotated[IntervalAxis, Tag("interval")],
+    Discriminator(_axis_kind),
+]
 
 
 class Seeds(_Strict):
     """``count`` consecutive seeds from ``start``."""
 
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=MAX_RUNS)
     start: int = Field(0, ge=0)
 
 
@@ -111,7 +154,9 @@ class StudySpec(_Strict):
     )
     parameters: Annotated[dict[str, Axis], Field(min_length=1)]
     sampling: Literal["grid", "random", "lhs"] = "grid"
-    samples: int | None = Field(None, ge=1, description="Configurations drawn (random, lhs).")
+    samples: int | None = Field(
+        None, ge=1, le=MAX_RUNS, description="Configurations drawn (random, lhs)."
+    )
     study_seed: int = Field(0, ge=0, description="Seed of the random / Latin-hypercube draw.")
     seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | Seeds = [0]
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS))
@@ -130,7 +175,24 @@ class StudySpec(_Strict):
                 )
         elif self.samples is None:
             raise ValueError(f"sampling '{self.sampling}' needs 'samples'")
+        runs = self.size * len(self.seed_list)
+        if runs > MAX_RUNS:
+            raise ValueError(
+                f"{self.size:,.0f} configurations x {len(self.seed_list)} seeds = {runs:,.0f} "
+                f"runs, over the limit of {MAX_RUNS:,}; use fewer values per parameter, fewer "
+                "seeds, or sampling: random / lhs with fewer samples"
+            )
         return self
+
+    @property
+    def size(self) -> float:
+        """Configurations, counted without listing them (a float: a grid can be huge)."""
+        if self.sampling != "grid":
+            return float(self.samples or 0)
+        n = 1.0
+        for a in self.parameters.values():
+            n *= a.count if isinstance(a, RangeAxis) else len(a)
+        return n
 
     @property
     def seed_list(self) -> list[int]:
@@ -166,16 +228,22 @@ class StudySpec(_Strict):
 
 
 def load_study(path: str | Path) -> tuple[StudySpec, Path]:
-    """Read and validate a study file; returns the spec and the base scenario's path."""
-    import yaml
+    """Read and validate a study file; returns the spec and the base scenario's path.
+
+    The file is read as strictly as a scenario (:mod:`twin.config.strict_yaml`), and errors
+    name its line and key the same way.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable file, invalid YAML, a duplicate key, a bad value, or a base scenario that
+        does not exist.
+    """
+    from twin.config.loader import _explain, _field_names, _user_path
+    from twin.config.strict_yaml import parse, read_text
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ScenarioError("study file not found", str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", str(path)) from None
+    data, lines = parse(read_text(path, "study file"), str(path))
     if not isinstance(data, dict):
         raise ScenarioError(
             "a study file is a mapping (name, scenario, parameters, ...)", str(path)
@@ -184,9 +252,13 @@ def load_study(path: str | Path) -> tuple[StudySpec, Path]:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(msg, str(path), where or None) from None
+        loc = _user_path(err["loc"])
+        if loc[:1] == ("parameters",) and len(loc) > 2 and loc[2] in _AXIS_TAGS:
+            loc = loc[:2] + loc[3:]  # the axis kind twin chose is not a key the user wrote
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+        where = ".".join(str(p) for p in loc)
+        message = _explain(err, _field_names(StudySpec), set(StudySpec.model_fields))
+        raise ScenarioError(message, str(path), where or None, line) from None
     scenario = (path.parent / spec.scenario).resolve()
     if not scenario.is_file():
         raise ScenarioError(f"base scenario not found: {scenario}", str(path), "scenario")
@@ -285,6 +357,43 @@ def _blame(
     return ScenarioError(f"{exc.message}{extra}", study_file, where)
 
 
+def check_budget(spec: StudySpec, scenario_path: Path, study_file: str | None = None):
+    """Check every configuration's run budget before the study plans or runs anything.
+
+    Returns the estimate of the largest configuration (by memory, then node-samples).
+    Configurations whose overrides do not validate are left to :func:`plan`, which names
+    the study key at fault.
+
+    Raises
+    ------
+    ScenarioError
+        A configuration too large to run (a :class:`twin.budget.BudgetError` blamed on the
+        parameter or override behind it).
+    """
+    from twin.budget import BudgetError, check
+    from twin.config.loader import load_scenario
+
+    try:
+        base = load_scenario(scenario_path).with_overrides(spec.overrides)
+    except ScenarioError:
+        return None  # plan() reports it, naming the override
+    largest = None
+    for params in spec.configurations():
+        try:
+            sc = base.with_overrides(params)
+        except ScenarioError:
+            continue
+        try:
+            cost = check(sc)
+        except BudgetError as exc:
+            raise _blame(exc, params, spec.overrides, study_file) from None
+        if largest is None or (cost.memory_bytes, cost.node_samples) > (
+            largest.memory_bytes, largest.node_samples,
+        ):  # fmt: skip
+            largest = cost
+    return largest
+
+
 # --------------------------------------------------------------------------- one run
 
 
@@ -297,7 +406,9 @@ def run_task(task: RunTask) -> dict:
 
     started = time.perf_counter()
     try:
-        result = run(task.scenario, seed=task.seed, base_dir=task.base_dir)
+        # The study checked every configuration's budget before the first run (or was
+        # told not to): the run does not check again.
+        result = run(task.scenario, seed=task.seed, base_dir=task.base_dir, budget=False)
         records, status, error = result.records(), "ok", None
     except Exception as exc:  # a failed run is a result of the study, not its end
         records, status = [], "error"
@@ -403,17 +514,77 @@ class StudyResult:
 
 
 def _read_done(path: Path) -> dict[str, dict]:
-    """Finished runs by key; a line cut short by a crash is ignored (that run runs again)."""
+    """Finished runs by key, from the journal a study appends to.
+
+    A last line cut short (no newline: the study was killed while writing it) is dropped,
+    and that run runs again. Any other line that is not a run record means the file was
+    edited or damaged: an error naming the file and line, rather than a study resumed on
+    half its runs or a crash later.
+
+    Raises
+    ------
+    TwinError
+        A damaged line (which one, what is wrong, how to go on), or an unreadable file.
+    """
     done: dict[str, dict] = {}
     if not path.exists():
         return done
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TwinError(f"{path}: cannot read the study's run journal: {exc}") from None
+    lines = text.split("\n")
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        torn = i == len(lines)  # the file does not end with a newline after this line
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
+            problem = _record_problem(rec)
+        except json.JSONDecodeError as exc:
+            problem = f"not JSON ({exc.msg}, column {exc.colno})"
+        if problem is not None and torn:
             continue
+        if problem is not None:
+            raise TwinError(
+                f"{path}:{i}: damaged run record: {problem}; delete that line (its run runs "
+                "again with --resume), or start the study in a new --out folder"
+            )
         done[rec["key"]] = rec
     return done
+
+
+# What a journal line holds, as run_task writes it.
+_RECORD_TYPES = {"key": str, "run": str, "config": int, "seed": int, "params": dict,
+                 "status": str, "records": list}  # fmt: skip
+
+
+def _record_problem(rec: Any) -> str | None:
+    """What is wrong with one journal record, or None."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    for key, kind in _RECORD_TYPES.items():
+        if not isinstance(rec.get(key), kind) or isinstance(rec.get(key), bool):
+            return f"'{key}' is missing or not a {kind.__name__}"
+    if rec["status"] not in ("ok", "error"):
+        return f"'status' is {rec['status']!r}, not 'ok' or 'error'"
+    if not all(isinstance(r, dict) for r in rec["records"]):
+        return "'records' holds something other than objects"
+    return None
+
+
+def _read_meta(path: Path) -> dict:
+    """The study folder's study.json (which study its runs belong to)."""
+    try:
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TwinError(
+            f"{path}: damaged ({exc}); it says which study the folder holds: restore it, or "
+            "use another --out"
+        ) from None
+    if not isinstance(meta, dict):
+        raise TwinError(f"{path}: damaged (not a JSON object); restore it, or use another --out")
+    return meta
 
 
 def table_rows(spec: StudySpec, tasks: list[RunTask], done: dict[str, dict]) -> list[dict]:
@@ -472,6 +643,7 @@ def run_study(
     resume: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
     scenario_path: str | Path | None = None,
+    budget: bool = True,
 ) -> StudyResult:
     """Run a study; write ``runs.jsonl`` as runs finish, then ``study.csv`` and the report.
 
@@ -491,6 +663,9 @@ def run_study(
         existing study directory is refused (nothing is overwritten).
     progress : callable, optional
         Called as ``progress(done, total, failed)`` after each run.
+    budget : bool
+        Refuse the study if one configuration would not fit the machine
+        (:func:`check_budget`); False runs every configuration regardless.
 
     Raises
     ------
@@ -510,6 +685,8 @@ def run_study(
         spec, base_path = load_study(study)
     if executor not in EXECUTORS:
         raise TwinError(f"unknown executor '{executor}' (one of {', '.join(EXECUTORS)})")
+    if budget:
+        check_budget(spec, base_path, file)  # before plan(): compiling draws the faults
     tasks = plan(spec, base_path, file)
     plan_hash = hashlib.sha256("".join(t.key for t in tasks).encode()).hexdigest()[:16]
 
@@ -526,7 +703,7 @@ def run_study(
             raise TwinError(
                 f"{directory} exists: use --resume to finish that study, or another --out"
             )
-        if meta_path.exists() and json.loads(meta_path.read_text()).get("plan") != plan_hash:
+        if meta_path.exists() and _read_meta(meta_path).get("plan") != plan_hash:
             raise TwinError(f"{directory} holds a different study (its runs differ from this one)")
     make_study_dir(directory, inputs)
     done = _read_done(runs_path) if resume else {}

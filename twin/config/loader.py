@@ -10,35 +10,11 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from twin.config.schema import Scenario
+from twin.config.strict_yaml import parse, read_text
 from twin.errors import ScenarioError
-
-
-def _line_index(text: str) -> dict[tuple, int]:
-    """Map key paths to 1-based line numbers using the YAML node tree."""
-    lines: dict[tuple, int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = k.value
-                lines[(*path, key)] = k.start_mark.line + 1
-                walk(v, (*path, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                walk(v, (*path, i))
-
-    if root is not None:
-        walk(root, ())
-    return lines
 
 
 def _field_names(model: type[BaseModel], seen: set | None = None) -> set[str]:
@@ -66,29 +42,51 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
-def _explain(err: dict, vocabulary: set[str]) -> str:
+def _explain(err: dict, vocabulary: set[str], top: set[str] | None = None) -> str:
+    """One validation error in the user's words; ``top``: the file's own top-level keys."""
     kind = err["type"]
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        if len(loc) == 1:  # a top-level key: only the scenario's own keys are candidates
-            vocabulary = set(Scenario.model_fields)
+        if len(loc) == 1:  # a top-level key: only the file's own keys are candidates
+            vocabulary = top if top is not None else set(Scenario.model_fields)
         close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{key}'{hint}"
     if kind == "missing":
         return "required key is missing"
     given = err.get("input")
+    if isinstance(given, bool) and kind in ("int_type", "float_type"):
+        return f"expected a number, not the boolean {_yaml(given)}"
+    if kind == "int_type" and isinstance(given, float):
+        return f"expected a whole number, got {_yaml(given)}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {_yaml(given)}"
     msg = err["msg"].removeprefix("Value error, ")
     if isinstance(given, (str, int, float, bool)) or given is None:
-        return f"{msg} (got {given!r})"
+        return f"{msg} (got {_yaml(given)})"
     return msg
+
+
+def _yaml(value: Any) -> str:
+    """A scalar as YAML spells it (true, null, .inf, .nan, 1e+09), text quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        return f"{value:g}" if abs(value) >= 1e6 else repr(value)
+    return repr(value)
 
 
 # Segments pydantic adds to an error's location for union members and validators: they are
 # not keys the user wrote, so they stay out of the key path.
 _TAG_PREFIXES = ("function-", "constrained-", "literal[", "list[", "dict[", "union[")
-_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec"}
+_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec", "builtin"}
 # Tags of the discriminated fault union (faults.<i>.<kind>.<key> -> faults.<i>.<key>).
 _TYPE_TAGS |= {"gateway_outage", "cloud_outage", "loss_burst", "backhaul_spike", "brownout"}
 
@@ -136,27 +134,15 @@ def scenario_from_dict(
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file.
+
+    The file is read strictly (:mod:`twin.config.strict_yaml`): at most 5 MB of UTF-8, no
+    duplicate keys, aliases within a small limit, a tab named as such.
+    """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError("file not found", str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"cannot read file: {exc}", str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-            line = text[: exc.position].count("\n") + 1
-            problem = f"character {exc.character!r} is not allowed in YAML ({exc.reason})"
-        else:
-            problem = getattr(exc, "problem", None) or str(exc)
-        problem = " ".join(str(problem).split())  # one line, whatever the parser said
-        raise ScenarioError(f"invalid YAML: {problem}", str(path), None, line) from None
-    return scenario_from_dict(data, str(path), _line_index(text)).with_source(path)
+    text = read_text(path, "scenario file")
+    data, lines = parse(text, str(path))
+    return scenario_from_dict(data, str(path), lines).with_source(path)
 
 
 def as_scenario(scenario: Scenario | str | Path | dict) -> Scenario:

@@ -9,24 +9,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
+    Tag,
+    field_validator,
     model_validator,
 )
 
 POLICIES = ("on_device", "cloud")
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _name(value: str) -> str:
+    # Profile ids and zoo names become file names under twin's own folders: a name with a
+    # slash or a leading dot could read any file (board: ../../etc/x).
+    if not _NAME.match(value):
+        raise ValueError(
+            "expected a name like 'nano33ble' (letters, digits, '_', '.', '-'), not a path"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+
+
+# Strict types: a boolean is not a number (`count: true` was one node), text is not a number
+# (the YAML loader reads 1e9 as a float), and an int is still a valid float. Every float is
+# finite: .inf and .nan pass `gt=0` checks and then break the run.
+_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _CONFIG
 
 
 class Site(_Strict):
@@ -46,14 +73,16 @@ class World(_Strict):
         "soil", description="World model producing the sensor signal (twin/world/<kind>.py)."
     )
     site: Site
-    horizon_days: PositiveFloat = Field(description="Simulated time [days].")
+    horizon_days: PositiveFloat = Field(
+        le=36_500, description="Simulated time [days] (at most a century)."
+    )
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
 
 
 class ModelRef(_Strict):
     """The on-device model and its cloud counterpart: a zoo name, or ONNX files."""
 
-    zoo: str | None = Field(None, description="Name of a shipped model (e.g. soil_irrigation).")
+    zoo: Name | None = Field(None, description="Name of a shipped model (e.g. soil_irrigation).")
     device_path: str | None = Field(None, description="ONNX file run on the device (int8).")
     cloud_path: str | None = Field(None, description="ONNX file run in the cloud (fp32).")
     output: str = Field("probabilities", description="Output holding class scores, (N, classes).")
@@ -137,16 +166,16 @@ class Group(_Strict):
     world: WorldKind | None = Field(
         None, description="What this group senses, if not the scenario's world.kind (mixed fleets)."
     )
-    board: str = Field(description="Board profile id (device_profiles/boards).")
-    runtime: str | None = Field(
+    board: Name = Field(description="Board profile id (device_profiles/boards).")
+    runtime: Name | None = Field(
         None, description="Inference engine (device_profiles/runtimes); default: the board's."
     )
-    radio: str = Field(description="Radio profile id (device_profiles/radios).")
-    battery: str = Field(
+    radio: Name = Field(description="Radio profile id (device_profiles/radios).")
+    battery: Name = Field(
         description="Battery profile id (device_profiles/batteries), or 'mains' for a node "
         "powered from the grid (energy still counted, no battery life)."
     )
-    sensor: str = Field(description="Sensor profile id (device_profiles/sensors).")
+    sensor: Name = Field(description="Sensor profile id (device_profiles/sensors).")
     sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
     spreading_factor: Annotated[int, Field(ge=7, le=12)] | Literal["auto"] = Field(
         "auto",
@@ -212,16 +241,31 @@ class StoreAndForward(_Strict):
     )
 
 
+# A network or service delay is seconds; an hour is an outage (a fault, in twin's terms).
+# Bounding delays keeps every time and nanosecond counter of the engine finite: a
+# 1e308 s latency overflowed to inf and crashed the run.
+MAX_DELAY_S = 3_600.0
+# A lognormal's tail grows as (p95 / median) ** (z / 1.645): at 100x, the largest of a
+# billion draws is ~2e7 medians; wider, the draws overflow.
+MAX_DELAY_SPREAD = 100.0
+
+
 class LatencyDistribution(_Strict):
     """A lognormal delay given by its median and 95th percentile [s]."""
 
-    median_s: PositiveFloat
-    p95_s: PositiveFloat
+    median_s: PositiveFloat = Field(le=MAX_DELAY_S)
+    p95_s: PositiveFloat = Field(le=MAX_DELAY_S)
 
     @model_validator(mode="after")
     def _ordered(self) -> LatencyDistribution:
         if self.p95_s < self.median_s:
             raise ValueError("p95_s must be at least median_s")
+        if self.p95_s > MAX_DELAY_SPREAD * self.median_s:
+            raise ValueError(
+                f"p95_s may be at most {MAX_DELAY_SPREAD:g} x median_s (got "
+                f"{self.p95_s / self.median_s:.3g} x): a lognormal that wide draws delays of "
+                "years; model rare long delays as a backhaul_spike fault"
+            )
         return self
 
 
@@ -259,12 +303,12 @@ class Cloud(_Strict):
         description="Application -> network server -> gateway delay."
     )
     workers: PositiveInt = Field(1, description="Parallel inference workers.")
-    server: str = Field(
+    server: Name = Field(
         "cloud-cpu-worker",
         description="Server profile (device_profiles/servers): service time from the cloud "
         "model's MACs, and prices.",
     )
-    service_time_s: PositiveFloat | None = Field(
+    service_time_s: Annotated[float, Field(gt=0, le=MAX_DELAY_S)] | None = Field(
         None,
         description="Fixed time one worker takes per request [s]; overrides the server's "
         "cost model (prices still come from the server).",
@@ -327,7 +371,7 @@ class BackhaulSpike(_FaultTiming):
     """Backhaul congestion: extra delay on the gateway/hub <-> cloud path both ways."""
 
     kind: Literal["backhaul_spike"]
-    extra_latency_s: PositiveFloat = Field(description="Delay added each way [s].")
+    extra_latency_s: PositiveFloat = Field(le=MAX_DELAY_S, description="Delay added each way [s].")
 
 
 class Brownout(_Strict):
@@ -361,7 +405,7 @@ Fault = Annotated[
 class Channel(_Strict):
     """How radio links and the shared channel behave."""
 
-    propagation: str = Field(
+    propagation: Name = Field(
         "oulu-868", description="Path-loss model (device_profiles/propagation)."
     )
     capture_threshold_db: float = Field(
@@ -390,7 +434,7 @@ BuiltinPolicy = Literal["on_device", "cloud", "cascade", "batched_upload"]
 class PolicySpec(_Strict):
     """A policy with parameters: a built-in one (``kind``) or a class in a user's module."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(**_CONFIG, populate_by_name=True)
 
     name: str = Field(min_length=1, description="Name in results and the report.")
     kind: BuiltinPolicy | None = Field(None, description="A built-in policy.")
@@ -402,6 +446,16 @@ class PolicySpec(_Strict):
         default_factory=dict, description="Keyword arguments of the policy class."
     )
 
+    @field_validator("params")
+    @classmethod
+    def _finite_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        # The policy class gets these as they are: a NaN threshold compares false with
+        # everything and an infinite count overflows int().
+        for key, value in _numbers(params):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number, got {value}")
+        return params
+
     @model_validator(mode="after")
     def _one_source(self) -> PolicySpec:
         if (self.kind is None) == (self.module is None):
@@ -409,6 +463,31 @@ class PolicySpec(_Strict):
         if self.module is not None and not self.class_name:
             raise ValueError("a policy from a module needs 'class'")
         return self
+
+
+def _policy_kind(value: Any) -> str:
+    # Chosen by shape, so a bad mapping reports its own problem, not "should be 'on_device'".
+    return "PolicySpec" if isinstance(value, (dict, PolicySpec)) else "builtin"
+
+
+PolicyEntry = Annotated[
+    Annotated[BuiltinPolicy, Tag("builtin")] | Annotated[PolicySpec, Tag("PolicySpec")],
+    Discriminator(_policy_kind),
+]
+
+
+def _numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every leaf of nested dicts and lists, with its dotted path."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return [(prefix, value)]
+    out = []
+    for k, v in items:
+        out.extend(_numbers(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
 
 
 class Scenario(_Strict):
@@ -423,7 +502,7 @@ class Scenario(_Strict):
     )
     cloud: Cloud
     channel: Channel = Channel()
-    policies: Annotated[list[BuiltinPolicy | PolicySpec], Field(min_length=1)]
+    policies: Annotated[list[PolicyEntry], Field(min_length=1)]
     engine: Engine = Engine()
     faults: list[Fault] = Field(
         default_factory=list,
@@ -525,7 +604,19 @@ class Scenario(_Strict):
         return scenario_from_dict(data).with_source(self._source, self._base_dir)
 
     def with_seed(self, seed: int) -> Scenario:
-        """A copy with another run seed."""
+        """A copy with another run seed.
+
+        Raises
+        ------
+        ScenarioError
+            If the seed is not a whole number >= 0 (``world.seed``'s own rule).
+        """
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            from twin.errors import ScenarioError
+
+            raise ScenarioError(
+                f"seed must be a whole number >= 0, got {seed!r}", None, "world.seed"
+            )
         out = self.model_copy(update={"world": self.world.model_copy(update={"seed": seed})})
         out._source, out._base_dir = self._source, self._base_dir
         return out

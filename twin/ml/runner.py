@@ -124,8 +124,10 @@ class OnnxModel:
 
 def load_zoo_metadata(name: str) -> dict:
     """Metadata (window, channels, period, recorded accuracy) of a shipped model."""
-    path = ZOO_DIR / f"{name}.json"
-    if not path.is_file():
-        known = sorted(p.stem for p in ZOO_DIR.glob("*.json"))
-        raise ScenarioError(f"unknown zoo model '{name}'; available: {known}")
-    return json.loads(path.read_text())
+    # A name, not a path: only the shipped models are candidates, so "../../x" cannot climb
+    # out of the zoo folder.
+    known = sorted(p.stem for p in ZOO_DIR.glob("*.json"))
+    if name not in known:
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise ScenarioError(f"unknown zoo model {shown!r}; available: {known}")
+    return json.loads((ZOO_DIR / f"{name}.json").read_text())
