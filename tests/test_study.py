@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+import twin
 from twin import study as st
 from twin.cli import app
 
@@ -308,3 +309,14 @@ def test_study_sizes_are_counted_without_listing_them():
                      parameters={"a": {"low": 0, "high": 1}})  # fmt: skip
     with pytest.raises(ValueError, match="valid integer"):
         st.StudySpec(name="x", scenario="s.yaml", parameters={"a": [1]}, seeds=[True])
+
+
+def test_default_metrics_name_keys_every_run_reports(small_farm):
+    # A study that names no metrics keeps DEFAULT_METRICS: each must be a key of the records a
+    # run produces (one was misnamed, so every default sweep warned of an unknown metric).
+    from twin.results.study_table import DEFAULT_METRICS
+
+    d = dict(small_farm, world=dict(small_farm["world"], horizon_days=0.25))
+    records = twin.run(d).records()
+    for metric in DEFAULT_METRICS:
+        assert all(metric in r for r in records), metric

@@ -146,9 +146,11 @@ def run(
     try:
         if images:
             api._require_kaleido()  # fail before a long run, not after it
-        # A results folder twin may not replace (a user's folder, a file, '.') fails here,
-        # in milliseconds, not after the run.
-        target = out if out is not None else api.default_results_dir(load_scenario(scenario).name)
+        # The scenario file first (a bad file is named as such), then a results folder twin
+        # may not replace (a user's folder, a file, '.'): both fail in milliseconds, not
+        # after the run.
+        name = load_scenario(scenario).name
+        target = out if out is not None else api.default_results_dir(name)
         check_results_dir(target, inputs=[scenario])
         result = api.run(
             scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from twin.config.strict_yaml import parse, read_text
 from twin.errors import ScenarioError
+from twin.strict_yaml import parse, read_text
 
 _META_KEYS = {"id", "kind", "name", "technology"}
 

@@ -230,7 +230,7 @@ class StudySpec(_Strict):
 def load_study(path: str | Path) -> tuple[StudySpec, Path]:
     """Read and validate a study file; returns the spec and the base scenario's path.
 
-    The file is read as strictly as a scenario (:mod:`twin.config.strict_yaml`), and errors
+    The file is read as strictly as a scenario (:mod:`twin.strict_yaml`), and errors
     name its line and key the same way.
 
     Raises
@@ -239,8 +239,8 @@ def load_study(path: str | Path) -> tuple[StudySpec, Path]:
         Unreadable file, invalid YAML, a duplicate key, a bad value, or a base scenario that
         does not exist.
     """
-    from twin.config.loader import _explain, _field_names, _user_path
-    from twin.config.strict_yaml import parse, read_text
+    from twin.config.validation import _explain, _field_names, _user_path
+    from twin.strict_yaml import parse, read_text
 
     path = Path(path)
     data, lines = parse(read_text(path, "study file"), str(path))

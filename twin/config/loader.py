@@ -6,100 +6,13 @@ the compile stage (:mod:`twin.compile`).
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from twin.config.schema import Scenario
-from twin.config.strict_yaml import parse, read_text
+from twin.config.validation import validate
 from twin.errors import ScenarioError
-
-
-def _field_names(model: type[BaseModel], seen: set | None = None) -> set[str]:
-    """All field names of a model and its nested models (vocabulary for 'did you mean')."""
-    seen = seen if seen is not None else set()
-    names: set[str] = set()
-    for name, f in model.model_fields.items():
-        names.add(name)
-        for t in _nested_models(f.annotation):
-            if t not in seen:
-                seen.add(t)
-                names |= _field_names(t, seen)
-    return names
-
-
-def _nested_models(annotation: Any) -> list[type[BaseModel]]:
-    out = []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        out.append(annotation)
-    for arg in getattr(annotation, "__args__", ()) or ():
-        out.extend(_nested_models(arg))
-    meta = getattr(annotation, "__metadata__", None)
-    if meta is not None:
-        out.extend(_nested_models(getattr(annotation, "__origin__", None)))
-    return out
-
-
-def _explain(err: dict, vocabulary: set[str], top: set[str] | None = None) -> str:
-    """One validation error in the user's words; ``top``: the file's own top-level keys."""
-    kind = err["type"]
-    loc = err["loc"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        if len(loc) == 1:  # a top-level key: only the file's own keys are candidates
-            vocabulary = top if top is not None else set(Scenario.model_fields)
-        close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown key '{key}'{hint}"
-    if kind == "missing":
-        return "required key is missing"
-    given = err.get("input")
-    if isinstance(given, bool) and kind in ("int_type", "float_type"):
-        return f"expected a number, not the boolean {_yaml(given)}"
-    if kind == "int_type" and isinstance(given, float):
-        return f"expected a whole number, got {_yaml(given)}"
-    if kind == "finite_number":
-        return f"expected a finite number, got {_yaml(given)}"
-    msg = err["msg"].removeprefix("Value error, ")
-    if isinstance(given, (str, int, float, bool)) or given is None:
-        return f"{msg} (got {_yaml(given)})"
-    return msg
-
-
-def _yaml(value: Any) -> str:
-    """A scalar as YAML spells it (true, null, .inf, .nan, 1e+09), text quoted."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        return f"{value:g}" if abs(value) >= 1e6 else repr(value)
-    return repr(value)
-
-
-# Segments pydantic adds to an error's location for union members and validators: they are
-# not keys the user wrote, so they stay out of the key path.
-_TAG_PREFIXES = ("function-", "constrained-", "literal[", "list[", "dict[", "union[")
-_TYPE_TAGS = {"str", "int", "float", "bool", "PolicySpec", "builtin"}
-# Tags of the discriminated fault union (faults.<i>.<kind>.<key> -> faults.<i>.<key>).
-_TYPE_TAGS |= {"gateway_outage", "cloud_outage", "loss_burst", "backhaul_spike", "brownout"}
-
-
-def _user_path(loc: tuple) -> tuple:
-    out: list = []
-    for p in loc:
-        if isinstance(p, str) and (
-            p.startswith(_TAG_PREFIXES) or (p in _TYPE_TAGS and out and isinstance(out[-1], int))
-        ):
-            continue
-        out.append(p)
-    return tuple(out)
+from twin.strict_yaml import parse, read_text
 
 
 def scenario_from_dict(
@@ -114,29 +27,13 @@ def scenario_from_dict(
     """
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping with keys name, world, groups, ...", file)
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = _user_path(err["loc"])
-        path = ".".join(str(p) for p in loc) or None
-        line = None
-        if lines:
-            for n in range(len(loc), -1, -1):
-                if loc[:n] in lines:
-                    line = lines[loc[:n]]
-                    break
-        message = _explain(err, _field_names(Scenario))
-        extra = len(exc.errors()) - 1
-        if extra:
-            message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
-        raise ScenarioError(message, file, path, line) from None
+    return validate(Scenario, data, file, lines)
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file.
 
-    The file is read strictly (:mod:`twin.config.strict_yaml`): at most 5 MB of UTF-8, no
+    The file is read strictly (:mod:`twin.strict_yaml`): at most 5 MB of UTF-8, no
     duplicate keys, aliases within a small limit, a tab named as such.
     """
     path = Path(path)

@@ -7,6 +7,7 @@ scenario that validates can run.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -27,6 +28,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from twin.world.registry import world_kinds
 
 POLICIES = ("on_device", "cloud")
 
@@ -63,7 +66,23 @@ class Site(_Strict):
     height_m: PositiveFloat = Field(description="North-south extent [m].")
 
 
-WorldKind = Literal["soil", "room", "heart", "audio", "camera", "vibration"]
+def _known_world(kind: str) -> str:
+    """A world kind the registry knows (built-in, registered, or an installed plug-in)."""
+    kinds = world_kinds()
+    if kind not in kinds:
+        close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"unknown world '{kind}' (worlds: {', '.join(kinds)}){hint}")
+    return kind
+
+
+# A world kind: checked against the registry, so a new world module needs no schema edit;
+# `twin schema` lists the kinds known when it runs.
+WorldKind = Annotated[
+    str,
+    AfterValidator(_known_world),
+    Field(json_schema_extra=lambda schema: schema.update(enum=list(world_kinds()))),
+]
 
 
 class World(_Strict):
@@ -575,7 +594,7 @@ class Scenario(_Strict):
         ScenarioError
             If a path does not exist or a value is invalid (the message names the path).
         """
-        from twin.config.loader import scenario_from_dict
+        from twin.config.validation import validate
         from twin.errors import ScenarioError
 
         # Only what was set is carried over: defaults that depend on other keys (a zoo
@@ -601,7 +620,7 @@ class Scenario(_Strict):
                     if isinstance(node, dict) and key not in node:
                         node[key] = {} if isinstance(ref[key], dict) else ref[key]
                     node, ref = node[key], ref[key]
-        return scenario_from_dict(data).with_source(self._source, self._base_dir)
+        return validate(Scenario, data).with_source(self._source, self._base_dir)
 
     def with_seed(self, seed: int) -> Scenario:
         """A copy with another run seed.

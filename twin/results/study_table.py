@@ -13,7 +13,7 @@ DEFAULT_METRICS = (
     "decision.f1",
     "bytes_per_node_day",
     "energy_per_node_day_j",
-    "cloud.cost_usd.total",
+    "cloud.cost_usd.total_usd",
 )
 PARETO_METRICS = DEFAULT_METRICS[:3]
 PARAM_PREFIX = "param."

@@ -19,7 +19,7 @@ METRIC_INFO: dict[str, tuple[str, str | None, str | None]] = {
     "decision.f1": ("F1 score", "0–1", "higher"),
     "bytes_per_node_day": ("Uplink bytes per node-day", "B/node·day", "lower"),
     "energy_per_node_day_j": ("Energy per node-day", "J/node·day", "lower"),
-    "cloud.cost_usd.total": ("Cloud cost, total", "USD", "lower"),
+    "cloud.cost_usd.total_usd": ("Cloud cost, total", "USD", "lower"),
 }
 # Statistics a dotted metric name may end with ("latency_s.p95"): the unit is in the segment
 # before them.
