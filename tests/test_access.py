@@ -89,6 +89,7 @@ CASES = {
 }  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_direct_fleets_run_exactly_and_account_every_message(farm_dict, case):
     radio, battery, link = CASES[case]
@@ -118,6 +119,7 @@ def test_ble_idle_energy_is_the_steady_upkeep(farm_dict):
     assert r["energy_j"]["radio_idle"] == pytest.approx(upkeep_j, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_release_assistance_without_edrx_delays_cloud_decisions_a_period(farm_dict):
     # In PSM the modem is reachable only until the network releases it. Without RAI the 10 s
     # tail outlasts the cloud round trip (median ~0.8 s, p95 ~2 s), so every decision comes

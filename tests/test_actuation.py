@@ -29,6 +29,7 @@ def loop(farm_dict):
     return d, twin.run(d)
 
 
+@pytest.mark.slow
 def test_closed_loop_is_exact_under_batching(loop):
     # Each valve reads the decision acting after its node's sample; the next sample depends
     # on it. One sample per batch and the engine's own batching must see the same world.

@@ -86,6 +86,7 @@ def test_sensitivity_against_datasheet():
     assert 20 - float(lora.sensitivity_dbm(12, 7.8e3)) == pytest.approx(168, abs=1.5)
 
 
+@pytest.mark.slow
 def test_jitter_keeps_batching_exact(farm_dict):
     d = copy.deepcopy(farm_dict)
     d["groups"]["soil"].update(count=30, spreading_factor=12, tx_jitter_s=300.0)

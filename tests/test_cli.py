@@ -265,6 +265,7 @@ def _interrupt(cmd: list[str], when) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_run_says_nothing_was_written(tmp_path, farm_dict):
     import time
 

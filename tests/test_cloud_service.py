@@ -84,6 +84,7 @@ def test_service_time_comes_from_the_cloud_model_on_the_server(farm_dict):
     assert res["cloud"]["service_calls"] == res["inferences_cloud"]
 
 
+@pytest.mark.slow
 def test_batching_is_exact_under_engine_batching_and_cuts_calls(farm_dict):
     # A slow server (60 s per call; 40 nodes every 10 min, one request per 15 s): requests
     # queue and share calls.

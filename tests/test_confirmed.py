@@ -19,6 +19,7 @@ def confirmed_run(farm_dict):
     return d, twin.run(d)
 
 
+@pytest.mark.slow
 def test_confirmed_uplinks_are_exact_under_batching(confirmed_run):
     d, a = confirmed_run
     b = twin.run(d, batch_window_s=0.0)

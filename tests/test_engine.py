@@ -29,6 +29,7 @@ def test_same_seed_same_results_and_other_seed_differs(small_farm):
     assert ra["uplink_bytes"] != rc["uplink_bytes"] or ra["energy_j"] != rc["energy_j"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sf", [9, 12, "auto"])
 def test_batching_window_changes_nothing(small_farm, sf):
     # Window 0 handles one node-sample at a time; the default batches a whole period. SF12

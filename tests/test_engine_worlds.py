@@ -53,6 +53,7 @@ def test_zoo_decision_settings_come_from_the_model(farm_dict):
     assert twin.compile_scenario(d).group("soil").models.device.threshold == 0.3
 
 
+@pytest.mark.slow
 def test_other_world_batching_is_exact(farm_dict):
     d = _fleet(farm_dict, "room", "room_occupancy", 300, count=6)
     a = twin.run(d)

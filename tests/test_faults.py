@@ -258,6 +258,7 @@ def test_full_buffer_drops_the_oldest():
     assert sf["forward_delay_s"]["p99"] < 4 * 900 + HOUR + 2 * 900
 
 
+@pytest.mark.slow
 def test_faults_change_nothing_with_the_batching_window():
     d = _farm(nodes=20, days=2, store_and_forward={"buffer_bytes": 64, "check_period_s": 1800})
     d["faults"] = [
@@ -279,6 +280,7 @@ def test_faults_change_nothing_with_the_batching_window():
     assert rec["uplink_lost"]["interference"] > 0 and rec["messages_lost"]["cloud_outage"] > 0
 
 
+@pytest.mark.slow
 def test_outage_scenario_reports_buffered_and_lost_per_policy(tmp_path):
     d = yaml.safe_load((ROOT / "scenarios" / "farm_outage.yaml").read_text())
     d["groups"]["soil"]["count"] = 40
@@ -329,6 +331,7 @@ _fault = st.one_of(
     store=st.one_of(st.none(), st.integers(1, 200)),
     policy=st.sampled_from(["on_device", "cloud", "batched_upload"]),
 )
+@pytest.mark.slow
 def test_any_faults_keep_the_books_and_batching_free(faults, store, policy):
     d = _farm(nodes=8, days=1.5)
     d["policies"] = [policy]

@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ def _check(res) -> None:
         max_size=3,
     )  # fmt: skip
 )
+@pytest.mark.slow
 def test_mutated_scenarios_get_a_clean_answer(tmp_path_factory, edits):
     d = copy.deepcopy(FARM)
     for path, value in edits:
@@ -328,6 +330,7 @@ def _results_folder() -> Path:
     return _RESULTS[0]
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(EXAMPLES // 5, 5), deadline=30_000)
 @given(data=st.data())
 def test_damaged_results_folders_get_a_clean_answer(tmp_path_factory, data):

@@ -47,6 +47,7 @@ def test_mains_nodes_count_energy_but_never_run_out(mixed):
     json.dumps(r.summary, allow_nan=False)  # no infinities leak into summary.json
 
 
+@pytest.mark.slow
 def test_mixed_fleet_is_exact_under_batching(mixed):
     d, a = mixed
     b = twin.run(d, batch_window_s=0.0)
@@ -66,6 +67,7 @@ def _by_group(r: twin.RunResult) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_the_order_of_groups_changes_no_result(mixed):
     # Every group's streams are keyed by its name, not its position: listing the groups in
     # another order (a LoRa group first or last, mains and battery nodes swapped) gives each

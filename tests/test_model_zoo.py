@@ -190,6 +190,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
     assert not large_float, large_float  # only the scaler's 192-vectors and scales stay float
 
 
+@pytest.mark.slow
 def test_rebuild_is_deterministic_and_useful(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("skl2onnx")

@@ -28,6 +28,7 @@ def _strip(entry):
     return {k: v for k, v in entry.items() if k != "policy"}
 
 
+@pytest.mark.slow
 def test_cascade_limits_are_the_pure_policies(farm_dict):
     # A band no score can fall in: the cascade is on_device, message for message. A band
     # holding every score: every window goes up and the cloud model decides all of them.
@@ -48,6 +49,7 @@ def test_cascade_limits_are_the_pure_policies(farm_dict):
         assert every["decision"][key] == cloud["decision"][key]
 
 
+@pytest.mark.slow
 def test_cascade_sends_only_unsure_windows(farm_dict):
     d = _heart(farm_dict, ["on_device", {"name": "cascade", "kind": "cascade"}])
     r = twin.run(d)
@@ -160,6 +162,7 @@ def test_the_readme_policy_example_runs(tmp_path, small_farm):
     assert e["inferences_device"] == e["samples"]
 
 
+@pytest.mark.slow
 def test_cascade_trades_near_cloud_quality_for_near_device_energy():
     # The smart-home cameras: the cloud runs a 26x larger CNN (held-out F1 0.89 vs 0.73 on
     # the board). Escalating only the frames the device is unsure of should close a good part

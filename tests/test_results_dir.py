@@ -176,6 +176,7 @@ def _complete(directory: Path) -> bool:
     return bool(r.summary["results"]) and html.rstrip().endswith("</html>")
 
 
+@pytest.mark.slow
 def test_killing_twin_run_mid_write_leaves_the_previous_results_or_none(tmp_path, farm_dict):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(_tiny(farm_dict, count=4)))

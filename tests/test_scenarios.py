@@ -72,6 +72,7 @@ def test_scenario_validates_at_full_size(name):
     assert f"{sum(g.count for g in scenario.groups.values()):,} nodes" in summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SHRINK))
 def test_every_group_decides_and_uplinks_add_up(runs, name):
     result = runs[name]
@@ -87,6 +88,7 @@ def test_every_group_decides_and_uplinks_add_up(runs, name):
             assert e["uplink_messages"] > 0, (policy, group)
 
 
+@pytest.mark.slow
 def test_wearables_streaming_costs_radio_energy(runs):
     r = runs["wearables"]
     for group in ("patch", "watch"):
@@ -102,6 +104,7 @@ def test_wearables_streaming_costs_radio_energy(runs):
     )
 
 
+@pytest.mark.slow
 def test_smart_home_mains_and_battery_groups(runs):
     r = runs["smart_home"]
     for policy in ("on_device", "cloud"):
@@ -115,6 +118,7 @@ def test_smart_home_mains_and_battery_groups(runs):
     assert life["cloud"] < 0.5 * life["on_device"], life
 
 
+@pytest.mark.slow
 def test_factory_cloud_waits_for_the_modem(runs):
     r = runs["factory"]
     on_device = r.result("on_device", "ltem")["latency_s"]["p50"]
@@ -125,6 +129,7 @@ def test_factory_cloud_waits_for_the_modem(runs):
     assert r.result("cloud", "nbiot")["latency_s"]["p95"] > cloud
 
 
+@pytest.mark.slow
 def test_city_scale_shows_the_channel_at_scale(runs):
     r = runs["city_scale"]
     on_device, cloud = r.result("on_device", "soil"), r.result("cloud", "soil")

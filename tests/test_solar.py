@@ -57,6 +57,7 @@ def test_panel_keeps_the_cell_charged(small_farm):
         assert row["battery_soc_p95"] <= 1.0
 
 
+@pytest.mark.slow
 def test_harvesting_keeps_batching_exact(small_farm):
     d = _solar_farm(small_farm, 5.0)
     d["groups"]["soil"]["count"] = 8

@@ -72,6 +72,7 @@ def test_the_table_has_a_row_per_run_policy_and_group(reference):
     assert (res.directory / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_process_pool_and_dask_give_the_same_table(tmp_path, reference):
     _, expected = reference
     study = _write_study(tmp_path)
@@ -113,6 +114,7 @@ def test_a_failing_run_is_recorded_and_the_study_goes_on(tmp_path):
     assert "boom: this configuration" in (tmp_path / "out" / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_to_the_same_table(tmp_path, reference):
     _, expected = reference
     study = _write_study(tmp_path)
@@ -225,6 +227,7 @@ def test_axes_values():
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_examples_run_at_small_size(tmp_path):
     env = {**os.environ, "TWIN_EXAMPLE_SMALL": "1"}
     for script in sorted((ROOT / "examples").glob("*.py")):
@@ -250,6 +253,7 @@ def _interrupt(cmd: list[str], when) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_runs_and_says_how_to_resume(tmp_path, reference):
     _, expected = reference
     study = _write_study(tmp_path)

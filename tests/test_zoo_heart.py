@@ -88,6 +88,7 @@ def test_metadata_matches_files(meta: dict) -> None:
         assert analyse_graph(onnx.load(str(ZOO / variant["file"]))).unsupported_ops == ()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None:
     sess = _session(ZOO / meta["variants"][variant]["file"])
@@ -106,6 +107,7 @@ def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None
     np.testing.assert_allclose(one_by_one, probs, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_engine_runner_accepts_flat_observations(meta: dict, heldout) -> None:
     # The engine passes one observation per row, flattened to 256 values; the runner reshapes
     # it to the model's [N, 1, 256] input.
@@ -124,6 +126,7 @@ def test_engine_runner_accepts_flat_observations(meta: dict, heldout) -> None:
     np.testing.assert_array_equal(decision, expected >= meta["threshold"])
 
 
+@pytest.mark.slow
 def test_recorded_heldout_reproduces(meta: dict, heldout, heldout_probs) -> None:
     # The world is pure numpy and seeded, so the regenerated held-out set is bit-identical to
     # the recorded one: its size and positives rate must match exactly. The models run on the
@@ -148,6 +151,7 @@ def test_recorded_heldout_reproduces(meta: dict, heldout, heldout_probs) -> None
         assert got["f1"] > 2 * rate / (1 + rate) + 0.5
 
 
+@pytest.mark.slow
 def test_int8_tracks_fp32_on_same_windows(meta: dict, heldout, heldout_probs) -> None:
     y = heldout[1]
     pred = {v: heldout_probs[v] >= meta["threshold"] for v in VARIANTS}

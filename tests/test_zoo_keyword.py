@@ -81,6 +81,7 @@ def test_metadata_matches_files(meta: dict) -> None:
         assert len(data) == variant["bytes"] < limits[key]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None:
     path = ZOO / meta["variants"][variant]["file"]
@@ -102,6 +103,7 @@ def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None
     np.testing.assert_allclose(one_by_one, probs[:, 1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_recorded_heldout_reproduces(meta: dict, heldout, heldout_proba) -> None:
     # Exact on the build machine; 2e-3 (~30 of 14k windows) allows kernels of other CPUs to
     # flip windows whose probability sits at the threshold.
@@ -124,6 +126,7 @@ def test_recorded_heldout_reproduces(meta: dict, heldout, heldout_proba) -> None
         assert got["f1"] > 2 * rate / (1 + rate) + 0.5
 
 
+@pytest.mark.slow
 def test_int8_tracks_fp32(meta: dict, heldout, heldout_proba) -> None:
     y = heldout[1]
     pred = {v: heldout_proba[v] >= meta["threshold"] for v in VARIANTS}
@@ -151,6 +154,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
     assert not large_float, large_float
 
 
+@pytest.mark.slow
 def test_small_build_runs_and_learns(tmp_path: Path, heldout) -> None:
     pytest.importorskip("torch")
     from twin.training.keyword import build

@@ -137,6 +137,7 @@ def test_int8_model_is_quantized(meta: dict) -> None:
     assert not large_float, large_float
 
 
+@pytest.mark.slow
 def test_small_rebuild_is_deterministic_and_useful(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("skl2onnx")

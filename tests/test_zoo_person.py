@@ -113,6 +113,7 @@ def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None
     np.testing.assert_allclose(one_by_one, probs[:, meta["positive_index"]], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_recorded_heldout_reproduces(meta: dict, heldout) -> None:
     # Tolerance 2e-3 (24 of 12k frames): on the Q/DQ reference path (int8_kernels.py) only
     # fp32 summation order differs across CPUs (AVX2 / AVX-512 / ARM), which can flip frames
@@ -145,6 +146,7 @@ def test_model_is_useful_and_int8_tracks_fp32(meta: dict, heldout) -> None:
     assert abs(m["int8"]["f1"] - m["fp32"]["f1"]) <= 0.02
 
 
+@pytest.mark.slow
 def test_cloud_model_beats_the_device_model(meta: dict, heldout) -> None:
     X, y = heldout
     p = {v: _proba(_session(ZOO / meta["variants"][v]["file"]), meta, X) for v in ("int8", "cloud")}

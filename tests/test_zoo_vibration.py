@@ -80,6 +80,7 @@ def test_metadata_matches_files(meta: dict) -> None:
         assert analyse_graph(onnx.load(str(ZOO / variant["file"]))).unsupported_ops == ()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None:
     sess = _session(ZOO / meta["variants"][variant]["file"])
@@ -97,6 +98,7 @@ def test_shipped_model_runs_any_batch(meta: dict, variant: str, heldout) -> None
     np.testing.assert_allclose(one_by_one, s, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_engine_runner_uses_score_and_threshold(meta: dict, heldout) -> None:
     model = OnnxModel(
         ZOO / meta["variants"]["int8"]["file"],
@@ -113,6 +115,7 @@ def test_engine_runner_uses_score_and_threshold(meta: dict, heldout) -> None:
     np.testing.assert_array_equal(decision, expected[:, 0] >= meta["threshold"])
 
 
+@pytest.mark.slow
 def test_recorded_heldout_reproduces(meta: dict, heldout) -> None:
     # The world is pure numpy and seeded: the regenerated held-out set is bit-identical to the
     # recorded one, so its size and positives rate must match exactly. On the Q/DQ reference
@@ -137,6 +140,7 @@ def test_recorded_heldout_reproduces(meta: dict, heldout) -> None:
         assert got["f1"] > 2 * rate / (1 + rate) + 0.25
 
 
+@pytest.mark.slow
 def test_threshold_transfers_to_the_heldout_world(meta: dict, heldout) -> None:
     # The threshold was picked on the training world; on the held-out world the best possible
     # threshold does only slightly better (F1 gap measured 0.001-0.002).
@@ -149,6 +153,7 @@ def test_threshold_transfers_to_the_heldout_world(meta: dict, heldout) -> None:
     assert best - at_recorded < 0.03
 
 
+@pytest.mark.slow
 def test_int8_tracks_fp32_on_same_windows(meta: dict, heldout) -> None:
     X, y = heldout
     s = {v: _scores(_session(ZOO / meta["variants"][v]["file"]), meta, X)[:, 0] for v in VARIANTS}
