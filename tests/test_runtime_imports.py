@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 _CODE = """
@@ -27,7 +25,6 @@ print(sorted(m for m in sys.modules if m.startswith(build)))
 """
 
 
-@pytest.mark.slow
 def test_running_scenarios_does_not_import_the_build_package():
     # A fresh interpreter: this test process may have imported the builders for other tests.
     code = _CODE.format(scenarios=str(SCENARIOS))
