@@ -156,7 +156,10 @@ CASES: list[tuple[str, Callable[[dict, Path], dict], str]] = [
          _set("groups.soil.spreading_factor", 9)(d, t), t),
      "spreading_factor applies to LoRa radios"),
     ("unknown policy", _set("policies", ["on_device", "fog"]), "policies.1"),
-    ("policy module without the class", _policy_module_missing_class, "policies[0]"),
+    ("policy module without the class", _policy_module_missing_class, "named 'Mine'"),
+    ("policy module outside the scenario's folder",
+     _set("policies", [{"name": "x", "module": "/etc/passwd", "class": "X"}]),
+     "lies outside the scenario's folder"),
     ("actuation on a world without an actuator",
      lambda d, t: _set("groups.soil.world", "heart")(
          _set("groups.soil.model", {"zoo": "heart_rhythm"})(d, t), t), "no actuator"),  # noqa: E501
@@ -249,7 +252,8 @@ def _message(tmp: Path, case) -> str:
     path = _write(tmp, case)
     res = runner.invoke(app, ["validate", str(path)])
     assert res.exit_code == 2, (case[0], res.output)
-    return res.output.strip().replace(str(path), "bad.yaml").replace(str(tmp) + "/", "")
+    out = res.output.strip().replace(str(path), "bad.yaml").replace(str(tmp) + "/", "")
+    return out.replace(str(tmp), ".")
 
 
 def _snapshot(tmp: Path) -> dict:

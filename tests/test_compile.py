@@ -65,11 +65,15 @@ def test_validate_and_run_agree_because_both_compile(project):
     text = project.read_text().replace("class: Odd", "class: Missing")
     project.write_text(text)
     with pytest.raises(twin.ScenarioError, match="no Policy subclass") as v:
-        twin.validate(project)
+        twin.validate(project, import_policies=True)
     with pytest.raises(twin.ScenarioError) as r:
         twin.run(project)
     assert str(v.value) == str(r.value)
     assert v.value.key_path == "policies[0]"
+    # Without importing, validate reads the module's source: the same problem, same place.
+    with pytest.raises(twin.ScenarioError, match="no class named 'Missing'") as p:
+        twin.validate(project)
+    assert p.value.key_path == "policies[0]"
 
 
 def test_the_plan_is_resolved_and_immutable(small_farm):

@@ -183,7 +183,12 @@ def compare(results: list[RunResult], labels: list[str]) -> RunResult:
     return RunResult(summary, merged["nodes"], merged["timeseries"], merged["hist"], manifest)
 
 
-def validate(scenario: Scenario | str | Path | dict, budget: bool = True) -> str:
+def validate(
+    scenario: Scenario | str | Path | dict,
+    budget: bool = True,
+    import_policies: bool = False,
+    allow_outside_policies: bool = False,
+) -> str:
     """Check a scenario as :func:`run` would, without simulating. Returns a one-line summary.
 
     The summary ends with the run's estimate (node-samples, memory, wall time: see
@@ -195,6 +200,11 @@ def validate(scenario: Scenario | str | Path | dict, budget: bool = True) -> str
         What to check.
     budget : bool
         Refuse a scenario too large to run on this machine, as :func:`run` does.
+    import_policies : bool
+        Import (run) user policy modules to check their class, parameters and fit. By
+        default their source is only parsed: validating a file runs none of its code.
+    allow_outside_policies : bool
+        Accept a policy module outside the scenario's folder.
 
     Raises
     ------
@@ -206,11 +216,20 @@ def validate(scenario: Scenario | str | Path | dict, budget: bool = True) -> str
     scenario = as_scenario(scenario)
     if budget:
         check_budget(scenario)  # before compiling: it draws the fault intervals
-    plan = compile_scenario(scenario)
+    plan = compile_scenario(
+        scenario, import_policies=import_policies, allow_outside_policies=allow_outside_policies
+    )
     cost = check_budget(plan) if budget else estimate_budget(plan)
+    unrun = [p.name for p in plan.policies if p.cls is None]
+    note = (
+        f"; policy code not run: {', '.join(unrun)} (--import-policies checks its class, "
+        "parameters and fit)"
+        if unrun
+        else ""
+    )
     return (
         f"{len(plan.groups)} group(s), {plan.nodes:,} nodes, {plan.horizon_s / 86_400:g} days, "
-        f"policies {', '.join(plan.policy_names)}; {cost.summary()}"
+        f"policies {', '.join(plan.policy_names)}; {cost.summary()}{note}"
     )
 
 
@@ -221,6 +240,7 @@ def run(
     base_dir: str | Path | None = None,
     record_events: bool = False,
     budget: bool = True,
+    allow_outside_policies: bool = False,
 ) -> RunResult:
     """Run every policy of a scenario.
 
@@ -243,6 +263,9 @@ def run(
     budget : bool
         Refuse a run estimated to exceed :data:`twin.budget.DEFAULT_LIMITS` (memory, wall
         time, time-series rows, fault intervals) before it starts; False runs it anyway.
+    allow_outside_policies : bool
+        Run a policy module that lies outside the scenario's folder (by default refused:
+        importing a module runs its code).
 
     Raises
     ------
@@ -256,14 +279,17 @@ def run(
     if isinstance(scenario, RunPlan):
         if seed is not None or batch_window_s is not None or base_dir is not None:
             raise TwinError("a compiled plan is run as it is: compile it with the overrides")
+        if any(p.cls is None for p in scenario.policies):
+            raise TwinError("this plan was compiled without importing its policies")
         plan = scenario
     else:
         scenario = as_scenario(scenario)
         if budget:
             check_budget(scenario)  # before compiling: it draws the fault intervals
         plan = compile_scenario(
-            scenario, seed=seed, batch_window_s=batch_window_s, base_dir=base_dir
-        )
+            scenario, seed=seed, batch_window_s=batch_window_s, base_dir=base_dir,
+            allow_outside_policies=allow_outside_policies,
+        )  # fmt: skip
     if budget:
         check_budget(plan)
     if record_events:

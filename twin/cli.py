@@ -99,6 +99,10 @@ def _print_table(summary: dict) -> None:
     Console().print(table)
 
 
+OUTSIDE_HELP = (
+    "Run policy modules that lie outside the scenario's folder (importing a module runs its "
+    "code; by default only code beside the scenario is run)."
+)
 NO_BUDGET_HELP = (
     "Run even when the estimate (memory, wall time, time-series rows, fault intervals) "
     "exceeds what this machine can do in reasonable time."
@@ -132,6 +136,7 @@ def run(
         False, "--images", help="Also write images/plot-*.png and .svg (needs kaleido)."
     ),
     no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
+    outside: bool = typer.Option(False, "--allow-outside-policies", help=OUTSIDE_HELP),
 ) -> None:
     """Run every policy of a scenario and write summary.json, nodes.csv and report.html.
 
@@ -154,7 +159,7 @@ def run(
         check_results_dir(target, inputs=[scenario])
         result = api.run(
             scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,
-            budget=not no_budget,
+            budget=not no_budget, allow_outside_policies=outside,
         )  # fmt: skip
         api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
@@ -285,6 +290,7 @@ def sweep(
         False, "--resume", help="Finish an interrupted study: skip the runs already done."
     ),
     no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
+    outside: bool = typer.Option(False, "--allow-outside-policies", help=OUTSIDE_HELP),
 ) -> None:
     """Run a what-if study: every configuration x seed, one tidy table and a study report.
 
@@ -301,6 +307,7 @@ def sweep(
             result = st.run_study(
                 study, out=out, executor=executor, workers=workers, scheduler=scheduler,
                 dask_local=dask_local, resume=resume, progress=progress, budget=not no_budget,
+                allow_outside_policies=outside,
             )  # fmt: skip
     except TwinError as exc:
         _fail(exc)
@@ -396,17 +403,28 @@ class _progress:
 def validate(
     scenario: Path = typer.Argument(..., help="Scenario YAML file.", show_default=False),
     no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
+    import_policies: bool = typer.Option(
+        False,
+        "--import-policies",
+        help="Import (run) user policy modules to check their class, parameters and fit; "
+        "by default their source is only parsed.",
+    ),
+    outside: bool = typer.Option(False, "--allow-outside-policies", help=OUTSIDE_HELP),
 ) -> None:
     """Check a scenario (keys, types, ranges, profiles, model files, fit) without running it.
 
-    Prints the run's estimate too: node-samples, memory and wall time on one core.
+    Prints the run's estimate too: node-samples, memory and wall time on one core. A user
+    policy module is parsed, not run, unless --import-policies is given.
 
     Example: twin validate scenarios/farm.yaml
     """
     from twin import api
 
     try:
-        summary = api.validate(scenario, budget=not no_budget)
+        summary = api.validate(
+            scenario, budget=not no_budget, import_policies=import_policies,
+            allow_outside_policies=outside,
+        )  # fmt: skip
     except TwinError as exc:
         _fail(exc)
         return

@@ -33,7 +33,13 @@ from twin.plan import (
     RunPlan,
     StoreAndForward,
 )
-from twin.policies import BUILTIN, PolicyPlan, load_policy_class
+from twin.policies import (
+    BUILTIN,
+    PolicyPlan,
+    check_policy_source,
+    find_policy_module,
+    load_policy_class,
+)
 from twin.profiles import MAINS, Radio, load_profile
 from twin.world.registry import WorldSpec, world_kinds, world_spec
 
@@ -44,6 +50,8 @@ def compile_scenario(
     seed: int | None = None,
     batch_window_s: float | None = None,
     base_dir: str | Path | None = None,
+    import_policies: bool = True,
+    allow_outside_policies: bool = False,
 ) -> RunPlan:
     """Resolve and cross-check a scenario into an immutable run plan.
 
@@ -59,6 +67,13 @@ def compile_scenario(
     base_dir : path, optional
         Directory that relative model and policy paths are resolved against (default: the
         scenario file's directory, or the working directory for a scenario built in Python).
+    import_policies : bool
+        Import (run) the modules of user policies to check their class and parameters. False
+        only checks that each module parses and defines the class; the plan then validates
+        but does not run (what ``twin validate`` does without ``--import-policies``).
+    allow_outside_policies : bool
+        Allow a policy module outside ``base_dir``. Importing a module runs its code, so by
+        default only code beside the scenario is run.
 
     Raises
     ------
@@ -75,7 +90,9 @@ def compile_scenario(
         _group_plan(scenario, i, name, cfg, base, file)
         for i, (name, cfg) in enumerate(scenario.groups.items())
     )
-    policies = tuple(_policy_plans(scenario, groups, base, file))
+    policies = tuple(
+        _policy_plans(scenario, groups, base, file, import_policies, allow_outside_policies)
+    )
     cloud = scenario.cloud
     window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
     return RunPlan(
@@ -368,25 +385,30 @@ def _cached_model(
 
 
 def _policy_plans(
-    scenario: Scenario, groups: tuple[GroupPlan, ...], base: Path, file: str | None
+    scenario: Scenario,
+    groups: tuple[GroupPlan, ...],
+    base: Path,
+    file: str | None,
+    import_policies: bool,
+    allow_outside: bool,
 ) -> list[PolicyPlan]:
     """Resolve each listed policy to a class and parameters, and check it suits every group."""
     plans = []
     for i, spec in enumerate(scenario.policies):
         where = f"policies[{i}]"
-        if isinstance(spec, str):
-            plan = PolicyPlan(spec, BUILTIN[spec], {})
-        else:
-            try:
-                cls = (
-                    BUILTIN[spec.kind]
-                    if spec.kind is not None
-                    else load_policy_class(spec.module, spec.class_name, base)
-                )
-            except ScenarioError as exc:
-                raise ScenarioError(exc.message, file, where) from None
-            plan = PolicyPlan(spec.name, cls, dict(spec.params))
         try:
+            if isinstance(spec, str):
+                plan = PolicyPlan(spec, BUILTIN[spec], {})
+            elif spec.kind is not None:
+                plan = PolicyPlan(spec.name, BUILTIN[spec.kind], dict(spec.params))
+            elif import_policies:
+                cls = load_policy_class(spec.module, spec.class_name, base, allow_outside)
+                plan = PolicyPlan(spec.name, cls, dict(spec.params))
+            else:  # checked as source only: not run, so neither built nor fitted
+                path = find_policy_module(spec.module, base, allow_outside)
+                check_policy_source(path, spec.class_name)
+                plans.append(PolicyPlan(spec.name, None, dict(spec.params)))
+                continue
             probe = plan.build()  # bad parameters fail here, before anything runs
         except ScenarioError as exc:
             raise ScenarioError(exc.message, file, where) from None

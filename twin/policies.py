@@ -28,6 +28,7 @@ Message kinds a policy can send
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 from dataclasses import dataclass
@@ -215,27 +216,67 @@ BUILTIN: dict[str, type[Policy]] = {
 
 @dataclass(frozen=True)
 class PolicyPlan:
-    """A policy as the scenario names it: built afresh for every fleet group."""
+    """A policy as the scenario names it: built afresh for every fleet group.
+
+    ``cls`` is None for a user's policy whose module was checked but not imported
+    (``twin validate`` without ``--import-policies``): such a plan validates, it does not run.
+    """
 
     name: str
-    cls: type[Policy]
+    cls: type[Policy] | None
     params: dict[str, Any]
 
     def build(self) -> Policy:
         """A new policy object (per-node state starts empty)."""
+        if self.cls is None:
+            raise ScenarioError(f"policy '{self.name}': its module was not imported")
         return build_policy(self.cls, self.params, self.name)
 
 
-def load_policy_class(module: str, class_name: str, base_dir: Path) -> type[Policy]:
-    """Import a user's policy class from a module file the scenario names explicitly."""
-    path = (base_dir / module).resolve()
+def find_policy_module(module: str, base_dir: Path, allow_outside: bool = False) -> Path:
+    """The policy module file a scenario names, refused when it lies outside ``base_dir``.
+
+    Importing a module runs its code, so by default only code that sits beside the scenario
+    (in its folder or below, after symlinks are resolved) is run; anything else needs the
+    user's explicit ``allow_outside`` (``--allow-outside-policies``).
+    """
+    root = Path(base_dir).resolve()
+    path = (root / module).resolve()
     if not path.is_file():
-        raise ScenarioError(f"policy module not found: {path}")
+        raise ScenarioError(
+            f"policy module not found: {path}; give a .py file path relative to the scenario"
+        )
+    if not allow_outside and not path.is_relative_to(root):
+        raise ScenarioError(
+            f"policy module {path} lies outside the scenario's folder {root}; twin runs only "
+            "policy code beside the scenario: move it there, or pass --allow-outside-policies "
+            "(allow_outside_policies=True) if you trust it"
+        )
+    return path
+
+
+def check_policy_source(path: Path, class_name: str) -> None:
+    """Check, without running it, that a module parses and defines ``class_name``."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"policy module {path} does not parse: {exc}") from None
+    if not any(isinstance(n, ast.ClassDef) and n.name == class_name for n in tree.body):
+        raise ScenarioError(f"{path} has no class named '{class_name}'")
+
+
+def load_policy_class(
+    module: str, class_name: str, base_dir: Path, allow_outside: bool = False
+) -> type[Policy]:
+    """Import a user's policy class from a module file the scenario names explicitly."""
+    path = find_policy_module(module, base_dir, allow_outside)
     spec = importlib.util.spec_from_file_location(f"twin_user_policy_{path.stem}", path)
     mod = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(mod)
-    except Exception as exc:  # the user's code: report it, do not crash
+    except BaseException as exc:  # the user's code (even sys.exit): report it, do not crash
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise ScenarioError(f"cannot import policy module {path}: {exc!r}") from None
     cls = getattr(mod, class_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, Policy)):

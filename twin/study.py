@@ -279,6 +279,7 @@ class RunTask:
     scenario: dict  # the base scenario with fixed and varied overrides, as plain data
     base_dir: str
     key: str = field(default="")
+    allow_outside_policies: bool = False
 
 
 def _key(params: dict, seed: int, base_digest: str) -> str:
@@ -286,7 +287,12 @@ def _key(params: dict, seed: int, base_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) -> list[RunTask]:
+def plan(
+    spec: StudySpec,
+    scenario_path: Path,
+    study_file: str | None = None,
+    allow_outside_policies: bool = False,
+) -> list[RunTask]:
     """Every run of the study, each validated before anything runs.
 
     Raises
@@ -312,7 +318,9 @@ def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) ->
             sc = base.with_overrides(params)
             # Profiles, models, policies and their constraints too, through the same compile
             # stage a run uses: a bad value fails here, not in every run of the study.
-            compile_scenario(sc, base_dir=scenario_path.parent)
+            compile_scenario(
+                sc, base_dir=scenario_path.parent, allow_outside_policies=allow_outside_policies
+            )
         except ScenarioError as exc:
             raise _blame(exc, params, spec.overrides, study_file) from None
         data = sc.model_dump(mode="json", exclude_unset=True, by_alias=True)
@@ -326,6 +334,7 @@ def plan(spec: StudySpec, scenario_path: Path, study_file: str | None = None) ->
                     scenario=data,
                     base_dir=str(scenario_path.parent),
                     key=_key(params, seed, digest),
+                    allow_outside_policies=allow_outside_policies,
                 )
             )
     return tasks
@@ -408,7 +417,10 @@ def run_task(task: RunTask) -> dict:
     try:
         # The study checked every configuration's budget before the first run (or was
         # told not to): the run does not check again.
-        result = run(task.scenario, seed=task.seed, base_dir=task.base_dir, budget=False)
+        result = run(
+            task.scenario, seed=task.seed, base_dir=task.base_dir, budget=False,
+            allow_outside_policies=task.allow_outside_policies,
+        )  # fmt: skip
         records, status, error = result.records(), "ok", None
     except Exception as exc:  # a failed run is a result of the study, not its end
         records, status = [], "error"
@@ -470,10 +482,13 @@ def _dask(
         raise TwinError("Dask is not installed: pip install 'twin[dask]'") from None
     cluster = None
     if scheduler is None:
-        # Loopback only, one single-threaded process per worker, no dashboard.
+        # Loopback only, one single-threaded process per worker, no dashboard, and TLS.
         cluster = LocalCluster(
             n_workers=dask_local or os.cpu_count(), threads_per_worker=1, processes=True,
             host="127.0.0.1", dashboard_address=None,
+            # Mutual TLS with temporary self-signed credentials (distributed's documented
+            # mechanism, needs `cryptography`): other local users cannot submit work.
+            security=True,
         )  # fmt: skip
     try:
         with Client(scheduler or cluster) as client:
@@ -644,6 +659,7 @@ def run_study(
     progress: Callable[[int, int, int], None] | None = None,
     scenario_path: str | Path | None = None,
     budget: bool = True,
+    allow_outside_policies: bool = False,
 ) -> StudyResult:
     """Run a study; write ``runs.jsonl`` as runs finish, then ``study.csv`` and the report.
 
@@ -666,6 +682,8 @@ def run_study(
     budget : bool
         Refuse the study if one configuration would not fit the machine
         (:func:`check_budget`); False runs every configuration regardless.
+    allow_outside_policies : bool
+        Run policy modules that lie outside the scenario's folder (refused by default).
 
     Raises
     ------
@@ -687,7 +705,7 @@ def run_study(
         raise TwinError(f"unknown executor '{executor}' (one of {', '.join(EXECUTORS)})")
     if budget:
         check_budget(spec, base_path, file)  # before plan(): compiling draws the faults
-    tasks = plan(spec, base_path, file)
+    tasks = plan(spec, base_path, file, allow_outside_policies)
     plan_hash = hashlib.sha256("".join(t.key for t in tasks).encode()).hexdigest()[:16]
 
     from twin.api import default_results_dir
