@@ -108,13 +108,13 @@ def compile_scenario(
             uplink_latency=Delay(**cloud.uplink_latency.model_dump()),
             downlink_latency=Delay(**cloud.downlink_latency.model_dump()),
             workers=cloud.workers,
-            server=_profile("server", cloud.server, file, "cloud.server"),
+            server=_profile("server", cloud.server, file, "cloud.server", base),
             service_time_s=cloud.service_time_s,
             max_batch=cloud.max_batch,
         ),
         channel=ChannelPlan(
             propagation=_profile(
-                "propagation", scenario.channel.propagation, file, "channel.propagation"
+                "propagation", scenario.channel.propagation, file, "channel.propagation", base
             ),
             capture_threshold_db=scenario.channel.capture_threshold_db,
             adr_margin_db=scenario.channel.adr_margin_db,
@@ -131,10 +131,12 @@ def compile_scenario(
     )
 
 
-def _profile(kind: str, profile_id: str, file: str | None, key_path: str) -> Any:
-    """Load a profile; an unknown id is reported at the scenario key that names it."""
+def _profile(
+    kind: str, profile_id: str, file: str | None, key_path: str, base: Path | None = None
+) -> Any:
+    """Load a profile (the user's first); an unknown id is named at the key that names it."""
     try:
-        return load_profile(kind, profile_id)
+        return load_profile(kind, profile_id, base)
     except ScenarioError as exc:
         if exc.file:  # a broken profile file: report that file
             raise
@@ -169,17 +171,17 @@ def _check_fault_targets(scenario: Scenario, file: str | None) -> None:
             )
 
 
-def _group_profiles(g: Group, prefix: str, file: str | None) -> dict[str, Any]:
+def _group_profiles(g: Group, prefix: str, file: str | None, base: Path) -> dict[str, Any]:
     """Board, radio, battery, sensor and runtime of a group, checked against each other."""
     profiles = {}
     for kind in ("board", "radio", "battery", "sensor"):
         if kind == "battery" and g.battery == MAINS.id:
             profiles[kind] = MAINS
             continue
-        profiles[kind] = _profile(kind, getattr(g, kind), file, f"{prefix}.{kind}")
+        profiles[kind] = _profile(kind, getattr(g, kind), file, f"{prefix}.{kind}", base)
     board = profiles["board"]
     runtime_id = g.runtime or board.default_runtime
-    runtime = profiles["runtime"] = _profile("runtime", runtime_id, file, f"{prefix}.runtime")
+    runtime = profiles["runtime"] = _profile("runtime", runtime_id, file, f"{prefix}.runtime", base)
     if board.core not in runtime.cores:
         raise ScenarioError(
             f"runtime '{runtime_id}' does not run on {board.core} (board '{board.id}'); "
@@ -225,7 +227,7 @@ def _group_plan(
 ) -> GroupPlan:
     """Resolve one group: profiles, world, models, and every check between them."""
     prefix = f"groups.{name}"
-    profiles = _group_profiles(g, prefix, file)
+    profiles = _group_profiles(g, prefix, file, base)
     _check_radio_settings(scenario, name, g, profiles["radio"], file)
     world_kind = g.world or scenario.world.kind
     world = _world(world_kind, file, f"{prefix}.world" if g.world else "world.kind")

@@ -248,36 +248,94 @@ _KINDS: dict[str, tuple[str, type]] = {
 }
 
 
-def available(kind: str) -> list[str]:
-    """Ids of the profiles of one kind (``board``, ``radio``, ``battery``, ``sensor``)."""
+USER_DIR = "device_profiles"  # beside a scenario: the user's own profiles, searched first
+_MAX_EXTENDS = 8
+
+
+def search_dirs(base_dir: str | Path | None = None) -> tuple[Path, ...]:
+    """Profile folders in search order: ``<base_dir>/device_profiles`` (if any), then twin's."""
+    user = () if base_dir is None else (Path(base_dir).resolve() / USER_DIR,)
+    return tuple(d for d in user if d.is_dir()) + tuple(profile_dirs())
+
+
+def available(kind: str, base_dir: str | Path | None = None) -> list[str]:
+    """Ids of the profiles of one kind, the user's (beside ``base_dir``) included."""
     sub = _KINDS[kind][0]
     ids: set[str] = set()
-    for d in profile_dirs():
+    for d in search_dirs(base_dir):
         ids.update(p.stem for p in (d / sub).glob("*.yaml"))
     return sorted(ids)
 
 
-@cache
-def load_profile(kind: str, profile_id: str) -> Any:
-    """Load one profile by kind and id, checking units, sources and types.
+def is_profile_path(ref: str) -> bool:
+    """A profile named by file (``boards/my-pcb.yaml``) rather than by id."""
+    return ref.endswith((".yaml", ".yml"))
+
+
+def find_profile(kind: str, ref: str, base_dir: str | Path | None = None) -> Path:
+    """The file of a profile: by path (relative to ``base_dir``) or by id in search order.
+
+    Raises
+    ------
+    ScenarioError
+        If there is no such file or id (the ids there are are listed).
+    """
+    if is_profile_path(ref):
+        path = Path(base_dir or ".") / ref
+        if not path.is_file():
+            raise ScenarioError(f"{kind} profile file not found: {path}")
+        return path.resolve()
+    sub = _KINDS[kind][0]
+    for d in search_dirs(base_dir):
+        if (d / sub / f"{ref}.yaml").is_file():
+            return (d / sub / f"{ref}.yaml").resolve()
+    known = ", ".join(available(kind, base_dir)) or "none"
+    raise ScenarioError(f"unknown {kind} profile '{ref}'; available: {known}")
+
+
+def load_profile(kind: str, profile_id: str, base_dir: str | Path | None = None) -> Any:
+    """Load one profile by kind and id (or path), checking units, sources and types.
+
+    Parameters
+    ----------
+    kind : str
+        ``board``, ``radio``, ``battery``, ``sensor``, ``runtime``, ``propagation``, ``server``.
+    profile_id : str
+        An id (``nano33ble``), looked up in ``<base_dir>/device_profiles/<kind>s/`` first and
+        then in twin's profiles, or a ``.yaml`` path relative to ``base_dir``.
+    base_dir : path, optional
+        The scenario's folder.
+
+    A profile may say ``extends: <id>``: it takes that profile's figures and sources and
+    overrides some, each override with its own ``<key>_source``.
 
     Raises
     ------
     ScenarioError
         If the profile does not exist or a figure is missing, mistyped or unsourced.
     """
-    sub, cls = _KINDS[kind]
-    path = next(
-        (
-            d / sub / f"{profile_id}.yaml"
-            for d in profile_dirs()
-            if (d / sub / f"{profile_id}.yaml").is_file()
-        ),
-        None,
-    )
-    if path is None:
-        known = ", ".join(available(kind)) or "none"
-        raise ScenarioError(f"unknown {kind} profile '{profile_id}'; available: {known}")
+    path = find_profile(kind, profile_id, base_dir)
+    st = path.stat()
+    user = search_dirs(base_dir)[0] if base_dir is not None else None
+    return _load_file(kind, str(path), st.st_mtime_ns, st.st_size, str(user))
+
+
+def _cache_clear() -> None:
+    """Forget every loaded profile (tests that swap the profile folders call this)."""
+    _load_file.cache_clear()
+
+
+@cache
+def _load_file(kind: str, path_s: str, mtime_ns: int, size: int, user: str) -> Any:
+    # Keyed by the file's identity and mtime: a user who edits a profile between runs in one
+    # process gets the new figures. (A parent's edit is not noticed: restart to see it.)
+    path = Path(path_s)
+    raw = _resolve_extends(kind, path, Path(user) if user != "None" else None)
+    expected_id = path.stem
+    return _build(kind, raw, path, expected_id)
+
+
+def _read_raw(path: Path) -> dict:
     try:
         # The scenario's rules: no duplicate keys (the second figure would win silently),
         # a size limit, aliases within bounds.
@@ -292,6 +350,51 @@ def load_profile(kind: str, profile_id: str) -> Any:
         ) from None
     if not isinstance(raw, dict):
         raise ScenarioError("expected a mapping of profile fields", file=str(path))
+    return raw
+
+
+def _resolve_extends(kind: str, path: Path, user: Path | None, depth: int = 0) -> dict:
+    """The profile's fields, merged over the profile it extends (recursively)."""
+    raw = _read_raw(path)
+    parent_id = raw.pop("extends", None)
+    raw.pop("extends_source", None)
+    if parent_id is None:
+        return raw
+    if not isinstance(parent_id, str) or not parent_id:
+        raise ScenarioError("expected the id of the profile this one extends", str(path), "extends")
+    if depth >= _MAX_EXTENDS:
+        raise ScenarioError(f"more than {_MAX_EXTENDS} levels of 'extends' (a cycle?)", str(path))
+    for key in raw:  # an override carries its own source: it is not the parent's figure
+        if not key.endswith("_source") and key not in _META_KEYS and key != "kind":
+            if f"{key}_source" not in raw:
+                raise ScenarioError(
+                    f"overridden figure has no '{key}_source' beside it (say where your "
+                    "figure comes from, e.g. 'measured on our rev-B board')",
+                    str(path),
+                    key,
+                )
+    sub = _KINDS[kind][0]
+    # The parent: the user's folder first, then twin's, never the file itself.
+    dirs = ([user] if user is not None else []) + list(profile_dirs())
+    found = [d / sub / f"{parent_id}.yaml" for d in dirs]
+    found = [f for f in found if f.is_file() and f.resolve() != path.resolve()]
+    if not found:
+        known = ", ".join(available(kind, user.parent if user else None)) or "none"
+        raise ScenarioError(
+            f"extends unknown {kind} profile '{parent_id}'; available: {known}",
+            str(path),
+            "extends",
+        )
+    merged = _resolve_extends(kind, found[0], user, depth + 1)
+    merged.pop("id", None)
+    merged.pop("name", None)
+    merged.update(raw)
+    return merged
+
+
+def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
+    """Check a profile's fields (units, sources, types) and build its record."""
+    cls = _KINDS[kind][1]
     if kind == "radio" and isinstance(raw, dict) and raw.get("technology") in RADIO_CLASSES:
         cls = RADIO_CLASSES[raw["technology"]]
     wanted = {f.name: f.type for f in fields(cls) if f.name != "sources"}
@@ -339,3 +442,6 @@ def load_profile(kind: str, profile_id: str) -> Any:
         raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
     # Profiles are cached and shared: keep their sources read-only.
     return cls(**values, sources=MappingProxyType(sources))
+
+
+load_profile.cache_clear = _cache_clear  # type: ignore[attr-defined]  # the old API
