@@ -316,8 +316,9 @@ def load_profile(kind: str, profile_id: str, base_dir: str | Path | None = None)
     """
     path = find_profile(kind, profile_id, base_dir)
     st = path.stat()
-    user = search_dirs(base_dir)[0] if base_dir is not None else None
-    return _load_file(kind, str(path), st.st_mtime_ns, st.st_size, str(user))
+    user = None if base_dir is None else Path(base_dir).resolve() / USER_DIR
+    user_s = str(user) if user is not None and user.is_dir() else None
+    return _load_file(kind, str(path), st.st_mtime_ns, st.st_size, user_s)
 
 
 def _cache_clear() -> None:
@@ -326,11 +327,11 @@ def _cache_clear() -> None:
 
 
 @cache
-def _load_file(kind: str, path_s: str, mtime_ns: int, size: int, user: str) -> Any:
+def _load_file(kind: str, path_s: str, mtime_ns: int, size: int, user: str | None) -> Any:
     # Keyed by the file's identity and mtime: a user who edits a profile between runs in one
     # process gets the new figures. (A parent's edit is not noticed: restart to see it.)
     path = Path(path_s)
-    raw = _resolve_extends(kind, path, Path(user) if user != "None" else None)
+    raw = _resolve_extends(kind, path, Path(user) if user is not None else None)
     expected_id = path.stem
     return _build(kind, raw, path, expected_id)
 
