@@ -61,6 +61,14 @@ def _corrupt_model(d: dict, tmp: Path) -> dict:
     return d
 
 
+def _history_model_without_rate(d: dict, tmp: Path) -> dict:
+    """The zoo's soil model given by path: 96 readings per window, at a rate it does not say."""
+    model = ROOT / "twin" / "zoo" / "soil_irrigation_int8.onnx"
+    (tmp / "mine.onnx").write_bytes(model.read_bytes())
+    d["groups"]["soil"]["model"] = {"device_path": "mine.onnx"}
+    return d
+
+
 def _odd_input_model(d: dict, tmp: Path) -> dict:
     """A valid ONNX classifier reading 3 values: not whole readings of the soil's 2 channels."""
     import numpy as np
@@ -148,8 +156,10 @@ CASES: list[tuple[str, Callable[[dict, Path], dict], str]] = [
          _set("groups.soil.sampling_period_s", 300)(d, t), t), "groups.soil"),
     ("model input not whole readings of the world's channels", _odd_input_model,
      "not a whole number of readings"),
-    ("sampling period the model was not trained on", _set("groups.soil.sampling_period_s", 600),
-     "sampling_period_s must be 900"),
+    ("sampling period neither a multiple nor a fraction of the model's reading period",
+     _set("groups.soil.sampling_period_s", 600), "Use a multiple of 900 s"),
+    ("model file with a history window and no reading period", _history_model_without_rate,
+     "say how far apart they are with reading_period_s"),
     ("LoRa group without gateways", _set("gateways", []), "lists no gateways"),
     ("LoRa setting on a Wi-Fi radio",
      lambda d, t: _set("groups.soil.radio", "esp32-wifi")(

@@ -294,7 +294,7 @@ def run(
         check_budget(plan)
     if record_events:
         expected = len(plan.policies) * sum(
-            g.count * plan.horizon_s / g.sampling_period_s for g in plan.groups
+            g.count * plan.horizon_s / g.reading_period_s for g in plan.groups
         )
         if expected > MAX_EVENT_SAMPLES:
             raise TwinError(
@@ -576,7 +576,7 @@ def write_results(
 def profile(
     model: str | Path, board: str, runtime: str | None = None, frontend_ops: float | None = None
 ):
-    """Cost of one inference of an ONNX model (a file or a zoo name) on a board.
+    """Cost of one inference of a model (an ONNX or TFLite file, or a zoo name) on a board.
 
     A zoo model brings its DSP front end (``frontend.ops`` in its metadata); for a file, give
     ``frontend_ops`` (floating-point operations per inference, see :mod:`twin.physics.dsp`).
@@ -593,7 +593,6 @@ def profile(
         core, or ops the cost model cannot price.
     """
     from twin.ml.runner import ZOO_DIR, load_zoo_metadata
-    from twin.physics.graph import analyse_graph
     from twin.profiles import load_profile
 
     path = Path(model)
@@ -606,10 +605,7 @@ def profile(
         ops = frontend_ops
     if not path.is_file():
         raise ScenarioError("model file not found", str(path))
-    try:
-        graph = analyse_graph(str(path))
-    except Exception as exc:  # onnx raises many types for corrupt files
-        raise ScenarioError(f"cannot read ONNX model: {exc}", str(path)) from None
+    graph = _graph_cost(path)
     if graph.unsupported_ops:
         raise ScenarioError(
             f"ops the cost model cannot price: {', '.join(graph.unsupported_ops)}", str(path)
@@ -617,3 +613,30 @@ def profile(
     b = load_profile("board", board)
     rt = load_profile("runtime", runtime or b.default_runtime)
     return graph, inference_cost(graph, b, rt, frontend_ops=ops)
+
+
+def _graph_cost(path: Path):
+    """The static cost of the graph in ``path``, read by the parser its suffix names."""
+    suffix = path.suffix.lower()
+    if suffix == ".tflite":
+        try:
+            from twin.physics.tflite_graph import analyse_tflite
+        except ImportError:
+            raise ScenarioError(
+                "reading .tflite files needs LiteRT: pip install 'twin[tflite]'", str(path)
+            ) from None
+        reader, what = analyse_tflite, "TFLite"
+    elif suffix == ".onnx":
+        from twin.physics.graph import analyse_graph
+
+        reader, what = analyse_graph, "ONNX"
+    else:
+        raise ScenarioError(
+            "twin reads .onnx (ONNX) and .tflite (TensorFlow Lite) models", str(path)
+        )
+    try:
+        return reader(str(path))
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, str(path)) from None
+    except Exception as exc:  # the parsers raise many types for corrupt files
+        raise ScenarioError(f"cannot read {what} model: {exc}", str(path)) from None

@@ -253,7 +253,7 @@ def _shape(plan: Any) -> dict:
         groups = [
             {
                 "name": g.name, "count": g.count, "world": g.world,
-                "period_s": g.sampling_period_s, "window": g.window_samples,
+                "period_s": g.reading_period_s, "window": g.window_samples * g.window_stride,
                 "store_slots": _store_slots(g.store_and_forward, g.payload_bytes),
             }
             for g in plan.groups

@@ -18,7 +18,9 @@ from twin.config.loader import as_scenario
 from twin.config.schema import Group, Scenario
 from twin.errors import ScenarioError
 from twin.faults import plan_faults
-from twin.ml.runner import ZOO_DIR, OnnxModel, load_zoo_metadata
+from twin.ml.classifier import Classifier
+from twin.ml.load import load_model
+from twin.ml.runner import ZOO_DIR, load_zoo_metadata
 from twin.physics.compute import inference_cost
 from twin.plan import (
     ChannelPlan,
@@ -276,6 +278,8 @@ def _group_plan(
             file,
             f"{prefix}.model",
         )
+    window_samples = window or device.input_features // len(channels)
+    reading_s, every, stride = _cadence(g, source, window_samples, prefix, file)
     return GroupPlan(
         name=name,
         index=index,
@@ -297,9 +301,55 @@ def _group_plan(
         ),
         models=models,
         channels=channels,
-        window_samples=window or device.input_features // len(channels),
+        window_samples=window_samples,
         frontend_ops=source["frontend_ops"],
         inference=inference,
+        reading_period_s=reading_s,
+        decide_every=every,
+        window_stride=stride,
+    )
+
+
+def _whole(x: float) -> int | None:
+    """``x`` as a whole number >= 1, or None (periods are floats from YAML: allow rounding)."""
+    n = round(x)
+    return n if n >= 1 and abs(x - n) <= 1e-9 * max(1.0, x) else None
+
+
+def _cadence(g: Group, source: dict, window: int, prefix: str, file) -> tuple[float, int, int]:
+    """How often a node reads, how many readings per decision, and the window's stride.
+
+    A model whose window is a history of readings gets them at the rate it was trained on:
+    deciding less often than that, the node keeps reading at that rate between decisions;
+    deciding more often, it reads at its own period and the window takes every n-th reading.
+    Periods that are neither are refused, never reinterpreted.
+    """
+    period = g.sampling_period_s
+    rate = source["reading_period_s"]
+    if window == 1:
+        return period, 1, 1
+    name = source["model_name"]
+    if rate is None:
+        raise ScenarioError(
+            f"{name} reads a window of {window} readings; say how far apart they are with "
+            f"reading_period_s (the rate it was trained on), e.g. reading_period_s: {period:g}",
+            file,
+            f"{prefix}.model.reading_period_s",
+        )
+    every, stride = _whole(period / rate), _whole(rate / period)
+    if every:
+        return rate, every, 1
+    if stride:
+        return period, 1, stride
+    span_h = window * rate / 3600
+    raise ScenarioError(
+        f"{name} reads its window ({window} readings, {span_h:g} h) every {rate:g} s; a node "
+        f"deciding every {period:g} s cannot take those readings. Use a multiple of {rate:g} s "
+        f"({rate:g}, {2 * rate:g}, {4 * rate:g}, ...: it keeps reading every {rate:g} s and "
+        f"decides less often) or a whole fraction ({rate / 2:g}, {rate / 3:g}, ...: the window "
+        "takes every n-th reading)",
+        file,
+        f"{prefix}.sampling_period_s",
     )
 
 
@@ -318,6 +368,8 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
             "device": device,
             "cloud": cloud,
             "window": 0,
+            "reading_period_s": m.reading_period_s,
+            "model_name": f"model {Path(m.device_path).name}",
             "channels": world.channels,
             "frontend_ops": 0.0,
             "decision": {k: getattr(m, k) for k in ("output", "positive_index", "threshold")},
@@ -340,18 +392,24 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
             file,
             f"{prefix}.model.zoo",
         )
-    if abs(float(meta["period_s"]) - g.sampling_period_s) > 1e-9:
+    window = int(meta["window_samples"])
+    # A window of one acquisition (an ECG strip, a spectrogram) means the same at any period;
+    # a history of readings has the rate it was trained on.
+    rate = float(meta["period_s"]) if window > 1 else None
+    if "reading_period_s" in m.model_fields_set and m.reading_period_s != rate:
+        said = f"{rate:g} s" if rate else "none: its window is one acquisition"
         raise ScenarioError(
-            f"model '{m.zoo}' was trained on readings every {meta['period_s']} s; "
-            f"sampling_period_s must be {meta['period_s']}",
+            f"model '{m.zoo}' brings its own reading period ({said}); remove reading_period_s",
             file,
-            f"{prefix}.sampling_period_s",
+            f"{prefix}.model.reading_period_s",
         )
     return {
         "device": ZOO_DIR / variants["int8"]["file"],
         # A zoo model may ship a larger cloud network; else the device model's fp32 twin.
         "cloud": ZOO_DIR / variants.get("cloud", variants["fp32"])["file"],
-        "window": int(meta["window_samples"]),
+        "window": window,
+        "reading_period_s": rate,
+        "model_name": f"model '{m.zoo}'",
         "channels": tuple(meta["channels"]),
         "frontend_ops": float(meta.get("frontend", {}).get("ops", 0.0)),
         "decision": decision,
@@ -370,7 +428,7 @@ def _load_models(source: dict, prefix: str, file: str | None) -> Models:
         raise ScenarioError(exc.message, exc.file or file, f"{prefix}.model") from None
 
 
-def _model(path: Path, output: str, positive_index: int, threshold: float) -> OnnxModel:
+def _model(path: Path, output: str, positive_index: int, threshold: float) -> Classifier:
     """A model, loaded once per process per file version (a study compiles many plans)."""
     try:
         st = path.stat()
@@ -382,8 +440,8 @@ def _model(path: Path, output: str, positive_index: int, threshold: float) -> On
 @functools.lru_cache(maxsize=64)
 def _cached_model(
     path: str, mtime_ns: int, size: int, output: str, positive_index: int, threshold: float
-) -> OnnxModel:
-    return OnnxModel(Path(path), output, positive_index, threshold)
+) -> Classifier:
+    return load_model(Path(path), output, positive_index, threshold)
 
 
 def _policy_plans(

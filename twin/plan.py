@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.faults import FaultPlan
-from twin.ml.runner import OnnxModel
+from twin.ml.classifier import Classifier
 from twin.physics.compute import InferenceCost
 from twin.policies import PolicyPlan
 from twin.profiles import Battery, Board, Propagation, Runtime, Sensor, Server
@@ -111,8 +111,8 @@ class ChannelPlan:
 class Models:
     """The on-device and cloud models of one group (loaded once per plan)."""
 
-    device: OnnxModel
-    cloud: OnnxModel
+    device: Classifier
+    cloud: Classifier
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,15 @@ class GroupPlan:
         The world kind this group senses.
     channels : tuple of str
         The world's sensor channels, in the order the model reads them.
+    sampling_period_s : float
+        How often each node decides (runs its model or hands over to the cloud) [s].
+    reading_period_s : float
+        How often each node reads its sensor [s]: the engine's sample period. The sampling
+        period, unless the model's window is a history of readings at another rate.
+    decide_every : int
+        Readings per decision (``sampling_period_s / reading_period_s``, >= 1).
+    window_stride : int
+        Readings from one model-window entry to the next (``model rate / reading rate``).
     window_samples : int
         Readings per model window.
     inference : InferenceCost
@@ -160,6 +169,9 @@ class GroupPlan:
     window_samples: int
     frontend_ops: float
     inference: InferenceCost
+    reading_period_s: float
+    decide_every: int
+    window_stride: int
 
     @property
     def device_model_path(self) -> Path:

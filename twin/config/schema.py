@@ -102,11 +102,25 @@ class ModelRef(_Strict):
     """The on-device model and its cloud counterpart: a zoo name, or ONNX files."""
 
     zoo: Name | None = Field(None, description="Name of a shipped model (e.g. soil_irrigation).")
-    device_path: str | None = Field(None, description="ONNX file run on the device (int8).")
-    cloud_path: str | None = Field(None, description="ONNX file run in the cloud (fp32).")
+    device_path: str | None = Field(
+        None,
+        description="Model file run on the device (.onnx or .tflite), int8 as deployed.",
+    )
+    cloud_path: str | None = Field(
+        None,
+        description="Model file run in the cloud (.onnx or .tflite; default: the device model).",
+    )
     output: str = Field("probabilities", description="Output holding class scores, (N, classes).")
     positive_index: int = Field(1, ge=0)
     threshold: float = Field(0.5, gt=0.0, description="Decision threshold on the positive score.")
+    reading_period_s: PositiveFloat | None = Field(
+        None,
+        description=(
+            "Time between the readings of the model's input window [s], the rate it was trained "
+            "on (a zoo model brings its own). Needed for a model file whose window holds more "
+            "than one reading."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelRef:
@@ -195,7 +209,12 @@ class Group(_Strict):
         "powered from the grid (energy still counted, no battery life)."
     )
     sensor: Name = Field(description="Sensor profile id (device_profiles/sensors).")
-    sampling_period_s: PositiveFloat = Field(description="Time between readings [s].")
+    sampling_period_s: PositiveFloat = Field(
+        description=(
+            "Time between decisions [s]: the node wakes, reads, decides or sends, sleeps. A model "
+            "whose window is a history of readings keeps getting them at its own rate."
+        )
+    )
     spreading_factor: Annotated[int, Field(ge=7, le=12)] | Literal["auto"] = Field(
         "auto",
         description="LoRa spreading factor 7-12, or 'auto': the fastest one the node's best "

@@ -8,7 +8,6 @@ one sample at a time: the engine collects every node whose result is due and cal
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from twin.errors import ScenarioError
+from twin.ml.classifier import Classifier
 from twin.physics.compute import GraphCost, analyse_graph
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
@@ -53,29 +53,13 @@ def _keep_qdq_unfused(proto: onnx.ModelProto, opts: ort.SessionOptions) -> None:
         opts.add_session_config_entry("session.disable_quant_qdq", "1")
 
 
-@dataclass
-class OnnxModel:
-    """An ONNX classifier: a session for batched inference plus its static graph cost.
+class OnnxModel(Classifier):
+    """An ONNX classifier: an onnxruntime session for batched inference plus its graph cost.
 
-    Parameters
-    ----------
-    path : Path
-        ONNX file.
-    output : str
-        Name of the output holding class scores or probabilities, shape ``(N, classes)``.
-    positive_index : int
-        Column of the positive class.
-    threshold : float
-        Decision threshold on the positive score.
+    Parameters as :class:`~twin.ml.classifier.Classifier`; ``path`` is an ONNX file.
     """
 
-    path: Path
-    output: str = "probabilities"
-    positive_index: int = 1
-    threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
+    def _load(self) -> None:
         try:
             proto = onnx.load(str(self.path))
             onnx.checker.check_model(proto)
@@ -102,24 +86,10 @@ class OnnxModel:
             raise ScenarioError(
                 f"model {self.path.name} has no output '{self.output}'; outputs: {names}"
             )
-        self.calls = 0
-        self.rows = 0
 
-    @property
-    def input_features(self) -> int:
-        """Number of input features per row (product of non-batch dims)."""
-        return int(np.prod([d for d in self.input_shape[1:]]))
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positive-class score and decision for each row of ``x`` (one onnxruntime call)."""
-        if len(x) == 0:
-            return np.empty(0, np.float32), np.empty(0, bool)
-        x = np.ascontiguousarray(x, dtype=np.float32).reshape([len(x), *self.input_shape[1:]])
+    def _scores(self, x: np.ndarray) -> np.ndarray:
         (scores,) = self.session.run([self.output], {self.input_name: x})
-        self.calls += 1
-        self.rows += len(x)
-        p = scores[:, self.positive_index]
-        return p, p >= self.threshold
+        return scores
 
 
 def load_zoo_metadata(name: str) -> dict:

@@ -8,13 +8,11 @@ microcontroller, and whose answers do not depend on the host CPU's SIMD extensio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from twin.errors import ScenarioError
+from twin.ml.classifier import Classifier
 from twin.physics.graph import GraphCost
 from twin.physics.tflite_graph import analyse_tflite
 
@@ -37,30 +35,14 @@ def _name(detail: dict) -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
-@dataclass
-class TfliteModel:
+class TfliteModel(Classifier):
     """A TFLite classifier: an interpreter for batched inference plus its static graph cost.
 
-    Parameters
-    ----------
-    path : Path
-        ``.tflite`` file.
-    output : str
-        Name of the output tensor holding class scores, shape ``(N, classes)``; with a single
-        output, the default ``"probabilities"`` selects it whatever its name.
-    positive_index : int
-        Column of the positive class.
-    threshold : float
-        Decision threshold on the positive score.
+    Parameters as :class:`~twin.ml.classifier.Classifier`; ``path`` is a ``.tflite`` file.
+    With a single output, the default ``output="probabilities"`` selects it whatever its name.
     """
 
-    path: Path
-    output: str = "probabilities"
-    positive_index: int = 1
-    threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
+    def _load(self) -> None:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -87,8 +69,6 @@ class TfliteModel:
                 f"model {self.path.name} has no output '{self.output}'; outputs: {names}"
             )
         self._resizable = True
-        self.calls = 0
-        self.rows = 0
 
     def _interpreter(self, batch: int) -> Interpreter:
         """An interpreter allocated for ``batch`` rows (one per batch size, cached)."""
@@ -105,11 +85,6 @@ class TfliteModel:
             interp.allocate_tensors()
             self._interpreters[batch] = interp
         return interp
-
-    @property
-    def input_features(self) -> int:
-        """Number of input features per row (product of non-batch dims)."""
-        return int(np.prod([d for d in self.input_shape[1:]]))
 
     def _run(self, interp: Interpreter, x: np.ndarray) -> np.ndarray:
         inp = interp.get_input_details()[0]
@@ -140,25 +115,3 @@ class TfliteModel:
                 self._resizable = False
         interp = self._interpreter(1)
         return np.concatenate([self._run(interp, x[i : i + 1]) for i in range(len(x))])
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positive-class score and decision for each row of ``x`` (one interpreter call).
-
-        Parameters
-        ----------
-        x : numpy.ndarray
-            Rows of features, ``(N, input_features)`` or ``(N, *input_shape[1:])``.
-
-        Returns
-        -------
-        tuple of numpy.ndarray
-            Positive scores (float32) and decisions (bool), shape ``(N,)`` each.
-        """
-        if len(x) == 0:
-            return np.empty(0, np.float32), np.empty(0, bool)
-        x = np.ascontiguousarray(x, dtype=np.float32).reshape([len(x), *self.input_shape[1:]])
-        scores = self._scores(x)
-        self.calls += 1
-        self.rows += len(x)
-        p = scores.reshape(len(x), -1)[:, self.positive_index].astype(np.float32)
-        return p, p >= self.threshold

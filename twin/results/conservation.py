@@ -57,9 +57,11 @@ def check_record(record: dict, scheduled: int, runs_device_model: bool) -> dict[
         problems.append(f"skipped {skipped} != sum by reason {by_reason}")
     if by_reason["battery"] and not record["battery_life_days"]["dead_nodes"]:
         problems.append(f"{by_reason['battery']} samples skipped but no node ran out of energy")
-    inferred = record["inferences_device"]
-    if inferred != (taken if runs_device_model else 0):
-        problems.append(f"device inferences {inferred} for {taken} samples taken")
+    inferred, decided = record["inferences_device"], record["decisions_taken"]
+    if decided > taken:
+        problems.append(f"decisions {decided} for {taken} samples taken")
+    if inferred != (decided if runs_device_model else 0):
+        problems.append(f"device inferences {inferred} for {decided} decisions taken")
     lost = sum(record["uplink_lost"].values())
     if record["uplink_messages"] != record["uplink_delivered"] + lost:
         problems.append(

@@ -154,6 +154,9 @@ def group_record(
             "reset": int(g.skipped_reset),
         },
         "resets": g.resets,
+        # Readings the nodes decided on (fewer than samples when a node reads its sensor
+        # more often than it decides: a history model's rate between decisions).
+        "decisions_taken": int(g.decisions_taken),
         "inferences_device": int(g.inferences_device),
         "inferences_cloud": int(net.cloud_requests[gi]),
         "uplink_messages": sent + g.lost_busy,

@@ -120,12 +120,15 @@ class CloudService:
     ----------
     cloud : CloudPlan
         Workers, batching, server, backhaul delays.
-    models : list of OnnxModel
+    models : list of Classifier
         Per group, the cloud model.
     windows : list of WindowBuffer
         Per group, the nodes' history at t = 0 (the cloud's copy starts from it).
     batch_readings : list of int
         Per group, readings per ``BATCH`` message.
+    reading_counts : list of int, optional
+        Per group, readings per ``READING`` message (the readings since the node's previous
+        decision; default one).
     streams : list of NodeStream
         Per group, the counter-based stream (downlink backhaul delays).
     bins : TimeBins
@@ -135,10 +138,11 @@ class CloudService:
     """
 
     def __init__(self, cloud: CloudPlan, models, windows, batch_readings, streams, bins,
-                 faults: FaultPlan | None = None) -> None:  # fmt: skip
+                 faults: FaultPlan | None = None, reading_counts=None) -> None:  # fmt: skip
         self.cloud = cloud
         self.models = models
         self.batch_readings = batch_readings
+        self.reading_counts = reading_counts or [1] * len(models)
         self.streams = streams
         self.faults = faults
         self.bins = bins
@@ -239,18 +243,19 @@ class CloudService:
         ``k``) update the cloud's copy of the node's window first.
         """
         ring, last = self.rings[gi], self.last_k[gi]
-        win, c = ring.window, ring.buf.shape[2]
         # Model input rows in whatever order is cheapest to build; `at` maps them back.
         at, xs = [], []
         w = np.flatnonzero(kind == WINDOW)
         if len(w):
             at.append(w)
-            xs.append(r[w, : win * c])
+            xs.append(r[w, : ring.features])
         rest = np.flatnonzero(kind != WINDOW)
         if len(rest):
             pos, x = update_windows(
                 ring, last, nodes[rest], k[rest], r[rest],
-                np.where(kind[rest] == BATCH, self.batch_readings[gi], 1),
+                np.where(
+                    kind[rest] == BATCH, self.batch_readings[gi], self.reading_counts[gi]
+                ),
             )  # fmt: skip
             at.append(rest[pos])
             xs.append(x)

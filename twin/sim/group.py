@@ -1,6 +1,8 @@
 """A fleet group: many nodes of one configuration, held as arrays.
 
-Nodes are rows, not objects. Node ``i`` samples at ``phase_s[i] + k * period_s``; phases are
+Nodes are rows, not objects. Node ``i`` reads its sensor at ``phase_s[i] + k * period_s``
+(``period_s`` is the plan's reading period) and decides on every ``decide_every``-th reading,
+at a per-node offset so that decisions spread over the sampling period; phases are
 sorted, so the global sample sequence ``g -> (node = g % N, k = g // N)`` is in time order and
 a batch of due samples is a contiguous range of ``g``. One call of :meth:`FleetGroup.process`
 senses, infers (one onnxruntime call for the whole batch), decides and hands the batch's
@@ -104,7 +106,7 @@ class FleetGroup:
         self.stream = streams.node
         self.model = plan.models.device
         n = self.n = plan.count
-        self.period_s = plan.sampling_period_s
+        self.period_s = plan.reading_period_s
         self.bins = bins
         # Draw order from the set-up stream is part of the results: positions, phases, the
         # world, then the link's own phases.
@@ -145,6 +147,7 @@ class FleetGroup:
         self.prev_truth = np.full(n, -1, dtype=np.int8)
         self.samples = np.zeros(n, dtype=np.int64)
         self.inferences_device = 0
+        self.decisions_taken = 0
         self.latency = LatencyHistogram()
         # Per-sample records for events.csv (small runs only; None: not kept).
         self.event_log: list[dict] | None = None
@@ -154,24 +157,32 @@ class FleetGroup:
         # Global sample cursor.
         self.g_next = 0
         self.g_end = self._first_g(horizon_s)
+        # Which reading of each node's cycle it decides on (drawn last: a plan that decides
+        # on every reading draws nothing, and its results stay those of before).
+        self.decide_every = plan.decide_every
+        self.decide_offset = (
+            rng.integers(0, self.decide_every, n) if self.decide_every > 1 else np.zeros(n, int)
+        )
 
     def _world_setup(self, plan: GroupPlan, horizon_s: float, rng, world_stream) -> None:
         """The world the nodes sense, and each node's model window filled with history."""
         channels = len(plan.channels)
         self.window = plan.window_samples or self.model.input_features // channels
         self.window_features = self.window * channels
+        # The readings the model window spans (more than the window with a stride).
+        self.ring = WindowBuffer(self.n, self.window, channels, plan.window_stride)
+        span = self.ring.window
         spec = world_spec(plan.world)
         world_cls, params_cls = spec.world, spec.params
         # Closed loop: the decision acting after each sample drives the world's actuator.
         self.actuation = bool(plan.actuation)
         self.world = world_cls(
             params_cls(), self.n, self.period_s, self.phase_s, horizon_s, rng, world_stream,
-            history_samples=self.window, **({"actuation": True} if self.actuation else {}),
+            history_samples=span, **({"actuation": True} if self.actuation else {}),
         )  # fmt: skip
         # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
-        self.ring = WindowBuffer(self.n, self.window, channels)
         all_nodes = np.arange(self.n)
-        for k in range(-self.window, 0):
+        for k in range(-span, 0):
             readings, _ = self.world.sample(all_nodes)
             self.ring.write(all_nodes, np.full(self.n, k), readings)
         self.history = self.ring.copy()
@@ -179,9 +190,12 @@ class FleetGroup:
     def _traffic_setup(self, plan: GroupPlan, policy: Policy) -> None:
         """Payload of each message kind, and the widest data a message carries."""
         channels = len(plan.channels)
-        self.batch_readings = policy.readings_per_message
+        # A message's readings are those since the node's previous decision: one, or all the
+        # readings a history model needs between decisions (the cloud's window needs them).
+        self.per_decision = plan.decide_every
+        self.batch_readings = policy.readings_per_message * self.per_decision
         self.payload = {
-            READING: plan.payload_bytes.reading,
+            READING: self.per_decision * plan.payload_bytes.reading,
             DECISION: plan.payload_bytes.decision,
             HEARTBEAT: plan.payload_bytes.heartbeat,
             # An escalated window: 2 bytes per value unless the scenario says otherwise.
@@ -192,7 +206,7 @@ class FleetGroup:
         self.payload_arr = np.array([self.payload[j] for j in KINDS])
         # Widest data a message of this group carries (readings, a batch, or a window).
         self.message_features = max(
-            channels,
+            self.per_decision * channels,
             self.window_features if policy.sends_windows else 0,
             self.batch_readings * channels,
         )
@@ -288,6 +302,7 @@ class FleetGroup:
             stores=self.store is not None,
             batch_readings=self.batch_readings,
             message_features=self.message_features,
+            reading_count=self.per_decision,
             history=self.history,
             cloud_model=self.plan.models.cloud,
         )
@@ -323,6 +338,7 @@ class FleetGroup:
             skipped_reset=int(self.skipped_reset),
             resets=0 if self.resets is None else int(self.resets.resets),
             inferences_device=int(self.inferences_device),
+            decisions_taken=int(self.decisions_taken),
             charge_c=led.charge_c,
             death_s=led.death_s,
             used_at_end_c=led.used_c(np.arange(self.n), horizon_s),
@@ -419,7 +435,7 @@ class FleetGroup:
             if restart.any():
                 # The window lived in RAM: a restarted node fills it with its first reading.
                 rn, rk = nodes[restart], k[restart]
-                for back in range(1, self.window):
+                for back in range(1, self.ring.window):
                     self.ring.fill_from(rn, rk, rk - back)
         self.prev_truth[nodes] = truth
         self.decisions.observe(nodes, t, truth)
@@ -435,6 +451,19 @@ class FleetGroup:
         self.ledger.commit_harvest(nodes, t)
         readings, truth = self._sense(nodes, k, t)
         ready_s = t + self.sense_s
+        kd = k
+        if self.decide_every > 1:
+            # Only the readings a node decides on go further; the others were sensed only
+            # (the actuator still reads the decision acting, once per reading).
+            kd, phase = np.divmod(k + self.decide_offset[nodes], self.decide_every)
+            due = phase == 0
+            if self.actuation:
+                self.decisions.control(nodes[~due], ready_s[~due])
+            nodes, k, t, ready_s, kd = nodes[due], k[due], t[due], ready_s[due], kd[due]
+            readings, truth = readings[due], truth[due]
+            if nodes.size == 0:
+                return
+        self.decisions_taken += len(nodes)
 
         x = score = decision = None
         if self.policy.runs_device_model:
@@ -444,7 +473,8 @@ class FleetGroup:
             self.inferences_device += len(nodes)
             self.ledger.charge(nodes, COMPUTE, self.infer_c)
             ready_s = ready_s + self.infer_s
-        batch = Batch(nodes, k, t, score, decision)
+        # Policies count decisions, not readings (a batch of n decisions' readings).
+        batch = Batch(nodes, kd, t, score, decision)
         actions = self.policy.act(batch)
         act, send = np.asarray(actions.act, dtype=bool), np.asarray(actions.send)
         if self.event_log is not None:
@@ -501,13 +531,16 @@ class FleetGroup:
         out = np.full((len(nodes), self.message_features), np.nan, dtype=np.float32)
         c = readings.shape[1]
         r = kind == READING
-        out[r, :c] = readings[r]
+        if self.per_decision == 1:
+            out[r, :c] = readings[r]
+        elif r.any():
+            out[r, : self.per_decision * c] = self.ring.recent(nodes[r], k[r], self.per_decision)
         w = kind == WINDOW
         if w.any():
             xw = x[w] if x is not None else self.ring.windows(nodes[w], k[w])
             out[w, : self.window_features] = xw.reshape(int(w.sum()), -1)
         b = kind == BATCH
         if b.any():
-            last = self.ring.windows(nodes[b], k[b]).reshape(int(b.sum()), -1)
-            out[b, : self.batch_readings * c] = last[:, -self.batch_readings * c :]
+            last = self.ring.recent(nodes[b], k[b], self.batch_readings)
+            out[b, : self.batch_readings * c] = last
         return out

@@ -45,8 +45,9 @@ class GroupPort:
     stores: bool  # store-and-forward: the group hears how its link checks ended
     batch_readings: int
     message_features: int
+    reading_count: int  # readings per READING message (those since the previous decision)
     history: WindowBuffer  # the nodes' model windows at t = 0 (the cloud's copy starts there)
-    cloud_model: object  # OnnxModel
+    cloud_model: object  # a twin.ml.classifier.Classifier
 
 
 class Network:
@@ -92,6 +93,7 @@ class Network:
         self.cloud = CloudService(
             cloud, [p.cloud_model for p in ports], [p.history for p in ports],
             [p.batch_readings for p in ports], streams, bins, faults,
+            [p.reading_count for p in ports],
         )  # fmt: skip
         self.downlink = DownlinkScheduler(
             uplinks, streams, [p.confirmed for p in ports], [p.stores for p in ports], gateways,

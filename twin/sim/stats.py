@@ -34,6 +34,7 @@ class GroupStats:
     skipped_reset: int
     resets: int
     inferences_device: int
+    decisions_taken: int  # readings a node decided on (all of them unless decide_every > 1)
     # Energy and the cell.
     charge_c: np.ndarray
     death_s: np.ndarray

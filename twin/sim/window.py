@@ -1,10 +1,13 @@
 """Per-node sliding windows of readings, the model's input, without per-sample gathers.
 
-Node ``i`` keeps its last ``W`` readings in ring ``buf[i]``, reading ``k`` in slot ``k % W``. A
+Node ``i`` keeps its last ``L`` readings in ring ``buf[i]``, reading ``k`` in slot ``k % L``. A
 batch of nodes is a few runs of consecutive nodes at the same sample (see :func:`runs`), so
 storing a reading is one strided slice write per run, and the model input for a run is the
 run's block of rings rotated by the shared offset: two slice copies that read the block
-front to back, instead of a ``(batch x W)`` fancy-index gather.
+front to back, instead of a ``(batch x L)`` fancy-index gather.
+
+A model window of ``W`` readings taken every ``stride``-th reading (a node that reads more often
+than its model was trained to see) spans ``L = (W - 1) * stride + 1`` readings of the ring.
 """
 
 from __future__ import annotations
@@ -17,11 +20,32 @@ __all__ = ["WindowBuffer", "runs"]
 
 
 class WindowBuffer:
-    """The last ``window`` readings of ``channels`` values for each of ``n`` nodes."""
+    """The readings of ``channels`` values a model window of each of ``n`` nodes spans.
 
-    def __init__(self, n: int, window: int, channels: int) -> None:
-        self.window = window
-        self.buf = np.zeros((n, window, channels), dtype=np.float32)
+    Parameters
+    ----------
+    n : int
+        Nodes.
+    window : int
+        Readings in one model window.
+    channels : int
+        Values per reading.
+    stride : int
+        Readings from one window entry to the next (1: consecutive readings).
+
+    Attributes
+    ----------
+    window : int
+        Readings the ring holds (``(window - 1) * stride + 1``): slots are taken modulo it.
+    features : int
+        Values in one model input row (``window * channels``).
+    """
+
+    def __init__(self, n: int, window: int, channels: int, stride: int = 1) -> None:
+        self.stride = int(stride)
+        self.window = (window - 1) * self.stride + 1
+        self.features = window * channels
+        self.buf = np.zeros((n, self.window, channels), dtype=np.float32)
 
     def write(self, nodes: np.ndarray, k: np.ndarray, values: np.ndarray) -> None:
         """Store reading ``k`` of each node (``values``: ``(len(nodes), channels)``)."""
@@ -37,6 +61,18 @@ class WindowBuffer:
 
     def windows(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Model input rows: the window ending at sample ``k`` (oldest first)."""
+        out = self._rings(nodes, k)
+        if self.stride > 1:
+            out = out[:, :: self.stride]  # slot 0 is the oldest entry, slot -1 reading k
+        return np.ascontiguousarray(out).reshape(len(out), self.features)
+
+    def recent(self, nodes: np.ndarray, k: np.ndarray, count: int) -> np.ndarray:
+        """The last ``count`` readings up to sample ``k`` of each node, oldest first, flat."""
+        out = self._rings(nodes, k)[:, -count:]
+        return np.ascontiguousarray(out).reshape(len(out), -1)
+
+    def _rings(self, nodes: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """Each node's whole ring rotated to end at sample ``k``: ``(len(nodes), L, channels)``."""
         w = self.window
         nodes, k = np.asarray(nodes), np.asarray(k)
         out = np.empty((len(nodes), w, self.buf.shape[2]), dtype=np.float32)
@@ -56,11 +92,13 @@ class WindowBuffer:
                     dst = slice(i0 + m[0], i0 + m[-1] + 1) if m[-1] - m[0] == len(m) - 1 else i0 + m
                     out[dst, : w - s] = ring[:, s:]
                     out[dst, w - s :] = ring[:, :s]
-        return out.reshape(len(nodes), w * self.buf.shape[2])
+        return out
 
     def copy(self) -> WindowBuffer:
         """An independent copy (the cloud starts with the same history as the device)."""
         twin = WindowBuffer.__new__(WindowBuffer)
         twin.window = self.window
+        twin.stride = self.stride
+        twin.features = self.features
         twin.buf = self.buf.copy()
         return twin
