@@ -529,33 +529,153 @@ def _print_profile(graph, est) -> None:
 
 @app.command("boards")
 def boards_cmd() -> None:
-    """List board and runtime profiles.
+    """List board and runtime profiles, yours (./device_profiles/) included.
+
+    twin profiles lists every kind: radios, batteries, sensors, worlds, zoo models, ...
 
     Example: twin boards
     """
-    from rich.console import Console
-    from rich.table import Table
-
-    from twin.profiles import available, load_profile
+    from twin.catalog import catalog
 
     try:
-        boards = [load_profile("board", b) for b in available("board")]
-        runtimes = [load_profile("runtime", r) for r in available("runtime")]
+        entries = catalog("board", Path(".")) + catalog("runtime", Path("."))
     except TwinError as exc:
         _fail(exc)
         return
-    t = Table(title="boards")
-    for col in ("id", "core", "clock MHz", "SRAM KiB", "flash KiB", "default runtime"):
-        t.add_column(col)
-    for b in boards:
-        t.add_row(b.id, b.core, f"{b.clock_mhz:g}", f"{b.sram_bytes / 1024:,.0f}",
-                  f"{b.flash_bytes / 1024:,.0f}", b.default_runtime)  # fmt: skip
-    r = Table(title="runtimes")
-    r.add_column("id")
-    r.add_column("runs on")
-    for rt in runtimes:
-        r.add_row(rt.id, ", ".join(rt.cores))
-    Console().print(t, r)
+    _print_catalog(entries)
+
+
+KINDS_HELP = (
+    "One kind: boards, radios, batteries, sensors, runtimes, propagation, servers, worlds, "
+    "zoo (default: every kind)."
+)
+
+
+@app.command("profiles")
+def profiles_cmd(
+    kind: str | None = typer.Argument(None, help=KINDS_HELP, show_default=False),
+    folder: Path | None = typer.Option(
+        None, "--dir", help="List this folder's device_profiles/ too (default: the current one)."
+    ),
+    scenario: Path | None = typer.Option(
+        None, "--scenario", help="List the device_profiles/ beside this scenario file too."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
+) -> None:
+    """List boards, radios, batteries, sensors, runtimes, ..., worlds and zoo models.
+
+    Each with its key figures. Your own profiles (device_profiles/ in the current folder,
+    --dir or beside --scenario) are listed too, with the profile each one extends.
+
+    Example: twin profiles boards --scenario scenarios/farm.yaml
+    """
+    import json
+
+    from twin.catalog import catalog
+
+    if folder is not None and scenario is not None:
+        _refuse("give --dir or --scenario, not both (--scenario means its folder)")
+    if scenario is not None and not scenario.is_file():
+        _refuse(f"--scenario {scenario}: no such file")
+    base = scenario.parent if scenario is not None else folder or Path(".")
+    if not base.is_dir():
+        _refuse(f"--dir {base}: not a folder")
+    try:
+        entries = catalog(kind, base)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+    else:
+        _print_catalog(entries)
+
+
+# Kinds whose ids say too little without the long name (a cell's chemistry, a sensor's part).
+_NAMED_KINDS = ("battery", "sensor", "world")
+# Figures shown one above the other in one column, so that every table fits 80 columns.
+_STACKED = {
+    "board": [("core", "clock"), ("SRAM", "flash"), ("active", "sleep")],
+    "battery": [("nominal", "cutoff")],
+    "server": [("per call", "per request"), ("per M requests", "per GB", "per worker-hour")],
+    "zoo": [("accuracy", "F1")],
+}
+# Figures that may wrap (lists, descriptions); every other figure stays on one line.
+_WRAPPED = ("runs on", "variants", "channels")
+_ONE_PER_LINE = ("variants",)  # a variant's name and size are not split across lines
+
+
+def _catalog_columns(kind: str, labels: list[str]) -> list[tuple[str, ...]]:
+    """The table's figure columns: stacked groups where the kind has them, else one each."""
+    columns: list[tuple[str, ...]] = []
+    for label in labels:
+        if any(label in c for c in columns):
+            continue
+        stacks = [g for g in _STACKED.get(kind, []) if g[0] == label and set(g) <= set(labels)]
+        columns.append(stacks[0] if stacks else (label,))
+    return columns
+
+
+def _catalog_figures(e, columns: list[tuple[str, ...]]) -> list[str]:
+    """One text per column: the stacked figures one per line (a cell of an error: 'error')."""
+    if e.error is not None:
+        return ["error"] + [""] * (len(columns) - 1)
+    texts = []
+    for group in columns:
+        text = "\n".join(e.summary.get(label, "") for label in group)
+        texts.append(text.replace(", ", "\n") if group[0] in _ONE_PER_LINE else text)
+    return texts
+
+
+def _catalog_id(e) -> str:
+    """The id, and under it where the profile comes from if it is not twin's own."""
+    if e.origin == "twin":
+        return e.id
+    notes = [e.origin] + ["replaces twin's"] * e.replaces_shipped
+    notes += [f"extends {e.extends}"] * bool(e.extends)
+    return f"{e.id}\n({', '.join(notes)})"
+
+
+def _print_catalog(entries: list) -> None:
+    """One table per kind, readable at 80 columns; errors are printed under their table."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from twin.catalog import KINDS
+
+    def cell(text: str) -> str:
+        return "\n".join(escape(printable(line)) for line in text.split("\n"))
+
+    console = Console()
+    by_kind: dict[str, list] = {}
+    for e in entries:
+        by_kind.setdefault(e.kind, []).append(e)
+    for kind, rows in by_kind.items():
+        labels = list(dict.fromkeys(label for e in rows for label in e.summary))
+        columns = _catalog_columns(kind, labels)
+        folders = "; ".join(dict.fromkeys(f"{e.origin}: {e.folder}" for e in rows))
+        t = Table(title=KINDS[kind], box=box.SIMPLE_HEAD, caption=cell(folders),
+                  caption_justify="left", show_edge=False, padding=(0, 1, 0, 0))  # fmt: skip
+        # Ids and figures keep their line; names and lists wrap to make room (a word longer
+        # than its column is folded, never cut off). A fixed width is what keeps rich from
+        # narrowing the id column, whose notes (yours, extends ...) wrap within it.
+        longest_id = max(len(printable(e.id)) for e in rows)
+        t.add_column("id", overflow="fold", width=max(longest_id, 10) if longest_id <= 24 else None)
+        if kind in _NAMED_KINDS:
+            t.add_column("name", min_width=12, overflow="fold")
+        for group in columns:
+            t.add_column(cell("\n".join(group)), no_wrap=group[0] not in _WRAPPED, overflow="fold")
+        for e in rows:
+            name = [cell(e.name)] if kind in _NAMED_KINDS else []
+            figures = (cell(f) for f in _catalog_figures(e, columns))
+            t.add_row(cell(_catalog_id(e)), *name, *figures)
+        console.print(t)
+        for e in rows:
+            if e.error is not None:
+                console.print(cell(f"{KINDS[kind]} {e.id}: error: {e.error}"), style="red")
+        console.print()
 
 
 def main() -> None:
