@@ -497,6 +497,34 @@ def _doc(tmp_root: Path) -> str:
     )
 
 
+def test_five_mistakes_get_five_messages_in_file_order(tmp_path):
+    d = _farm()
+    g = d["groups"]["soil"]
+    g["count"] = "many"
+    g["sampling_period"] = g.pop("sampling_period_s")  # a typo in a required key
+    g["spreading_factor"] = 13
+    d["world"]["horizon_days"] = -1
+    d["channel"]["capture_threshold"] = 6
+    path = tmp_path / "five.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    lines = [line for line in res.output.splitlines() if line.startswith("error: ")]
+    keys = ["world.horizon_days", "groups.soil.count", "groups.soil.spreading_factor",
+            "groups.soil.sampling_period", "channel.capture_threshold"]  # fmt: skip
+    assert len(lines) == 5, res.output
+    for line, key in zip(lines, keys, strict=True):
+        assert f": {key}: " in line, line
+    # The misspelt required key is one problem with its fix, not also "missing".
+    assert "did you mean 'sampling_period_s'" in lines[3]
+    assert "required key is missing" not in res.output
+    # A union's alternatives are one message.
+    assert "less than or equal to 12, or 'auto' (got 13)" in lines[2]
+    # File order: the lines the problems are on only grow.
+    numbers = [int(line.split(":")[2]) for line in lines]
+    assert numbers == sorted(numbers)
+
+
 def test_the_docs_table_is_what_twin_says(tmp_path):
     assert DOC.read_text() == _doc(tmp_path), "regenerate: python tests/test_bad_input.py"
 

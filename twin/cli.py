@@ -40,6 +40,8 @@ def _fail(exc: TwinError) -> None:
     if isinstance(exc, ScenarioError) and exc.file is None and exc.key_path is None:
         text = exc.message  # not from a scenario file (twin profile's model or board)
     typer.echo("error: " + printable(text).strip(), err=True)
+    for more in getattr(exc, "more", ()):  # every problem of one pass, one line each
+        typer.echo("error: " + printable(str(more)).strip(), err=True)
     raise typer.Exit(code=2)
 
 

@@ -20,6 +20,11 @@ class ScenarioError(TwinError):
         Dotted path of the offending key (``groups.soil.sampling_period_s``).
     line : int, optional
         1-based line in ``file`` where the YAML parser located the key.
+
+    Attributes
+    ----------
+    more : tuple of ScenarioError
+        Further problems found in the same pass (a file with several mistakes), in file order.
     """
 
     def __init__(
@@ -33,6 +38,7 @@ class ScenarioError(TwinError):
         self.file = file
         self.key_path = key_path
         self.line = line
+        self.more: tuple[ScenarioError, ...] = ()
         super().__init__(str(self))
 
     def __str__(self) -> str:

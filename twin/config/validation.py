@@ -101,31 +101,85 @@ def _user_path(loc: tuple) -> tuple:
     return tuple(out)
 
 
+# At most this many problems are listed; the rest are counted.
+MAX_PROBLEMS = 20
+
+
 def validate(
     model: type[BaseModel],
     data: Any,
     file: str | None = None,
     lines: dict[tuple, int] | None = None,
 ) -> Any:
-    """Validate plain data as ``model``; the first problem becomes a :class:`ScenarioError`.
+    """Validate plain data as ``model``; every problem becomes one :class:`ScenarioError`.
 
-    The error names the key path (without pydantic's union tags), the line where the YAML
-    parser found it (``lines``), what was expected, and how many more problems there are.
+    The error is the first problem; ``more`` holds the others (up to :data:`MAX_PROBLEMS`), so
+    a file with five mistakes gets five messages in one go. Each names the key path (without
+    pydantic's union tags), the line where the YAML parser found it (``lines``) and what was
+    expected. A misspelt required key is reported once, as the unknown key with its "did you
+    mean", not also as the required key that is missing.
     """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = _user_path(err["loc"])
-        path = ".".join(str(p) for p in loc) or None
-        line = None
-        if lines:
-            for n in range(len(loc), -1, -1):
-                if loc[:n] in lines:
-                    line = lines[loc[:n]]
-                    break
-        message = _explain(err, _field_names(model), set(model.model_fields))
-        extra = len(exc.errors()) - 1
-        if extra:
-            message += f" (and {extra} more problem{'s' if extra > 1 else ''})"
-        raise ScenarioError(message, file, path, line) from None
+        errors = _without_misspelt_missing(exc.errors(), _field_names(model))
+        problems = _one_per_key([_problem(err, model, file, lines) for err in errors])
+        errors, problems = problems, problems[:MAX_PROBLEMS]
+        # In file order (pydantic's is the schema's); problems without a line keep theirs.
+        problems.sort(key=lambda p: float("inf") if p.line is None else p.line)
+        first = problems[0]
+        hidden = len(errors) - len(problems)
+        if hidden:
+            first.message += f" (and {hidden} more problem{'s' if hidden > 1 else ''} not shown)"
+        first.more = tuple(problems[1:])
+        raise first from None
+
+
+def _one_per_key(problems: list[ScenarioError]) -> list[ScenarioError]:
+    """Merge the alternatives of a union at one key ("<= 12" and "'auto'") into one problem."""
+    by_key: dict = {}
+    for p in problems:
+        if p.key_path is None or p.key_path not in by_key:
+            by_key[p.key_path if p.key_path is not None else id(p)] = p
+            continue
+        kept = by_key[p.key_path]
+        head, got = _split_got(kept.message)
+        other, got2 = _split_got(p.message)
+        other = other.removeprefix("Input should be ")
+        kept.message = f"{head}, or {other}{got or got2}"
+    return list(by_key.values())
+
+
+def _split_got(message: str) -> tuple[str, str]:
+    i = message.rfind(" (got ")
+    return (message[:i], message[i:]) if i >= 0 and message.endswith(")") else (message, "")
+
+
+def _problem(err: dict, model: type[BaseModel], file, lines) -> ScenarioError:
+    loc = _user_path(err["loc"])
+    path = ".".join(str(p) for p in loc) or None
+    line = None
+    if lines:
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in lines:
+                line = lines[loc[:n]]
+                break
+    message = _explain(err, _field_names(model), set(model.model_fields))
+    return ScenarioError(message, file, path, line)
+
+
+def _without_misspelt_missing(errors: list[dict], vocabulary: set[str]) -> list[dict]:
+    """Drop "required key missing" where an unknown sibling key is its misspelling."""
+    meant = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            close = difflib.get_close_matches(key, sorted(vocabulary), n=1, cutoff=0.6)
+            if close:
+                meant.add((_user_path(err["loc"][:-1]), close[0]))
+    kept = [
+        e
+        for e in errors
+        if not (e["type"] == "missing" and (_user_path(e["loc"][:-1]), str(e["loc"][-1])) in meant)
+    ]
+    return kept or errors
