@@ -7,6 +7,7 @@ must be able to trace every number back to its origin.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -289,8 +290,12 @@ def find_profile(kind: str, ref: str, base_dir: str | Path | None = None) -> Pat
     for d in search_dirs(base_dir):
         if (d / sub / f"{ref}.yaml").is_file():
             return (d / sub / f"{ref}.yaml").resolve()
-    known = ", ".join(available(kind, base_dir)) or "none"
-    raise ScenarioError(f"unknown {kind} profile '{ref}'; available: {known}")
+    ids = available(kind, base_dir)
+    close = difflib.get_close_matches(ref, ids, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ScenarioError(
+        f"unknown {kind} profile '{ref}'{hint} (available: {', '.join(ids) or 'none'})"
+    )
 
 
 def load_profile(kind: str, profile_id: str, base_dir: str | Path | None = None) -> Any:
