@@ -87,6 +87,29 @@ def compile_scenario(
         scenario = scenario.with_seed(seed)
     file = str(scenario.source) if scenario.source is not None else None
     base = Path(base_dir) if base_dir is not None else scenario.base_dir
+    try:
+        return _compile(scenario, file, base, batch_window_s, import_policies,
+                        allow_outside_policies)  # fmt: skip
+    except ScenarioError as exc:
+        raise _with_line(exc, file, scenario._lines) from None
+
+
+def _with_line(exc: ScenarioError, file: str | None, lines: dict | None) -> ScenarioError:
+    """The error with the line of its key in the scenario file, when the parser saw it."""
+    if exc.line is not None or not exc.key_path or not lines or exc.file != file:
+        return exc
+    loc = tuple(int(p) if p.isdigit() else p for p in exc.key_path.split("."))
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in lines:
+            exc.line = lines[loc[:n]]
+            break
+    return exc
+
+
+def _compile(
+    scenario: Scenario, file, base: Path, batch_window_s, import_policies, allow_outside_policies
+) -> RunPlan:
+    """The body of :func:`compile_scenario`: every check, in order, raising the first."""
     _check_fault_targets(scenario, file)
     groups = tuple(
         _group_plan(scenario, i, name, cfg, base, file)

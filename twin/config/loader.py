@@ -39,7 +39,7 @@ def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
     text = read_text(path, "scenario file")
     data, lines = parse(text, str(path))
-    return scenario_from_dict(data, str(path), lines).with_source(path)
+    return scenario_from_dict(data, str(path), lines).with_source(path, lines=lines)
 
 
 def as_scenario(scenario: Scenario | str | Path | dict) -> Scenario:

@@ -551,6 +551,7 @@ class Scenario(_Strict):
     # against its folder, whichever way the scenario reaches the compile stage.
     _source: Path | None = PrivateAttr(default=None)  # as the user named it
     _base_dir: Path | None = PrivateAttr(default=None)  # its folder, absolute
+    _lines: dict | None = PrivateAttr(default=None)  # key path -> line in the file
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -579,9 +580,17 @@ class Scenario(_Strict):
         """Folder relative paths are resolved against: the file's, else the working one."""
         return self._base_dir if self._base_dir is not None else Path.cwd()
 
-    def with_source(self, path: str | Path | None, base_dir: Path | None = None) -> Scenario:
-        """A copy that remembers the file it came from (its folder taken as absolute now)."""
+    def with_source(
+        self, path: str | Path | None, base_dir: Path | None = None, lines: dict | None = None
+    ) -> Scenario:
+        """A copy that remembers the file it came from (its folder taken as absolute now).
+
+        ``lines`` maps key paths (tuples) to the lines the YAML parser found them on, so that
+        problems found after validation (an unknown profile, a model that does not fit) name
+        the line too.
+        """
         out = self.model_copy()
+        out._lines = lines if lines is not None else self._lines
         out._source = Path(path) if path is not None else None
         out._base_dir = (
             base_dir if base_dir is not None else out._source.resolve().parent
@@ -639,7 +648,7 @@ class Scenario(_Strict):
                     if isinstance(node, dict) and key not in node:
                         node[key] = {} if isinstance(ref[key], dict) else ref[key]
                     node, ref = node[key], ref[key]
-        return validate(Scenario, data).with_source(self._source, self._base_dir)
+        return validate(Scenario, data).with_source(self._source, self._base_dir, self._lines)
 
     def with_seed(self, seed: int) -> Scenario:
         """A copy with another run seed.
