@@ -179,9 +179,25 @@ def run(
             "command again to start over"
         )
     _print_table(result.summary)
+    _print_warnings(result.summary)
     samples = result.manifest["node_samples"]
     wall = result.manifest["wall_time_s"]
     typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
+
+
+def _print_warnings(summary: dict) -> None:
+    """Each distinct warning once (it repeats per policy), wrapped to the terminal."""
+    import shutil
+    import textwrap
+
+    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+    seen: dict[str, None] = {}
+    for r in summary.get("results", []):
+        for w in r.get("warnings", []):
+            seen.setdefault(w, None)
+    for w in seen:
+        typer.echo(textwrap.fill(printable(w), width, initial_indent="warning: ",
+                                 subsequent_indent="  "), err=True)  # fmt: skip
 
 
 # What a value of the wrong type raises deep in the report (a dict where text was, ...).

@@ -10,6 +10,7 @@ key path, as the YAML loader's are.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,10 @@ def _compile(
     )
     policies = tuple(
         _policy_plans(scenario, groups, base, file, import_policies, allow_outside_policies)
+    )
+    groups = tuple(
+        dataclasses.replace(g, warnings=_warnings(g, cfg, policies))
+        for g, cfg in zip(groups, scenario.groups.values(), strict=True)
     )
     cloud = scenario.cloud
     window = scenario.engine.batch_window_s if batch_window_s is None else batch_window_s
@@ -331,6 +336,29 @@ def _group_plan(
         decide_every=every,
         window_stride=stride,
     )
+
+
+def _warnings(g: GroupPlan, cfg: Group, policies) -> tuple[str, ...]:
+    """Valid settings that probably distort the results, each with what to set instead."""
+    out = []
+    lora = isinstance(g.radio, Radio)
+    if lora and g.count > 1 and g.tx_jitter_s == 0:
+        out.append(
+            f"groups.{g.name}.tx_jitter_s is 0: periodic nodes keep their phases, so two "
+            "that collide once collide every period; a few seconds (tx_jitter_s: 5) "
+            "de-synchronise them as real firmware does"
+        )
+    values = len(g.channels)  # per reading
+    sends_readings = any(p.cls is not None and not p.cls.runs_device_model for p in policies)
+    reading_b = g.payload_bytes.reading
+    default = "reading" not in cfg.payload_bytes.model_fields_set
+    if sends_readings and default and reading_b < values:
+        out.append(
+            f"groups.{g.name}.payload_bytes.reading is {reading_b} B (the default) for a "
+            f"reading of {values} values; at 2 B per value the cloud policies would send "
+            f"{2 * values:,} B: set payload_bytes.reading to the encoded size"
+        )
+    return tuple(out)
 
 
 def _whole(x: float) -> int | None:

@@ -172,6 +172,7 @@ class GroupPlan:
     reading_period_s: float
     decide_every: int
     window_stride: int
+    warnings: tuple[str, ...] = ()  # settings that are valid but probably not what was meant
 
     @property
     def device_model_path(self) -> Path:

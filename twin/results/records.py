@@ -219,7 +219,8 @@ def group_record(
             # Stored by the panel (after losses, and only what the cell had room for).
             "harvested_c": float(g.credit_c.sum()),
         },
-        "warnings": list(g.warnings),
+        # The plan's (settings that probably distort results), then the run's own.
+        "warnings": list(g.plan.warnings) + list(g.warnings),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
             "cost_usd": _cloud_cost(g, net, horizon_s, workers),
