@@ -47,6 +47,7 @@ LAYERS = {
     "twin.report": 5,
     "twin.api": 6,
     "twin.study": 6,
+    "twin.init": 6,
     "twin.cli": 7,
     "twin.__main__": 7,
     "twin.calibration": 7,

@@ -569,6 +569,35 @@ KINDS_HELP = (
 )
 
 
+@app.command("init")
+def init_cmd(
+    world: str = typer.Argument("soil", help="World the fleet senses (see: twin profiles worlds)."),
+    radio: str = typer.Option("sx1262", "--radio", "-r", help="Radio profile id."),
+    out: Path = typer.Option(Path("scenario.yaml"), "--out", "-o", help="File to write."),
+) -> None:
+    """Write a commented starting scenario for a world and a radio (it runs as written).
+
+    Never overwrites a file: exits 2 if OUT exists.
+
+    Example: twin init heart --radio nrf52840-ble --out wearables.yaml
+    """
+    from twin.init import scenario_text
+
+    if out.exists():
+        _refuse(f"{out} exists; twin init never overwrites a file (choose another --out)")
+    try:
+        text = scenario_text(world, radio, name=out.stem)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    try:
+        with open(out, "x", encoding="utf-8") as f:  # "x": fails if it appeared meanwhile
+            f.write(text)
+    except OSError as exc:
+        _refuse(f"cannot write {out}: {exc.strerror}")
+    typer.echo(f"wrote {out}; run it with: twin run {out}")
+
+
 @app.command("profiles")
 def profiles_cmd(
     kind: str | None = typer.Argument(None, help=KINDS_HELP, show_default=False),
