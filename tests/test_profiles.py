@@ -50,7 +50,7 @@ META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
 UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m",
-                 "_bps", "_usd")  # fmt: skip
+                 "_bps", "_usd", "_years")  # fmt: skip
 # Dimensionless figures, named for the quantity instead of a unit:
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit

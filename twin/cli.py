@@ -84,6 +84,28 @@ def _print_table(summary: dict) -> None:
             return "sustained (solar)"
         return _fmt(b["median"], ",.0f") + (" (proj.)" if b["projected"] else "")
 
+    def years(days: float | None) -> str:
+        return "" if days is None else f" ({days / 365.25:.1f} y)"
+
+    def limit(r: dict) -> str:
+        # Which limit sets the median: the charge, or the cell's shelf (calendar) life.
+        b = r["battery_life_days"]
+        shelf, counts = b.get("shelf_life_days"), b.get("limited_by") or {}
+        if r.get("battery", {}).get("mains") or "limit" not in b:
+            return "-"
+        if b["limit"] == "shelf life":
+            return "shelf life" + years(shelf)
+        if b["limit"] == "sustained":  # what ends a solar node is its cell's calendar life
+            return "cell life" + years(shelf)
+        if b["limit"] == "mixed":
+            return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items() if v)
+        return str(b["limit"])
+
+    def charge_alone(r: dict) -> str:
+        b = r["battery_life_days"]
+        return "-" if "limit" not in b else _fmt(b.get("charge_limited_median"), ",.0f")
+
+    capped = any(r["battery_life_days"].get("limited_by", {}).get("shelf_life") for r in results)
     rows = [
         ("nodes", lambda r: str(r["nodes"])),
         ("decision latency p50 [s]", lambda r: _fmt(r["latency_s"]["p50"], ".3g")),
@@ -93,6 +115,9 @@ def _print_table(summary: dict) -> None:
         ("uplinks lost to collisions", lambda r: f"{r['uplink_lost']['collision']:,}"),
         ("energy per node-day [J]", lambda r: _fmt(r["energy_per_node_day_j"], ".3g")),
         ("battery life, median [days]", life),
+        ("  limited by", limit),
+        # The projection before the shelf-life cap, so a capped median loses nothing.
+        *([("  charge alone, median [days]", charge_alone)] if capped else []),
         ("cloud inferences", lambda r: f"{r['inferences_cloud']:,}"),
         ("decision F1", lambda r: _fmt(r["decision"]["f1"], ".3f")),
     ]

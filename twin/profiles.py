@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -179,11 +179,21 @@ class Battery:
     self_discharge_per_year: float
     max_pulse_current_a: float
     sources: Mapping[str, str]
+    # How long the cell can be counted on whatever it delivers: the maker's shelf life of a
+    # primary cell, the calendar life of a rechargeable one [years]. Optional so that a
+    # user's own cell written before the field existed still loads; None states no limit
+    # (its battery life is then charge-limited only, and the run says so in its warnings).
+    shelf_life_years: float | None = None
 
     @property
     def capacity_c(self) -> float:
         """Usable charge [C] (1 mAh = 3.6 C)."""
         return self.capacity_mah * 3.6
+
+    @property
+    def shelf_life_days(self) -> float | None:
+        """The shelf (calendar) life in days (365.25 a year), None if the profile gives none."""
+        return None if self.shelf_life_years is None else self.shelf_life_years * 365.25
 
 
 @dataclass(frozen=True)
@@ -404,6 +414,8 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
     if kind == "radio" and isinstance(raw, dict) and raw.get("technology") in RADIO_CLASSES:
         cls = RADIO_CLASSES[raw["technology"]]
     wanted = {f.name: f.type for f in fields(cls) if f.name != "sources"}
+    # A field with a default may be left out (a newer figure old user profiles lack).
+    optional = {f.name for f in fields(cls) if f.default is not MISSING}
     values: dict[str, Any] = {}
     sources: Mapping[str, str] = {}
     for key, value in raw.items():
@@ -441,7 +453,7 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
                 raise ScenarioError(f"expected a whole number, got {value!r}", str(path), key)
             value = int(value)
         values[key] = value if expected in ("int", int) else float(value)
-    missing = sorted(set(wanted) - set(values))
+    missing = sorted(set(wanted) - set(values) - optional)
     if missing:
         raise ScenarioError(f"missing fields {missing}", str(path))
     if values["id"] != profile_id:

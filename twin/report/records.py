@@ -143,6 +143,8 @@ def life_points(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         life.append(d)
         projected.append(bool(r.get("projected")))
         state = "projected" if projected[-1] else "died"
+        if r.get("life_limit") == "shelf life":  # capped: the cell's shelf life, not its charge
+            state += ", shelf life"
         text.append(f"node {ptext(r.get('node'))}: {d:.1f} d ({state})")
     return np.asarray(life, dtype=float), np.asarray(projected, dtype=bool), text
 

@@ -53,7 +53,8 @@ def _policy_cell(ctx: RunContext, key: Key) -> str:
 # --------------------------------------------------------------------------- headline
 
 
-# (dotted metric path, label, "higher"/"lower" is better, formatter)
+# (dotted metric path, label, "higher"/"lower" is better, formatter); _card shows battery
+# life with the limit that binds it (_fmt_life).
 _HEADLINE: tuple[tuple[str, str, str, Callable[[Any], str]], ...] = (
     ("battery_life_days.median", "Battery life (median)", "higher", fmt_days),
     ("latency_s.p95", "Decision latency p95", "lower", fmt_duration),
@@ -72,6 +73,38 @@ def _best_values(ctx: RunContext, keys: list[Key]) -> dict[str, float | None]:
     return best
 
 
+# The ``limited_by`` keys as the report words them.
+_LIMIT_WORDS = {"charge": "charge", "shelf_life": "shelf life", "sustained": "sustained"}
+
+
+def _fmt_life(b: Any) -> str:
+    """A ``battery_life_days`` block's median with the limit that sets it.
+
+    "3,652 d (10.0 y, shelf life)", "480 d (charge)"; a solar node that lasted the horizon
+    is "sustained", with its cell's calendar life (what ends it) when the profile gives one.
+    Results written before the limits were recorded show the bare median.
+    """
+    b = b if isinstance(b, dict) else {}
+    median, limit, shelf = b.get("median"), b.get("limit"), num(b.get("shelf_life_days"))
+    if median is None and limit == "mains":
+        return "mains"
+    if median is None and limit == "sustained":
+        return "sustained" + ("" if shelf is None else f" (cell life {shelf / 365.25:.1f} y)")
+    text = fmt_days(median)
+    if median is None or not isinstance(limit, str):
+        return text
+    return f"{text[:-1]}, {limit})" if text.endswith(")") else f"{text} ({limit})"
+
+
+def _limit_text(b: Any) -> str:
+    """Which limit binds how many nodes: "shelf life", or "charge 9, shelf life 491"."""
+    counts = (b.get("limited_by") if isinstance(b, dict) else None) or {}
+    parts = {_LIMIT_WORDS.get(k, k): v for k, v in counts.items() if num(v)}
+    if len(parts) == 1:
+        return next(iter(parts))
+    return ", ".join(f"{k} {fmt_int(v)}" for k, v in parts.items()) or "n/a"
+
+
 def _metric_note(r: dict, path: str) -> str:
     """Small context line under a headline value."""
     if path == "battery_life_days.median":
@@ -79,6 +112,10 @@ def _metric_note(r: dict, path: str) -> str:
         parts.append(f"{fmt_int(get_path(r, 'battery_life_days.dead_nodes'))} dead")
         if get_path(r, "battery_life_days.projected"):
             parts.append("projected")
+        if get_path(r, "battery_life_days.limited_by.shelf_life"):
+            # The cap hides how far the charge alone would go: keep that in view.
+            uncapped = get_path(r, "battery_life_days.charge_limited_median")
+            parts.append(f"charge alone {fmt_days(uncapped)}")
         return " · ".join(parts)
     if path == "latency_s.p95":
         p50, n = get_path(r, "latency_s.p50"), get_path(r, "latency_s.count")
@@ -98,12 +135,14 @@ def _card(ctx: RunContext, key: Key, best: dict[str, float | None]) -> str:
         raw = get_path(r, path)
         is_best = best[path] is not None and num(raw) == best[path]
         badge = '<span class="badge">best</span>' if is_best else ""
+        # Battery life says which limit binds (charge or shelf life), not just the days.
+        shown = _fmt_life(r.get("battery_life_days")) if path.startswith("battery_") else fmt(raw)
         items.append(
             f'<div class="card-metric{" best" if is_best else ""}" data-policy="{pol}" '
             f'data-group="{grp}" data-metric="{path}" data-value="{esc(json_attr(raw))}" '
             f'data-best="{"true" if is_best else "false"}" data-better="{better}">'
             f'<div class="metric-label">{esc(label)}</div>'
-            f'<div class="metric-value">{esc(fmt(raw))}{badge}</div>'
+            f'<div class="metric-value">{esc(shown)}{badge}</div>'
             f'<div class="metric-note">{esc(_metric_note(r, path))}</div></div>'
         )
     return (
@@ -127,7 +166,9 @@ def section_headline(ctx: RunContext) -> str:
         rows.append(f'{title}<div class="cards">{"".join(_card(ctx, k, best) for k in keys)}</div>')
     note = (
         "Best per metric within a group is marked: longer battery life and higher F1 are "
-        "better, lower latency and fewer bytes are better."
+        "better, lower latency and fewer bytes are better. Battery life is projected from "
+        "the horizon's drain and is at most the cell's shelf (calendar) life; the limit that "
+        "binds is named beside it."
     )
     body = "".join(rows) or "<p>No results.</p>"
     return section("sec-headline", "Headline", f'{body}<p class="note">{esc(note)}</p>')
@@ -146,6 +187,8 @@ def _comparison_rows(ctx: RunContext) -> list[str]:
             td(r.get("nodes"), fmt_int),
             td(get_path(r, "battery_life_days.median"), fmt_number),
             td(get_path(r, "battery_life_days.p05"), fmt_number),
+            f"<td>{esc(_limit_text(r.get('battery_life_days')))}</td>",
+            td(get_path(r, "battery_life_days.charge_limited_median"), fmt_number),
             td(get_path(r, "battery_life_days.dead_nodes"), fmt_int),
             td(r.get("energy_per_node_day_j"), fmt_number),
             td(get_path(r, "latency_s.p50"), fmt_number),
@@ -202,6 +245,8 @@ def section_comparison(ctx: RunContext) -> str:
             "Nodes",
             "Battery life median [d]",
             "Battery life p05 [d]",
+            "Life limited by",
+            "Charge-limited median [d]",
             "Dead nodes",
             "Energy [J/node·day]",
             "Latency p50 [s]",
@@ -214,7 +259,10 @@ def section_comparison(ctx: RunContext) -> str:
             "F1",
         ],
         _comparison_rows(ctx),
-        "Policy comparison (one row per policy and group).",
+        "Policy comparison (one row per policy and group). A node's battery life is the "
+        "charge-limited one capped at the cell's shelf life (died nodes: when they died); "
+        "'Life limited by' counts the nodes each limit binds, 'Charge-limited median' is the "
+        "median without the cap.",
     )
     traffic = table(
         "table-traffic",

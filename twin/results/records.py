@@ -7,6 +7,8 @@ and everything here comes from the engine's stats (:mod:`twin.sim.stats`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from twin.physics import battery
@@ -45,16 +47,71 @@ def _charge_by_state_c(g: GroupStats, alive_s: np.ndarray) -> dict[str, float]:
     return out
 
 
-def battery_life_days(g: GroupStats, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Battery life per node [days] and whether it is projected (node still alive at the end).
+# What sets a node's battery life (a node row's ``life_limit``; ``limited_by`` counts them).
+LIFE_LIMITS: dict[str, str] = {
+    "charge": "charge",  # the cell runs dry: died in the horizon, or projected to
+    "shelf_life": "shelf life",  # it would outlast its rated shelf (calendar) life
+    "sustained": "sustained",  # harvesting kept it going: no projection is made
+    "mains": "mains",  # nothing runs out
+}
 
-    A node that died has its simulated depletion time; a live node is projected from its mean
-    drain over the horizon (capacity / drain rate).
+
+@dataclass(frozen=True)
+class BatteryLife:
+    """Per-node battery life [days] of one group, and what limits it.
+
+    ``days`` is what is reported: a node that died has its simulated depletion time; a live
+    node is projected from its mean drain over the horizon, at most to the cell's shelf life.
+    ``charge_days`` is the same without that cap (the charge-limited figure).
     """
+
+    days: np.ndarray
+    charge_days: np.ndarray
+    projected: np.ndarray
+    limit: np.ndarray  # one of LIFE_LIMITS' values per node
+    shelf_life_days: float | None
+
+
+def battery_life(g: GroupStats, horizon_s: float) -> BatteryLife:
+    """Battery life per node, charge-limited and capped at the cell's shelf life.
+
+    A projection from the horizon's mean drain can run for decades on a primary cell; no
+    cell lasts past its shelf life, so a projected life is min(charge-limited, shelf life).
+    The shelf life counts from deployment (a fresh cell): an upper bound for cells that sat
+    in a store first. Nodes that died within the horizon are simulated, not projected, and
+    are not capped. A harvesting node that lasted the horizon stays "sustained" (no
+    projection, no cap): what ends it is the cell's calendar life, given beside it as
+    ``shelf_life_days``, not a figure the horizon can measure.
+    """
+    n = g.n
+    if g.mains:
+        inf = np.full(n, np.inf)
+        return BatteryLife(inf, inf, np.ones(n, dtype=bool), np.full(n, "mains"), None)
     died = ~np.isinf(g.death_s)
-    if g.mains:  # nothing runs out
-        return np.full(g.n, np.inf), np.ones(g.n, dtype=bool)
+    bat = g.plan.battery
+    charge_s = np.where(died, g.death_s, _charge_limited_s(g, horizon_s))
+    limit = np.where(np.isinf(charge_s), "sustained", "charge").astype(object)
+    shelf_days = bat.shelf_life_days
+    life_s = charge_s
+    if shelf_days is not None:
+        shelf_s = shelf_days * DAY_S
+        capped = ~died & np.isfinite(charge_s) & (charge_s > shelf_s)
+        if g.plan.harvester is None:
+            # A non-harvesting node that draws nothing (used == 0) is not sustained: its
+            # cell still ages out.
+            capped |= ~died & np.isinf(charge_s)
+        life_s = np.where(capped, shelf_s, charge_s)
+        limit[capped] = "shelf life"
+    return BatteryLife(life_s / DAY_S, charge_s / DAY_S, ~died, limit, shelf_days)
+
+
+def _charge_limited_s(g: GroupStats, horizon_s: float) -> np.ndarray:
+    """Projected life of every node [s] from its mean drain (inf: sustained, or no drain)."""
     used = g.used_at_end_c
+    if g.plan.harvester is not None:
+        # A harvesting node's drain is not steady (it refills by day): a node that lasted the
+        # horizon is reported as sustained (no projection) rather than extrapolated.
+        return np.full(g.n, np.inf)
     # Projection at the node's mean current, with the capacity the cell gives at that current
     # (Peukert; at or below the rated current the rated capacity).
     bat = g.plan.battery
@@ -66,13 +123,46 @@ def battery_life_days(g: GroupStats, horizon_s: float) -> tuple[np.ndarray, np.n
         * 3.6
     )
     with np.errstate(divide="ignore"):
-        projected = np.where(used > 0, capacity_c / mean_a, np.inf)
-    if g.plan.harvester is not None:
-        # A harvesting node's drain is not steady (it refills by day): a node that lasted the
-        # horizon is reported as sustained (no projection) rather than extrapolated.
-        projected = np.full(g.n, np.inf)
-    life_s = np.where(died, g.death_s, projected)
-    return life_s / DAY_S, ~died
+        return np.where(used > 0, capacity_c / mean_a, np.inf)
+
+
+def battery_life_days(g: GroupStats, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Battery life per node [days] (capped at the shelf life) and whether it is projected."""
+    life = battery_life(g, horizon_s)
+    return life.days, life.projected
+
+
+def _life_record(g: GroupStats, life: BatteryLife) -> dict:
+    """The ``battery_life_days`` block: medians, what limits them, the uncapped figures."""
+    counts = {key: int((life.limit == label).sum()) for key, label in LIFE_LIMITS.items()}
+    # The limit that binds more than half the nodes (so it sets the median), else "mixed".
+    majority = [LIFE_LIMITS[k] for k, count in counts.items() if 2 * count > g.n]
+    return {
+        "median": _finite_or_none(_quantile(life.days, 0.5)),
+        "p05": _finite_or_none(_quantile(life.days, 0.05)),
+        # Nodes that lasted the horizon on harvested energy (no projection is made).
+        "energy_neutral_nodes": counts["sustained"],
+        "projected": bool(np.median(life.projected.astype(float)) >= 0.5),
+        "dead_nodes": int((~life.projected).sum()),
+        "limit": majority[0] if majority else "mixed",
+        "limited_by": counts,
+        # Without the shelf-life cap: what the charge alone would give (kept, not lost).
+        "charge_limited_median": _finite_or_none(_quantile(life.charge_days, 0.5)),
+        "charge_limited_p05": _finite_or_none(_quantile(life.charge_days, 0.05)),
+        "shelf_life_days": life.shelf_life_days,
+    }
+
+
+def _life_warnings(g: GroupStats) -> list[str]:
+    """A cell without a shelf life: say that its life is charge-limited only."""
+    bat = g.plan.battery
+    if g.mains or bat.shelf_life_days is not None:
+        return []
+    return [
+        f"battery '{bat.id}' gives no shelf_life_years: its battery life is charge-limited "
+        "only and may exceed what the cell lasts on a shelf (add shelf_life_years with its "
+        "_source to the profile)"
+    ]
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -135,7 +225,7 @@ def group_record(
     """The summary entry of one (policy, group)."""
     gi = g.index
     energy, _ = _energy_by_state_j(g, horizon_s)
-    life, projected = battery_life_days(g, horizon_s)
+    life = battery_life(g, horizon_s)
     alive_s = np.minimum(horizon_s, g.death_s)
     tp, fp, fn, tn = (int(v) for v in g.confusion.sum(axis=0))
     days = horizon_s / DAY_S
@@ -192,14 +282,7 @@ def group_record(
         "latency_s": g.latency.summary(),
         "energy_j": energy,
         "energy_per_node_day_j": energy["total"] / g.n / days,
-        "battery_life_days": {
-            "median": _finite_or_none(_quantile(life, 0.5)),
-            "p05": _finite_or_none(_quantile(life, 0.05)),
-            # Nodes that lasted the horizon on harvested energy (no projection is made).
-            "energy_neutral_nodes": 0 if g.mains else int(np.isinf(life).sum()),
-            "projected": bool(np.median(projected.astype(float)) >= 0.5),
-            "dead_nodes": int((~projected).sum()),
-        },
+        "battery_life_days": _life_record(g, life),
         "decision": {
             **confusion_summary(tp, fp, fn, tn),
             **_event_summary(g, days),
@@ -220,7 +303,7 @@ def group_record(
             "harvested_c": float(g.credit_c.sum()),
         },
         # The plan's (settings that probably distort results), then the run's own.
-        "warnings": list(g.plan.warnings) + list(g.warnings),
+        "warnings": list(g.plan.warnings) + list(g.warnings) + _life_warnings(g),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
             "cost_usd": _cloud_cost(g, net, horizon_s, workers),
@@ -251,7 +334,7 @@ def group_record(
 def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
     """One row per node."""
     _, energy = _energy_by_state_j(g, horizon_s)
-    life, projected = battery_life_days(g, horizon_s)
+    life = battery_life(g, horizon_s)
     rows = []
     for i in range(g.n):
         tp, fp, fn, tn = (int(v) for v in g.confusion[i])
@@ -266,8 +349,10 @@ def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
                 "uplink_messages": int(g.uplinks[i]),
                 "uplink_bytes": int(g.uplink_bytes[i]),
                 "energy_j": float(energy[i]),
-                "battery_life_days": float(life[i]),
-                "projected": bool(projected[i]),
+                "battery_life_days": float(life.days[i]),
+                "projected": bool(life.projected[i]),
+                # What limits it: "charge", "shelf life", "sustained" or "mains".
+                "life_limit": str(life.limit[i]),
                 "tp": tp,
                 "fp": fp,
                 "fn": fn,
