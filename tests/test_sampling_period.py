@@ -106,3 +106,15 @@ def test_deciding_hourly_reads_every_quarter_hour_and_sends_what_the_cloud_needs
     ratio = on_h["battery"][compute]["compute"] / on_q["battery"][compute]["compute"]
     assert ratio == pytest.approx(0.25, rel=0.01)
     assert on_h["battery"][compute]["sense"] == pytest.approx(on_q["battery"][compute]["sense"])
+
+
+def test_the_shipped_period_study_plans_every_run():
+    from pathlib import Path
+
+    from twin.study import load_study, plan
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "farm_period_study.yaml"
+    spec, scenario = load_study(path)
+    tasks = plan(spec, scenario)
+    periods = sorted({t.params["groups.soil.sampling_period_s"] for t in tasks})
+    assert periods == [300, 900, 1800, 3600] and len(tasks) == 20
