@@ -631,9 +631,9 @@ def _graph_cost(path: Path):
 
         reader, what = analyse_graph, "ONNX"
     else:
-        raise ScenarioError(
-            "twin reads .onnx (ONNX) and .tflite (TensorFlow Lite) models", str(path)
-        )
+        from twin.ml.load import SUFFIX_HELP
+
+        raise ScenarioError(SUFFIX_HELP, str(path))
     try:
         return reader(str(path))
     except ScenarioError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from twin.config.loader import as_scenario
 from twin.config.schema import Group, Scenario
+from twin.config.validation import line_of
 from twin.errors import ScenarioError
 from twin.faults import plan_faults
 from twin.ml.classifier import Classifier
@@ -100,10 +101,7 @@ def _with_line(exc: ScenarioError, file: str | None, lines: dict | None) -> Scen
     if exc.line is not None or not exc.key_path or not lines or exc.file != file:
         return exc
     loc = tuple(int(p) if p.isdigit() else p for p in exc.key_path.split("."))
-    for n in range(len(loc), 0, -1):
-        if loc[:n] in lines:
-            exc.line = lines[loc[:n]]
-            break
+    exc.line = line_of(loc, lines, min_depth=1)
     return exc
 
 
@@ -375,29 +373,29 @@ def _cadence(g: Group, source: dict, window: int, prefix: str, file) -> tuple[fl
     deciding more often, it reads at its own period and the window takes every n-th reading.
     Periods that are neither are refused, never reinterpreted.
     """
-    period = g.sampling_period_s
-    rate = source["reading_period_s"]
+    period_s = g.sampling_period_s
+    reading_s = source["reading_period_s"]
     if window == 1:
-        return period, 1, 1
+        return period_s, 1, 1
     name = source["model_name"]
-    if rate is None:
+    if reading_s is None:
         raise ScenarioError(
             f"{name} reads a window of {window} readings; say how far apart they are with "
-            f"reading_period_s (the rate it was trained on), e.g. reading_period_s: {period:g}",
+            f"reading_period_s (the rate it was trained on), e.g. reading_period_s: {period_s:g}",
             file,
             f"{prefix}.model.reading_period_s",
         )
-    every, stride = _whole(period / rate), _whole(rate / period)
+    every, stride = _whole(period_s / reading_s), _whole(reading_s / period_s)
     if every:
-        return rate, every, 1
+        return reading_s, every, 1
     if stride:
-        return period, 1, stride
-    span_h = window * rate / 3600
+        return period_s, 1, stride
+    r = reading_s
     raise ScenarioError(
-        f"{name} reads its window ({window} readings, {span_h:g} h) every {rate:g} s; a node "
-        f"deciding every {period:g} s cannot take those readings. Use a multiple of {rate:g} s "
-        f"({rate:g}, {2 * rate:g}, {4 * rate:g}, ...: it keeps reading every {rate:g} s and "
-        f"decides less often) or a whole fraction ({rate / 2:g}, {rate / 3:g}, ...: the window "
+        f"{name} reads its window ({window} readings, {window * r / 3600:g} h) every {r:g} s; "
+        f"a node deciding every {period_s:g} s cannot take those readings. Use a multiple of "
+        f"{r:g} s ({r:g}, {2 * r:g}, {4 * r:g}, ...: it keeps reading every {r:g} s and "
+        f"decides less often) or a whole fraction ({r / 2:g}, {r / 3:g}, ...: the window "
         "takes every n-th reading)",
         file,
         f"{prefix}.sampling_period_s",
@@ -446,9 +444,9 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
     window = int(meta["window_samples"])
     # A window of one acquisition (an ECG strip, a spectrogram) means the same at any period;
     # a history of readings has the rate it was trained on.
-    rate = float(meta["period_s"]) if window > 1 else None
-    if "reading_period_s" in m.model_fields_set and m.reading_period_s != rate:
-        said = f"{rate:g} s" if rate else "none: its window is one acquisition"
+    reading_s = float(meta["period_s"]) if window > 1 else None
+    if "reading_period_s" in m.model_fields_set and m.reading_period_s != reading_s:
+        said = f"{reading_s:g} s" if reading_s else "none: its window is one acquisition"
         raise ScenarioError(
             f"model '{m.zoo}' brings its own reading period ({said}); remove reading_period_s",
             file,
@@ -459,7 +457,7 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
         # A zoo model may ship a larger cloud network; else the device model's fp32 twin.
         "cloud": ZOO_DIR / variants.get("cloud", variants["fp32"])["file"],
         "window": window,
-        "reading_period_s": rate,
+        "reading_period_s": reading_s,
         "model_name": f"model '{m.zoo}'",
         "channels": tuple(meta["channels"]),
         "frontend_ops": float(meta.get("frontend", {}).get("ops", 0.0)),

@@ -122,13 +122,14 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = _without_misspelt_missing(exc.errors(), _field_names(model))
-        problems = _one_per_key([_problem(err, model, file, lines) for err in errors])
-        errors, problems = problems, problems[:MAX_PROBLEMS]
+        vocabulary = _field_names(model)
+        errors = _without_misspelt_missing(exc.errors(), vocabulary)
+        found = _one_per_key([_problem(e, vocabulary, model, file, lines) for e in errors])
         # In file order (pydantic's is the schema's); problems without a line keep theirs.
-        problems.sort(key=lambda p: float("inf") if p.line is None else p.line)
+        found.sort(key=lambda p: float("inf") if p.line is None else p.line)
+        problems = found[:MAX_PROBLEMS]
         first = problems[0]
-        hidden = len(errors) - len(problems)
+        hidden = len(found) - len(problems)
         if hidden:
             first.message += f" (and {hidden} more problem{'s' if hidden > 1 else ''} not shown)"
         first.more = tuple(problems[1:])
@@ -155,17 +156,23 @@ def _split_got(message: str) -> tuple[str, str]:
     return (message[:i], message[i:]) if i >= 0 and message.endswith(")") else (message, "")
 
 
-def _problem(err: dict, model: type[BaseModel], file, lines) -> ScenarioError:
+def line_of(loc: tuple, lines: dict[tuple, int] | None, min_depth: int = 0) -> int | None:
+    """Line of key path ``loc`` in the file, or of its nearest parent the parser saw.
+
+    ``min_depth=1`` stops above the document itself (line 1), for a key the file may not have.
+    """
+    if lines:
+        for n in range(len(loc), min_depth - 1, -1):
+            if loc[:n] in lines:
+                return lines[loc[:n]]
+    return None
+
+
+def _problem(err: dict, vocabulary: set[str], model: type[BaseModel], file, lines) -> ScenarioError:
     loc = _user_path(err["loc"])
     path = ".".join(str(p) for p in loc) or None
-    line = None
-    if lines:
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in lines:
-                line = lines[loc[:n]]
-                break
-    message = _explain(err, _field_names(model), set(model.model_fields))
-    return ScenarioError(message, file, path, line)
+    message = _explain(err, vocabulary, set(model.model_fields))
+    return ScenarioError(message, file, path, line_of(loc, lines))
 
 
 def _without_misspelt_missing(errors: list[dict], vocabulary: set[str]) -> list[dict]:

@@ -11,10 +11,11 @@ from pathlib import Path
 from twin.errors import ScenarioError
 from twin.ml.classifier import Classifier
 
-__all__ = ["MODEL_SUFFIXES", "load_model"]
+__all__ = ["MODEL_SUFFIXES", "SUFFIX_HELP", "load_model"]
 
 # File suffix -> what reads it; the error for any other suffix names these.
 MODEL_SUFFIXES = {".onnx": "ONNX", ".tflite": "TensorFlow Lite"}
+SUFFIX_HELP = "twin reads " + ", ".join(f"{s} ({n})" for s, n in MODEL_SUFFIXES.items()) + " files"
 
 
 def load_model(
@@ -42,5 +43,4 @@ def load_model(
                 "install it with: pip install 'twin[tflite]' (or ai-edge-litert)"
             ) from None
         return TfliteModel(path, output, positive_index, threshold)
-    known = ", ".join(f"{s} ({name})" for s, name in MODEL_SUFFIXES.items())
-    raise ScenarioError(f"cannot read model {path.name}: twin reads {known} files")
+    raise ScenarioError(f"cannot read model {path.name}: {SUFFIX_HELP}")

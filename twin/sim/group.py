@@ -107,6 +107,7 @@ class FleetGroup:
         self.model = plan.models.device
         n = self.n = plan.count
         self.period_s = plan.reading_period_s
+        self.decide_every = plan.decide_every  # readings per decision
         self.bins = bins
         # Draw order from the set-up stream is part of the results: positions, phases, the
         # world, then the link's own phases.
@@ -159,7 +160,6 @@ class FleetGroup:
         self.g_end = self._first_g(horizon_s)
         # Which reading of each node's cycle it decides on (drawn last: a plan that decides
         # on every reading draws nothing, and its results stay those of before).
-        self.decide_every = plan.decide_every
         self.decide_offset = (
             rng.integers(0, self.decide_every, n) if self.decide_every > 1 else np.zeros(n, int)
         )
@@ -192,10 +192,9 @@ class FleetGroup:
         channels = len(plan.channels)
         # A message's readings are those since the node's previous decision: one, or all the
         # readings a history model needs between decisions (the cloud's window needs them).
-        self.per_decision = plan.decide_every
-        self.batch_readings = policy.readings_per_message * self.per_decision
+        self.batch_readings = policy.readings_per_message * self.decide_every
         self.payload = {
-            READING: self.per_decision * plan.payload_bytes.reading,
+            READING: self.decide_every * plan.payload_bytes.reading,
             DECISION: plan.payload_bytes.decision,
             HEARTBEAT: plan.payload_bytes.heartbeat,
             # An escalated window: 2 bytes per value unless the scenario says otherwise.
@@ -206,7 +205,7 @@ class FleetGroup:
         self.payload_arr = np.array([self.payload[j] for j in KINDS])
         # Widest data a message of this group carries (readings, a batch, or a window).
         self.message_features = max(
-            self.per_decision * channels,
+            self.decide_every * channels,
             self.window_features if policy.sends_windows else 0,
             self.batch_readings * channels,
         )
@@ -302,7 +301,7 @@ class FleetGroup:
             stores=self.store is not None,
             batch_readings=self.batch_readings,
             message_features=self.message_features,
-            reading_count=self.per_decision,
+            reading_count=self.decide_every,
             history=self.history,
             cloud_model=self.plan.models.cloud,
         )
@@ -531,10 +530,10 @@ class FleetGroup:
         out = np.full((len(nodes), self.message_features), np.nan, dtype=np.float32)
         c = readings.shape[1]
         r = kind == READING
-        if self.per_decision == 1:
+        if self.decide_every == 1:
             out[r, :c] = readings[r]
         elif r.any():
-            out[r, : self.per_decision * c] = self.ring.recent(nodes[r], k[r], self.per_decision)
+            out[r, : self.decide_every * c] = self.ring.recent(nodes[r], k[r], self.decide_every)
         w = kind == WINDOW
         if w.any():
             xw = x[w] if x is not None else self.ring.windows(nodes[w], k[w])
