@@ -104,3 +104,14 @@ def test_energy_is_active_power_times_latency():
     # model-independent per board (reference section 1.4: +-10 %).
     current_a = 3371.7e-6 / 0.0751 / 1.8
     assert compute.inference_energy_j(0.2269, current_a, 1.8) == pytest.approx(10681.6e-6, rel=0.10)
+
+
+def test_units_by_precision_split_the_mac_work():
+    # An fp32 graph's MACs are all fp32, an int8 QDQ graph's all int8; op classes (element-wise,
+    # pooling) are not split by precision, the cost model prices them the same at either.
+    fp32 = compute.analyse_graph(onnx.load(str(ZOO_DIR / "keyword_spotting_fp32.onnx")))
+    int8 = compute.analyse_graph(onnx.load(str(ZOO_DIR / "keyword_spotting_int8.onnx")))
+    for cost, precision, other in ((fp32, "fp32", "int8"), (int8, "int8", "fp32")):
+        assert cost.precision == precision
+        assert sum(cost.units_by_class(precision).values()) == cost.macs
+        assert sum(cost.units_by_class(other).values()) == 0

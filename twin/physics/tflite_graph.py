@@ -17,12 +17,13 @@ along the operator order. Parsing uses the flatbuffers object API that ships wit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from twin.physics.graph import GraphCost, NodeCost
+from twin.physics.graph import MAC_CLASSES, GraphCost, NodeCost, graph_precision
 
 _OP_NAMES = {
     v: k
@@ -35,6 +36,9 @@ _ITEMSIZE = {
     schema.TensorType.INT16: 2, schema.TensorType.INT8: 1, schema.TensorType.FLOAT64: 8,
     schema.TensorType.UINT32: 4, schema.TensorType.UINT16: 2, schema.TensorType.UINT64: 8,
 }  # fmt: skip
+
+# Activation types that run integer kernels (int16: the 16x8 scheme).
+_INTEGER_TYPES = {schema.TensorType.INT8, schema.TensorType.UINT8, schema.TensorType.INT16}
 
 _FREE = {
     "RESHAPE", "QUANTIZE", "DEQUANTIZE", "PAD", "PADV2", "CONCATENATION", "SQUEEZE",
@@ -201,6 +205,7 @@ def analyse_tflite(path_or_bytes: str | Path | bytes) -> GraphCost:
         )
         first_out = first_out.decode() if isinstance(first_out, bytes) else str(first_out)
         nodes.append(_node_cost(f"{op_type}:{first_out}", op_type, op, tensors))
+    nodes = [_with_precision(n, op, tensors) for n, op in zip(nodes, ops, strict=True)]
     macs_by_op: dict[str, int] = {}
     for n in nodes:
         if n.macs:
@@ -218,7 +223,27 @@ def analyse_tflite(path_or_bytes: str | Path | bytes) -> GraphCost:
         unsupported_ops=unsupported,
         input_shape=tuple(_shape(tensors[inputs[0]])) if inputs else (),
         macs_by_op=macs_by_op,
+        precision=graph_precision(
+            tuple(nodes),
+            "int8" if inputs and tensors[inputs[0]].type in _INTEGER_TYPES else "fp32",
+        ),
     )
+
+
+def _with_precision(cost: NodeCost, op: schema.OperatorT, tensors) -> NodeCost:
+    """A MAC operator's precision from the type of its input activation tensor.
+
+    An int8 (or uint8, or int16 in 16x8 models) activation runs an integer kernel; a float
+    activation a float kernel: fp16-weight models dequantize their weights to float, and
+    hybrid ones (int8 weights, float activations), which TFLite Micro does not run, are
+    priced as float.
+    """
+    if cost.op_class not in MAC_CLASSES or op.inputs is None or not len(op.inputs):
+        return cost
+    x = tensors[op.inputs[0]] if 0 <= op.inputs[0] < len(tensors) else None
+    if x is None:
+        return cost
+    return replace(cost, precision="int8" if x.type in _INTEGER_TYPES else "fp32")
 
 
 def _peak_activation_bytes(model: schema.ModelT, sub: schema.SubGraphT) -> int:
