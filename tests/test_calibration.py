@@ -127,3 +127,60 @@ def test_runtime_must_run_on_the_core():
         compute.inference_cost(
             kws, load_profile("board", "nano33ble"), load_profile("runtime", "esp-nn")
         )
+
+
+def test_calibrated_pairs_are_the_csv_pairs(rows):
+    # Which (core, runtime) predictions count as calibrated is read off the data, not listed.
+    params = compute.load_cost_params()
+    assert params.calibrated_pairs == {(r.core, r.runtime) for r in rows}
+    assert ("cortex-m4f", "tflm") in params.calibrated_pairs
+    assert ("cortex-m0plus", "tflm") not in params.calibrated_pairs  # the Pico's default
+
+
+def test_error_bands_come_from_held_out_predictions():
+    params = compute.load_cost_params()
+    lo, hi = params.error_band["calibrated"]
+    lo_u, hi_u = params.error_band["uncalibrated"]
+    # A fit's error on rows it did not see is on both sides of zero, wider than the in-sample
+    # median error (8 %), and an uncalibrated pair's band is never narrower.
+    assert -0.5 < lo < -0.08 and 0.08 < hi < 1.0
+    assert lo_u <= lo and hi_u >= hi
+    assert "leave-one-out" in _band_source("calibrated")
+    assert "leave-pair-out" in _band_source("uncalibrated")
+
+
+def _band_source(kind: str) -> str:
+    import yaml
+
+    raw = yaml.safe_load(calibration.OUT.read_text())
+    return raw["error_band"][kind]["source"]
+
+
+def test_held_out_error_is_at_least_the_in_sample_error(rows, units):
+    # Leaving a row out moves the fit away from it: its held-out error is at least its
+    # in-sample error (for linear least squares exactly residual / (1 - leverage)). Checked on
+    # five rows spread over the set; the full band is reproduced by the slow test below.
+    full = calibration.fit(rows, units)
+    for i in range(0, len(rows), len(rows) // 5)[:5]:
+        held = calibration._predict_held_out([rows[i]], rows[:i] + rows[i + 1 :], units, full)
+        assert held is not None
+        assert abs(held[0]) >= abs(full.rel_error[i]) - 1e-3, rows[i]
+
+
+def test_a_pair_nothing_else_prices_is_skipped(rows, units):
+    # The ESP32 rows: TFLM and ESP-NN have one row each on the LX6, and ESP-NN no other core,
+    # so without one of them nothing fixes the LX6 throughput apart from ESP-NN's speed-up.
+    full = calibration.fit(rows, units)
+    esp = [r for r in rows if r.core == "xtensa-lx6"]
+    for row in esp:
+        rest = [r for r in rows if r is not row]
+        assert calibration._predict_held_out([row], rest, units, full) is None
+
+
+@pytest.mark.slow
+def test_shipped_error_bands_are_reproduced(rows, units):
+    full = calibration.fit(rows, units)
+    bands = calibration.error_bands(calibration.held_out_errors(rows, units, full))
+    params = compute.load_cost_params()
+    for kind, band in bands.items():
+        assert params.error_band[kind] == pytest.approx((band["low"], band["high"]), abs=1e-4)
