@@ -91,3 +91,32 @@ def test_boards_lists_every_profile():
         assert board in res.output
     for runtime in ("tflm", "x-cube-ai", "esp-nn", "bosch-hale"):
         assert runtime in res.output
+
+
+def test_profile_json_says_precision_range_and_assumptions(tmp_path):
+    path = tmp_path / "kws_fp32.onnx"
+    onnx.save(rm.ds_cnn_kws(), str(path))
+    res = runner.invoke(app, ["profile", str(path), "--board", "pico", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    graph, est = api.profile(str(path), "pico")
+    assert out["precision"] == "fp32" and out["calibrated"] is False
+    assert out["assumptions"] == list(est.assumptions) and len(out["assumptions"]) >= 2
+    lo, hi = out["latency_range_s"]
+    assert lo < out["latency_s"] < hi
+    assert out["energy_range_j"] == list(est.energy_range_j)
+    # A calibrated int8 pair: no assumptions (soil_irrigation has no DSP front end).
+    res = runner.invoke(app, ["profile", "soil_irrigation", "--board", "nano33ble", "--json"])
+    out = json.loads(res.output)
+    assert out["precision"] == "int8" and out["calibrated"] is True and out["assumptions"] == []
+
+
+def test_profile_table_shows_range_and_notes_in_80_columns(tmp_path):
+    path = tmp_path / "kws_fp32.onnx"
+    onnx.save(rm.ds_cnn_kws(), str(path))
+    res = runner.invoke(app, ["profile", str(path), "--board", "pico"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "latency range" in res.output and "energy range" in res.output
+    assert "note: no calibration measurement for cortex-m0plus with tflm" in res.output
+    assert "fp32" in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80

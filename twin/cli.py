@@ -490,7 +490,7 @@ def schema() -> None:
 @app.command("profile")
 def profile_cmd(
     model: str = typer.Argument(
-        ..., help="ONNX file, or the name of a zoo model.", show_default=False
+        ..., help="ONNX or TFLite file, or the name of a zoo model.", show_default=False
     ),
     board: str = typer.Option(..., "--board", "-b", help="Board profile id (see: twin boards)."),
     runtime: str | None = typer.Option(
@@ -505,7 +505,10 @@ def profile_cmd(
 ) -> None:
     """Latency, energy, flash and RAM of one inference of a model on a board.
 
-    Exits 1 when the model does not fit the board, 2 on bad input.
+    Latency and energy come with a range (the calibration fit's held-out error) and, where
+    the prediction is not calibrated (no measurement for the core and runtime, an fp32
+    model), notes on what it assumes. Exits 1 when the model does not fit the board, 2 on
+    bad input.
 
     Example: twin profile soil_irrigation --board nano33ble --runtime tflm-cmsis-nn
     """
@@ -526,6 +529,10 @@ def profile_cmd(
             "board_ram_bytes": est.board_ram_bytes, "latency_s": est.latency_s,
             "energy_j": est.energy_j, "fits": est.fits,
             "latency_by_class_s": dict(est.latency_by_class_s),
+            "precision": est.precision, "calibrated": est.calibrated,
+            "assumptions": list(est.assumptions),
+            "latency_range_s": list(est.latency_range_s),
+            "energy_range_j": list(est.energy_range_j),
         }, indent=2))  # fmt: skip
     else:
         _print_profile(graph, est)
@@ -560,7 +567,13 @@ def _print_profile(graph, est) -> None:
         if sec:
             s.add_row(f"latency, {cls}", f"{sec * 1e3:,.3f} ms")
     s.add_row("latency", f"{est.latency_s * 1e3:,.3f} ms")
+    lo, hi = est.latency_range_s
+    s.add_row("latency range", f"{lo * 1e3:,.3f} - {hi * 1e3:,.3f} ms")
     s.add_row("energy", f"{est.energy_j * 1e6:,.1f} uJ")
+    lo, hi = est.energy_range_j
+    s.add_row("energy range", f"{lo * 1e6:,.1f} - {hi * 1e6:,.1f} uJ")
+    s.add_row("precision", est.precision)
+    s.add_row("calibrated (fitted factors only)", "yes" if est.calibrated else "no")
     s.add_row("MACs", f"{est.macs:,}")
     flash = f"{est.flash_bytes / 1024:,.1f} / {est.board_flash_bytes / 1024:,.0f} KiB"
     ram = f"{est.ram_bytes / 1024:,.1f} / {est.board_ram_bytes / 1024:,.0f} KiB"
@@ -568,6 +581,16 @@ def _print_profile(graph, est) -> None:
     s.add_row("RAM (arena + runtime) / board", ram)
     s.add_row("fits", "yes" if est.fits else "NO")
     console.print(s)
+    # The range is the calibration fit's held-out error; what the estimate rests on beyond
+    # the fitted factors is said in words, wrapped to the terminal with a hanging indent.
+    import textwrap
+
+    for note in est.assumptions:
+        wrapped = textwrap.fill(
+            note, width=max(console.width - 1, 40), initial_indent="note: ",
+            subsequent_indent="      ",
+        )  # fmt: skip
+        console.print(wrapped, highlight=False, markup=False)
 
 
 @app.command("boards")
