@@ -96,6 +96,13 @@ class World(_Strict):
         le=36_500, description="Simulated time [days] (at most a century)."
     )
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
+    # Free-form here: each world checks its own parameters when the scenario is compiled (the
+    # trace world reads its recordings then), so a new world needs no schema edit.
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Parameters of the world kind (trace: files, time_column, columns, "
+        "label_column, ...; see docs/trace.md); checked by the world when compiled.",
+    )
 
 
 class ModelRef(_Strict):
@@ -609,7 +616,12 @@ class Scenario(_Strict):
 
     def digest(self) -> str:
         """SHA-256 of the validated scenario (canonical JSON), for provenance."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        data = self.model_dump(mode="json")
+        if not data["world"]["params"]:
+            # Scenarios without world params keep the digest they had before the key existed
+            # (a study resumes by it).
+            del data["world"]["params"]
+        blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
