@@ -39,6 +39,7 @@ _BUILTIN: dict[str, str] = {
     "audio": "twin.world.audio:AudioWorld",
     "camera": "twin.world.camera:CameraWorld",
     "vibration": "twin.world.vibration:VibrationWorld",
+    "trace": "twin.world.trace:TraceWorld",
 }
 # Worlds registered at run time with register_world (user modules, tests).
 _REGISTERED: dict[str, str] = {}
