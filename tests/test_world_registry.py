@@ -16,7 +16,9 @@ from twin.world.dataset import make_dataset, make_world
 from twin.world.protocol import ActuatedWorld, World
 from twin.world.registry import WorldSpec, register_world, world_kinds, world_spec
 
-BUILTIN = ("soil", "room", "heart", "audio", "camera", "vibration")
+SIMULATED = ("soil", "room", "heart", "audio", "camera", "vibration")
+# The trace world replays recordings: its channels come from its parameters (test_world_trace).
+BUILTIN = (*SIMULATED, "trace")
 
 
 @dataclass
@@ -76,7 +78,7 @@ def _clean_registry():
 
 def test_every_builtin_kind_resolves_to_its_class():
     assert world_kinds()[: len(BUILTIN)] == BUILTIN
-    for kind in BUILTIN:
+    for kind in SIMULATED:
         spec = world_spec(kind)
         assert isinstance(spec, WorldSpec) and spec.kind == kind
         assert spec.world.__module__ == f"twin.world.{kind}"
@@ -97,11 +99,12 @@ def test_actuators_are_exactly_soil_and_room():
         "audio": None,
         "camera": None,
         "vibration": None,
+        "trace": None,
     }
 
 
 def test_builtin_worlds_satisfy_the_protocol():
-    for kind in BUILTIN:
+    for kind in SIMULATED:
         world = make_world(kind, 3, 0.1, 600.0, seed=1)
         assert isinstance(world, World)
         assert isinstance(world, ActuatedWorld) == (world_spec(kind).actuator is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -13,11 +14,10 @@ import pytest
 import twin
 from twin.errors import ScenarioError
 from twin.rng import NodeStream
-from twin.world import registry
 from twin.world.dataset import make_dataset, make_world
 from twin.world.protocol import ActuatedWorld, World
 from twin.world.recording import load_recording, write_csv
-from twin.world.registry import register_world, world_kinds, world_spec
+from twin.world.registry import world_kinds, world_spec
 from twin.world.trace import (
     TraceParams,
     TraceWorld,
@@ -370,49 +370,24 @@ def test_trace_is_a_builtin_world_whose_channels_come_from_its_params(tmp_path):
         _world(TraceParams(), 2, 900.0)
 
 
-_BOUND: dict[str, TraceParams] = {}
+def _raw(folder: Path, **kw) -> dict:
+    raw = {
+        "files": str(folder / "zone_*.csv"), "time_column": "time_s", "columns": list(SOIL),
+        "label_column": "label", "start_offset": "none", **kw,
+    }  # fmt: skip
+    return {k: v for k, v in raw.items() if v is not None}
 
 
-class BoundTraceWorld(TraceWorld):
-    """The trace world with its parameters bound, for an engine run before compile passes them."""
-
-    kind = "trace_bound"
-    channels = SOIL
-    params_type = staticmethod(lambda: _BOUND["params"])
-
-
-@pytest.fixture
-def bound_world():
-    saved = dict(registry._REGISTERED), dict(registry._SPECS)
-    register_world("trace_bound", f"{__name__}:BoundTraceWorld")
-    yield _BOUND
-    registry._REGISTERED.clear()
-    registry._REGISTERED.update(saved[0])
-    registry._SPECS.clear()
-    registry._SPECS.update(saved[1])
-    _BOUND.clear()
-
-
-def _replayed_farm(farm_dict, count: int) -> dict:
+def _replayed_farm(farm_dict, folder: Path, count: int, **kw) -> dict:
     d = copy.deepcopy(farm_dict)
-    d["world"].update(kind="trace_bound", horizon_days=2)
-    zoo = ROOT / "twin" / "zoo"
-    d["groups"]["soil"].update(
-        count=count,
-        actuation=False,
-        model={
-            "device_path": str(zoo / "soil_irrigation_int8.onnx"),
-            "cloud_path": str(zoo / "soil_irrigation_fp32.onnx"),
-            "reading_period_s": 900,
-        },
-    )
+    d["world"].update(kind="trace", horizon_days=2, params=_raw(folder, **kw))
+    d["groups"]["soil"].update(count=count, actuation=False, model={"zoo": "soil_irrigation"})
     return d
 
 
-def test_the_engine_runs_the_zoo_model_on_a_replayed_recording(farm_dict, tmp_path, bound_world):
+def test_the_engine_runs_the_zoo_model_on_a_replayed_recording(farm_dict, tmp_path):
     _soil_recordings(tmp_path, 4, 6.0, seed=21)
-    bound_world["params"] = _params(tmp_path, start_offset="random")
-    d = _replayed_farm(farm_dict, 8)
+    d = _replayed_farm(farm_dict, tmp_path, 8, start_offset="random")
     a, b = twin.run(d), twin.run(d)
     on = a.result("on_device")
     assert on["samples"] == 8 * 2 * 96
@@ -423,9 +398,25 @@ def test_the_engine_runs_the_zoo_model_on_a_replayed_recording(farm_dict, tmp_pa
 
     # Without labels nothing is ever positive: no true positive, no miss, only false alarms.
     _soil_recordings(tmp_path, 4, 6.0, seed=21, labels=False)
-    bound_world["params"] = _params(tmp_path, start_offset="random", label_column=None)
+    d = _replayed_farm(farm_dict, tmp_path, 8, start_offset="random", label_column=None)
     quality = twin.run(d).result("on_device")["decision"]
     assert quality["tp"] == quality["fn"] == 0 and quality["recall"] is None
+
+
+def test_a_zoo_model_must_read_the_recording_columns(farm_dict, tmp_path):
+    _soil_recordings(tmp_path, 1, 1.0, seed=2)
+    d = _replayed_farm(farm_dict, tmp_path, 2, columns=["soil_temp_c", "moisture_vwc"])
+    with pytest.raises(ScenarioError, match="reads moisture_vwc, soil_temp_c") as exc:
+        twin.compile_scenario(d)
+    assert exc.value.key_path == "world.params.columns"
+
+
+def test_world_params_of_a_simulated_world_are_its_parameter_class(farm_dict):
+    d = copy.deepcopy(farm_dict)
+    d["world"]["params"] = {"no_such_knob": 1}
+    with pytest.raises(ScenarioError, match="no parameter 'no_such_knob'") as exc:
+        twin.compile_scenario(d)
+    assert exc.value.key_path == "world.params.no_such_knob"
 
 
 # -- the example -----------------------------------------------------------------------------
@@ -452,11 +443,6 @@ def test_the_example_recordings_are_what_their_script_writes(tmp_path):
     assert gaps == [900.0, 17 * 900.0, 2 * 900.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ScenarioError,
-    reason="compile.py does not pass world.params to the engine yet (issue 17): remove then",
-)
 def test_the_example_scenario_runs_end_to_end():
     from twin.config.loader import load_scenario
 
@@ -464,3 +450,12 @@ def test_the_example_scenario_runs_end_to_end():
     d = d.with_overrides({"world.horizon_days": 2, "groups.soil.count": 6})
     r = twin.run(d)
     assert r.result("on_device")["decision"]["f1"] >= 0.5
+    # The recordings (and models) are named with their contents' hash: the scenario's hash
+    # does not cover them.
+    inputs = {Path(f["path"]).name: f for f in r.manifest["inputs"]}
+    for name in ("zone_1.csv", "zone_2.csv", "zone_3.csv"):
+        digest = hashlib.sha256((EXAMPLE / name).read_bytes()).hexdigest()
+        assert inputs[name] == {"role": "recording", "path": str(EXAMPLE / name), "sha256": digest}
+    assert inputs["soil_irrigation_int8.onnx"]["role"] == "model"
+    html = twin.api._render(r)
+    assert 'id="table-inputs"' in html and inputs["zone_2.csv"]["sha256"][:12] in html

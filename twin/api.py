@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
+import hashlib
 import importlib.metadata as _md
 import json
 import os
@@ -341,8 +343,49 @@ def run(
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "node_samples": sum(r["samples"] for r in results),
         "host": platform.node(),
+        # The files the plan read besides the scenario (models, recordings): the scenario's
+        # hash does not cover their contents.
+        "inputs": input_files(plan),
     }
     return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
+
+
+def input_files(plan: RunPlan) -> list[dict[str, str]]:
+    """Every file a plan reads besides the scenario, with its SHA-256 (each once, in order).
+
+    Parameters
+    ----------
+    plan : RunPlan
+        A compiled scenario.
+
+    Returns
+    -------
+    list of dict
+        ``role`` (``model``, ``cloud model`` or ``recording``), ``path`` and ``sha256``.
+    """
+    seen: dict[str, dict[str, str]] = {}
+    for g in plan.groups:
+        found = [("model", g.models.device.path), ("cloud model", g.models.cloud.path)]
+        found += [("recording", Path(f)) for f in getattr(g.world_params, "files", ())]
+        for role, path in found:
+            key = str(Path(path).resolve())
+            if key not in seen:
+                seen[key] = {"role": role, "path": key, "sha256": _sha256(key)}
+    return list(seen.values())
+
+
+def _sha256(path: str) -> str:
+    st = os.stat(path)
+    return _cached_sha256(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_sha256(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -32,7 +32,9 @@ from twin.errors import ScenarioError
 # soil: 1.21 M/s at 100 000 nodes x 30 days (README, Performance); 7 kB/node (805 MB at
 # 100 000 nodes). room: 85 k/s and 6 kB at 10 000 nodes. camera 5.3 k/s and 130 kB,
 # audio 2.1 k/s and 285 kB, at 200-2 000 nodes. heart 6.3 k/s, 64 kB; vibration 5.4 k/s,
-# 50 kB, at 1 000-5 000 nodes.
+# 50 kB, at 1 000-5 000 nodes. trace: 0.82 M/s at 2 000 nodes x 7 days of
+# examples/trace (on_device, median of 3 runs, 2026-12-07); per node as soil (the recordings
+# are shared by all nodes).
 WORLD_RATES: dict[str, tuple[float, float]] = {
     "soil": (1_200_000.0, 7_000.0),
     "room": (85_000.0, 6_000.0),
@@ -40,6 +42,7 @@ WORLD_RATES: dict[str, tuple[float, float]] = {
     "audio": (2_100.0, 285_000.0),
     "heart": (6_300.0, 64_000.0),
     "vibration": (5_400.0, 50_000.0),
+    "trace": (820_000.0, 7_000.0),
 }
 SLOW_FACTOR = 8.0  # high end of the wall-time range: cloud policy, small fleets
 STARTUP_S = 3.0  # imports, models, world setup of a small run

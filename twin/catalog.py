@@ -283,6 +283,8 @@ def _profile_entry(kind: str, pid: str, base_dir: Path | None) -> CatalogEntry:
 
 
 def _channels(names: tuple[str, ...]) -> str:
+    if not names:  # a world of data: its channels are the recording's columns
+        return "from world.params.columns"
     if len(names) <= 6:
         return f"{len(names)}: {', '.join(names)}"
     return f"{len(names)}: {names[0]} ... {names[-1]}"

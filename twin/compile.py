@@ -267,7 +267,8 @@ def _group_plan(
             file,
             f"{prefix}.actuation",
         )
-    source = _model_source(g, world, base, prefix, file)
+    params, channels_of_world = _world_params(scenario, world, base, file)
+    source = _model_source(g, world, channels_of_world, base, prefix, file)
     max_payload = profiles["radio"].max_payload_bytes
     if max_payload < max(v for v in g.payload_bytes.model_dump().values() if v):
         raise ScenarioError(
@@ -311,6 +312,7 @@ def _group_plan(
         index=index,
         count=g.count,
         world=world_kind,
+        world_params=params,
         **profiles,
         sampling_period_s=g.sampling_period_s,
         spreading_factor=g.spreading_factor,
@@ -402,7 +404,42 @@ def _cadence(g: Group, source: dict, window: int, prefix: str, file) -> tuple[fl
     )
 
 
-def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> dict:
+def _world_params(
+    scenario: Scenario, world: WorldSpec, base: Path, file: str | None
+) -> tuple[Any, tuple[str, ...]]:
+    """The world's parameters (``world.params`` for the scenario's world) and its channels.
+
+    A world whose parameters come from data (the trace world reads its recordings) checks
+    them itself through ``load_params``, and its channels follow from them
+    (``channels_for``); any other world takes its parameter class's keys.
+    """
+    raw = scenario.world.params if world.kind == scenario.world.kind else {}
+    load = getattr(world.world, "load_params", None)
+    if load is not None:
+        params = load(raw, base, file, "world.params")
+        return params, tuple(world.world.channels_for(params))
+    if not raw:
+        return world.params(), world.channels
+    known = {f.name for f in dataclasses.fields(world.params)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ScenarioError(
+            f"the {world.kind} world has no parameter {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(sorted(known))})",
+            file,
+            f"world.params.{unknown[0]}",
+        )
+    try:
+        return world.params(**raw), world.channels
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(
+            f"bad {world.kind} world parameters: {exc}", file, "world.params"
+        ) from None
+
+
+def _model_source(
+    g: Group, world: WorldSpec, channels: tuple[str, ...], base: Path, prefix: str, file
+) -> dict:
     """Model files, decision settings, window and channels: from the zoo or from paths."""
     m = g.model
     world_kind = world.kind
@@ -419,7 +456,7 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
             "window": 0,
             "reading_period_s": m.reading_period_s,
             "model_name": f"model {Path(m.device_path).name}",
-            "channels": world.channels,
+            "channels": channels,
             "frontend_ops": 0.0,
             "decision": {k: getattr(m, k) for k in ("output", "positive_index", "threshold")},
         }
@@ -433,7 +470,17 @@ def _model_source(g: Group, world: WorldSpec, base: Path, prefix: str, file) -> 
     decision = {k: meta.get(k, getattr(m, k)) for k in ("output", "positive_index", "threshold")}
     decision.update({k: getattr(m, k) for k in m.model_fields_set & set(decision)})
     trained_on = str(meta.get("world", "")).rsplit(".", 1)[-1]
-    if trained_on and trained_on != world_kind:
+    if not world.channels:
+        # A world of data (recordings): the model fits when it reads exactly its channels.
+        if tuple(meta["channels"]) != channels:
+            raise ScenarioError(
+                f"model '{m.zoo}' reads {', '.join(meta['channels'])} (in that order); the "
+                f"world gives {', '.join(channels) or 'no channels'} (set world.params.columns "
+                f"to the recording's columns for them, or give the model by path)",
+                file,
+                "world.params.columns",
+            )
+    elif trained_on and trained_on != world_kind:
         raise ScenarioError(
             f"model '{m.zoo}' was trained on the {trained_on} world; this group's world is "
             f"'{world_kind}' (set {prefix}.world: {trained_on}, or pick a model of the "

@@ -127,6 +127,8 @@ class GroupPlan:
         Position in the scenario's ``groups`` (orders shared events between groups).
     world : str
         The world kind this group senses.
+    world_params : object
+        That world's parameters (its parameter class; ``world.params`` of the scenario).
     channels : tuple of str
         The world's sensor channels, in the order the model reads them.
     sampling_period_s : float
@@ -148,6 +150,7 @@ class GroupPlan:
     index: int
     count: int
     world: str
+    world_params: Any
     board: Board
     radio: Any  # Radio, BleRadio, WifiRadio or CellularRadio
     battery: Battery

@@ -506,10 +506,24 @@ def section_provenance(summary: dict) -> str:
             rows,
             "Runs compared; their policies appear as label/policy.",
         )
-    body = runs_html + (
-        f'<div class="table-wrap"><table id="table-provenance" class="kv"><caption>Run</caption>'
-        f"<tbody>{prov}</tbody></table></div>"
+    inputs = summary.get("inputs") or []
+    inputs_html = ""
+    if inputs:  # models and recordings: the scenario's hash does not cover their contents
+        inputs_html = table(
+            "table-inputs",
+            ["Role", "File", "SHA-256 (first 12)"],
+            [
+                f"<td>{esc(f.get('role'))}</td><td><code>{esc(f.get('path'))}</code></td>"
+                f"<td><code>{esc((f.get('sha256') or 'n/a')[:12])}</code></td>"
+                for f in inputs
+            ],
+            "Files the run read besides the scenario.",
+        )
+    run_html = (
+        f'<div class="table-wrap"><table id="table-provenance" class="kv"><caption>Run'
+        f"</caption><tbody>{prov}</tbody></table></div>"
         f'<div class="table-wrap"><table id="table-versions" class="kv"><caption>Software '
         f"versions</caption><tbody>{ver}</tbody></table></div>"
     )
+    body = runs_html + run_html + inputs_html
     return section("sec-provenance", "Provenance", body)

@@ -173,11 +173,11 @@ class FleetGroup:
         self.ring = WindowBuffer(self.n, self.window, channels, plan.window_stride)
         span = self.ring.window
         spec = world_spec(plan.world)
-        world_cls, params_cls = spec.world, spec.params
+        world_cls = spec.world
         # Closed loop: the decision acting after each sample drives the world's actuator.
         self.actuation = bool(plan.actuation)
         self.world = world_cls(
-            params_cls(), self.n, self.period_s, self.phase_s, horizon_s, rng, world_stream,
+            plan.world_params, self.n, self.period_s, self.phase_s, horizon_s, rng, world_stream,
             history_samples=span, **({"actuation": True} if self.actuation else {}),
         )  # fmt: skip
         # Readings taken before t = 0 fill each node's model window (nodes deploy with history).
