@@ -328,6 +328,9 @@ def run(
             "hash": plan.digest,
             "horizon_s": plan.horizon_s,
             "seed": plan.seed,
+            # Where things are, for the report's site map.
+            "site_m": list(plan.site_m),
+            "gateways": [{"id": g.id, "x_m": g.x_m, "y_m": g.y_m} for g in plan.gateways],
         },
         "versions": versions(),
         # The faults injected (the same for every policy: drawn from the run seed).
