@@ -165,6 +165,24 @@ def _life_warnings(g: GroupStats) -> list[str]:
     ]
 
 
+BLOCKED_WARN = 0.05  # share of the cloud's answers blocked by duty cycle worth a warning
+
+
+def _delivery_warnings(g: GroupStats, net: NetworkStats) -> list[str]:
+    """Answers the cloud computed but the gateways could not send (their duty cycle was spent)."""
+    gi = g.index
+    blocked, sent = int(net.downlinks_blocked[gi]), int(net.downlinks[gi])
+    if not blocked or blocked < BLOCKED_WARN * (blocked + sent):
+        return []
+    share = blocked / (blocked + sent)
+    return [
+        f"{share:.0%} of the cloud's answers to group '{g.name}' ({blocked:,}) were never "
+        "sent: the gateways' downlink duty cycle was used up, so the decisions they carried "
+        "never acted (fewer downlinks, e.g. deciding on the device, or more gateways would "
+        "deliver them)"
+    ]
+
+
 def _quantile(x: np.ndarray, q: float) -> float:
     """Quantile that tolerates infinite entries (no interpolation between inf and inf)."""
     return float(np.quantile(x, q, method="lower" if np.isinf(x).any() else "linear"))
@@ -303,7 +321,10 @@ def group_record(
             "harvested_c": float(g.credit_c.sum()),
         },
         # The plan's (settings that probably distort results), then the run's own.
-        "warnings": list(g.plan.warnings) + list(g.warnings) + _life_warnings(g),
+        "warnings": list(g.plan.warnings)
+        + list(g.warnings)
+        + _life_warnings(g)
+        + _delivery_warnings(g, net),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
             "cost_usd": _cloud_cost(g, net, horizon_s, workers),
@@ -331,8 +352,26 @@ def group_record(
     }
 
 
+# A node row's radio facts where the group has no shared channel (BLE, Wi-Fi, cellular).
+_NO_LINK = {"spreading_factor": None, "best_gateway": None, "rssi_dbm": None, "snr_db": None}
+
+
+def _link_cells(g: GroupStats, i: int) -> dict:
+    """Node ``i``'s spreading factor, strongest gateway and mean link budget there."""
+    link = g.link
+    if link is None:
+        return _NO_LINK
+    return {
+        "spreading_factor": int(link.spreading_factor[i]),
+        "best_gateway": str(link.best_gateway[i]),
+        # 0.01 dB is far below the model's own accuracy (shadowing alone is several dB).
+        "rssi_dbm": round(float(link.rssi_dbm[i]), 2),
+        "snr_db": round(float(link.snr_db[i]), 2),
+    }
+
+
 def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
-    """One row per node."""
+    """One row per node; new columns go at the end (readers may rely on the order)."""
     _, energy = _energy_by_state_j(g, horizon_s)
     life = battery_life(g, horizon_s)
     rows = []
@@ -357,6 +396,8 @@ def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
                 "fp": fp,
                 "fn": fn,
                 "tn": tn,
+                # LoRa: the SF used (after auto/ADR) and the link to the strongest gateway.
+                **_link_cells(g, i),
             }
         )
     return rows

@@ -373,6 +373,7 @@ class FleetGroup:
             outcome=outcome,
             event_log=self.event_log,
             decision_log=d.log,
+            link=up.link_budget(),
         )
 
     # -- quality -----------------------------------------------------------------------------

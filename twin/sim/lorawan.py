@@ -17,6 +17,7 @@ from twin.physics import lora
 from twin.plan import GroupPlan
 from twin.policies import WINDOW
 from twin.sim.ledger import RADIO_RX, RADIO_TX
+from twin.sim.stats import LinkBudget
 from twin.sim.store import BACKLOG, MessageStore
 from twin.sim.uplink import PURPOSE_CHANNEL, PURPOSE_RETRY_CHANNEL, Uplink
 
@@ -151,6 +152,7 @@ class LoRaWANUplink(Uplink):
         shadow = link.rng.normal(0.0, prop.shadowing_sd_db, dist.shape)
         self.rx_dbm = radio.tx_power_dbm - loss - shadow
         self.best_gateway = np.argmax(self.rx_dbm, axis=1)
+        self.gateway_ids = np.array([gw.id for gw in link.gateways], dtype=object)
         if self.plan.spreading_factor == "auto":
             self.sf = lora.assign_spreading_factor(
                 self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,
@@ -158,6 +160,21 @@ class LoRaWANUplink(Uplink):
             )  # fmt: skip
         else:
             self.sf = np.full(self.n, int(self.plan.spreading_factor), dtype=np.int64)
+
+    def link_budget(self) -> LinkBudget:
+        """Each node's spreading factor, strongest gateway and link budget there."""
+        radio = self.radio
+        rssi_dbm = self.rx_dbm[np.arange(self.n), self.best_gateway]
+        # The noise floor the channel's sensitivities are built on: sensitivity less the SNR
+        # the demodulator needs (the same at every SF), so SNR and sensitivity cannot disagree.
+        noise_dbm = float(lora.sensitivity_dbm(7, radio.bandwidth_hz, radio.noise_figure_db))
+        noise_dbm -= lora.SNR_LIMIT_DB[7]
+        return LinkBudget(
+            spreading_factor=self.sf.copy(),
+            best_gateway=self.gateway_ids[self.best_gateway],
+            rssi_dbm=rssi_dbm,
+            snr_db=rssi_dbm - noise_dbm,
+        )
 
     def _toa(self, kind: np.ndarray, nodes: np.ndarray, phy: np.ndarray) -> np.ndarray:
         """Air time of frames: from the table, or computed when stored messages ride along."""

@@ -17,6 +17,21 @@ from twin.sim.metrics import LatencyHistogram
 
 
 @dataclass(frozen=True)
+class LinkBudget:
+    """Per node of a LoRa group: its spreading factor and its link to the strongest gateway.
+
+    ``rssi_dbm`` is the received power the channel decodes every frame against (path loss and
+    the link's fixed shadowing; the model has no per-frame fading), ``snr_db`` the same over
+    the receiver's noise floor.
+    """
+
+    spreading_factor: np.ndarray
+    best_gateway: np.ndarray  # gateway ids
+    rssi_dbm: np.ndarray
+    snr_db: np.ndarray
+
+
+@dataclass(frozen=True)
 class GroupStats:
     """One group's nodes at the end of a run under one policy.
 
@@ -68,6 +83,8 @@ class GroupStats:
     outcome: dict | None  # closed loop: what the decisions did to the world
     event_log: list | None
     decision_log: list | None
+    # LoRa groups: spreading factor and best gateway per node (None: no shared channel).
+    link: LinkBudget | None = None
 
     @property
     def name(self) -> str:

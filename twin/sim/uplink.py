@@ -95,6 +95,10 @@ class Uplink:
                        data[ok] if data is not None else None)  # fmt: skip
         return ok
 
+    def link_budget(self):
+        """Spreading factors and best links of the nodes (None: not on a shared channel)."""
+        return None
+
     def _start_s(self, nodes: np.ndarray, ready_s: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
