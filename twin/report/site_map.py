@@ -92,6 +92,7 @@ def _marker_base(rows: list[dict], ctx: RunContext) -> dict:
 
 def _scatter(base: dict, idx: list[int], name: str, text: list[str], marker: dict) -> go.Scatter:
     """Nodes ``idx`` of ``base`` as one marker trace."""
+    symbols = [base["symbol"][i] for i in idx]
     return go.Scatter(
         x=[base["x"][i] for i in idx],
         y=[base["y"][i] for i in idx],
@@ -101,7 +102,8 @@ def _scatter(base: dict, idx: list[int], name: str, text: list[str], marker: dic
         hovertemplate="%{text}<br>x %{x:.0f} m, y %{y:.0f} m<extra></extra>",
         marker={
             "size": 7,
-            "symbol": [base["symbol"][i] for i in idx],
+            # One group, one shape: a single value, not one per node (the page stays small).
+            "symbol": symbols[0] if len(set(symbols)) == 1 else symbols,
             "line": {"width": 0.3, "color": "#333"},
             **marker,
         },
