@@ -94,7 +94,8 @@ def test_snr_is_over_the_channels_noise_floor_and_sf_follows_adr(farm_run):
     # The farm's radio: 125 kHz and the noise figure its sensitivities are built on.
     sens7 = float(lora.sensitivity_dbm(7, 125e3, 6.0))
     assert np.allclose(noise, sens7 - lora.SNR_LIMIT_DB[7], atol=0.02)
-    margin = 10.0  # farm.yaml: channel.adr_margin_db
+    farm = yaml.safe_load((ROOT / "scenarios" / "farm.yaml").read_text())
+    margin = farm["channel"]["adr_margin_db"]
     for r in rows:
         sf = r["spreading_factor"]
         if sf < 12:  # the fastest SF that clears its sensitivity by the margin
