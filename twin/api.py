@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.analysis.verdict import Objective, verdict
 from twin.budget import check as check_budget
 from twin.budget import estimate as estimate_budget
 from twin.compile import compile_scenario
@@ -168,6 +169,7 @@ def compare(results: list[RunResult], labels: list[str]) -> RunResult:
         merged["hist"] += relabel(res.latency_hist, label)
     first = results[0].summary
     horizons = {(r.summary.get("scenario") or {}).get("horizon_s") for r in results}
+    horizon_s = horizons.pop() if len(horizons) == 1 else None
     summary = {
         "scenario": {
             "name": "comparison: " + ", ".join(labels),
@@ -175,11 +177,14 @@ def compare(results: list[RunResult], labels: list[str]) -> RunResult:
             "hash": None,
             "seed": None,
             # One horizon if the runs share it; per node-day figures compare across horizons.
-            "horizon_s": horizons.pop() if len(horizons) == 1 else None,
+            "horizon_s": horizon_s,
         },
         "versions": first.get("versions", {}),
         "runs": runs,
         "results": merged["results"],
+        # No objective across runs (each scenario may say its own); money per month only
+        # when the runs share a horizon.
+        "verdict": group_verdicts(merged["results"], horizon_s or 0.0),
     }
     manifest = {"compared": runs, "wall_time_s": None, "created_utc": None}
     return RunResult(summary, merged["nodes"], merged["timeseries"], merged["hist"], manifest)
@@ -336,6 +341,8 @@ def run(
         # The faults injected (the same for every policy: drawn from the run seed).
         "faults": {"intervals": plan.faults.intervals()},
         "results": results,
+        # Each group's policies against each other, and the trade-off in one sentence.
+        "verdict": group_verdicts(results, plan.horizon_s, plan.objective),
     }
     manifest = {
         # What made these results (also in summary.json), then what varies between reruns.
@@ -351,6 +358,35 @@ def run(
         "inputs": input_files(plan),
     }
     return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
+
+
+def group_verdicts(
+    results: list[dict], horizon_s: float, objective: Objective | None = None
+) -> list[dict]:
+    """The verdict of every group (see :func:`twin.analysis.verdict.verdict`), in group order.
+
+    Parameters
+    ----------
+    results : list of dict
+        ``summary["results"]``: one entry per (policy, group).
+    horizon_s : float
+        Simulated horizon [s].
+    objective : Objective, optional
+        What the verdict recommends by.
+
+    Returns
+    -------
+    list of dict
+        ``{"group": name, **verdict}`` per group.
+    """
+    groups = list(dict.fromkeys(r["group"] for r in results))
+    return [
+        {
+            "group": g,
+            **verdict({r["policy"]: r for r in results if r["group"] == g}, horizon_s, objective),
+        }
+        for g in groups
+    ]
 
 
 def input_files(plan: RunPlan) -> list[dict[str, str]]:

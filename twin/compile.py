@@ -15,6 +15,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from twin.analysis.verdict import Bound, Objective
 from twin.config.loader import as_scenario
 from twin.config.schema import Group, Scenario
 from twin.config.validation import line_of
@@ -156,7 +157,22 @@ def _compile(
         ),
         batch_window_s=window,
         timeseries_interval_s=scenario.engine.timeseries_interval_s,
+        objective=_objective(scenario),
     )
+
+
+def _objective(scenario: Scenario) -> Objective | None:
+    """The scenario's objective for the verdict.
+
+    A metric a group does not define (crop stress without a valve) leaves that group without
+    a recommendation rather than refusing the scenario: a sweep may turn actuation off.
+    """
+    o = scenario.objective
+    if o is None:
+        return None
+    metric = o.minimise or o.maximise
+    bounds = tuple(Bound(m, b.min, b.max) for m, b in o.subject_to.items())
+    return Objective(metric, "minimise" if o.minimise else "maximise", bounds)
 
 
 def _profile(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twin.analysis.verdict import Objective
 from twin.faults import FaultPlan
 from twin.ml.classifier import Classifier
 from twin.physics.compute import InferenceCost
@@ -222,6 +223,7 @@ class RunPlan:
     faults: FaultPlan
     batch_window_s: float | None
     timeseries_interval_s: float
+    objective: Objective | None = None  # what the verdict recommends by (None: nothing)
 
     @property
     def policy_names(self) -> list[str]:

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from twin.analysis.verdict import metric_names
 from twin.world.registry import world_kinds
 
 POLICIES = ("on_device", "cloud")
@@ -535,6 +536,46 @@ def _numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+# The metrics the verdict compares (twin.analysis.verdict): what an objective may name.
+ObjectiveMetric = Literal[metric_names()]
+
+
+class Bounds(_Strict):
+    """Bounds on one metric for the policies an objective may recommend."""
+
+    min: float | None = Field(None, description="Lowest acceptable value (in the metric's unit).")
+    max: float | None = Field(None, description="Highest acceptable value.")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Bounds:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
+        return self
+
+
+class Objective(_Strict):
+    """What the fleet is for: the metric to optimise, within bounds on others.
+
+    The verdict recommends the best policy on ``minimise`` (or ``maximise``) among those that
+    meet every bound in ``subject_to``; without an objective it recommends none.
+    """
+
+    minimise: ObjectiveMetric | None = Field(None, description="Metric to make as low as can be.")
+    maximise: ObjectiveMetric | None = Field(None, description="Metric to make as high as can be.")
+    subject_to: dict[ObjectiveMetric, Bounds] = Field(
+        default_factory=dict,
+        description="Bounds a recommended policy must meet, e.g. battery_life_days: {min: 1825}.",
+    )
+
+    @model_validator(mode="after")
+    def _one_goal(self) -> Objective:
+        if (self.minimise is None) == (self.maximise is None):
+            raise ValueError("give exactly one of minimise or maximise")
+        return self
+
+
 class Scenario(_Strict):
     """A whole what-if: world, fleet groups, gateways, cloud and the policies to compare."""
 
@@ -553,6 +594,11 @@ class Scenario(_Strict):
         default_factory=list,
         description="Faults to inject: gateway and cloud outages, loss bursts, backhaul "
         "spikes, brown-outs (each scheduled, or random with MTBF / MTTR).",
+    )
+    objective: Objective | None = Field(
+        None,
+        description="What the fleet is for (minimise or maximise one metric, subject to "
+        "bounds on others); the verdict then recommends a policy.",
     )
     # The file the scenario was read from: relative model and policy paths are resolved
     # against its folder, whichever way the scenario reaches the compile stage.
@@ -621,6 +667,8 @@ class Scenario(_Strict):
             # Scenarios without world params keep the digest they had before the key existed
             # (a study resumes by it).
             del data["world"]["params"]
+        if data["objective"] is None:
+            del data["objective"]  # likewise for scenarios without an objective
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
