@@ -198,7 +198,7 @@ def test_a_user_cell_without_a_shelf_life_still_loads_and_is_flagged(farm_dict, 
 
 
 def test_the_terminal_summary_names_the_limit(farm, capsys, monkeypatch):
-    from twin.cli import _print_table
+    from twin.terminal import print_summary as _print_table
 
     monkeypatch.setenv("COLUMNS", "80")
     _print_table(farm.summary)

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from twin.errors import ScenarioError, TwinError
+from twin.terminal import print_summary, print_warnings, printable, wrap
 
 app = typer.Typer(
     add_completion=False,
@@ -21,18 +22,6 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Decide on the device, in the cloud, or both: simulate a fleet and compare policies."""
-
-
-def printable(text: str) -> str:
-    r"""Text from a scenario or a parser, made safe for a terminal, on one line.
-
-    Runs of spaces, tabs and newlines become one space (parsers' messages span lines);
-    every other control or format character (an escape sequence that would recolour or
-    clear the terminal, a bidirectional override that would reorder the line) is shown
-    escaped, as ``\x1b`` or ``\u202e``.
-    """
-    text = re.sub(r"[ \t\n\r]+", " ", text)
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _fail(exc: TwinError) -> None:
@@ -54,76 +43,6 @@ def _interrupted(what: str) -> None:
     """Ctrl-C: say what was kept and how to go on, exit 130 (the shell's code for SIGINT)."""
     typer.echo(f"interrupted: {printable(what)}", err=True)
     raise typer.Exit(code=130)
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def _print_table(summary: dict) -> None:
-    """One column per (policy, group), one row per metric: fits a narrow terminal."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    results = summary["results"]
-    seed = summary["scenario"].get("seed")
-    name = printable(str(summary["scenario"]["name"]))
-    title = f"twin: {name}" + ("" if seed is None else f" (seed {seed})")
-    table = Table(title=escape(title))
-    table.add_column("metric")
-    for r in results:
-        policy, group = printable(str(r["policy"])), printable(str(r["group"]))
-        table.add_column(escape(f"{policy}\n{group}"), justify="right")
-
-    def life(r: dict) -> str:
-        b = r["battery_life_days"]
-        if r.get("battery", {}).get("mains"):
-            return "mains"
-        if b["median"] is None and b.get("energy_neutral_nodes"):
-            return "sustained (solar)"
-        return _fmt(b["median"], ",.0f") + (" (proj.)" if b["projected"] else "")
-
-    def years(days: float | None) -> str:
-        return "" if days is None else f" ({days / 365.25:.1f} y)"
-
-    def limit(r: dict) -> str:
-        # Which limit sets the median: the charge, or the cell's shelf (calendar) life.
-        b = r["battery_life_days"]
-        shelf, counts = b.get("shelf_life_days"), b.get("limited_by") or {}
-        if r.get("battery", {}).get("mains") or "limit" not in b:
-            return "-"
-        if b["limit"] == "shelf life":
-            return "shelf life" + years(shelf)
-        if b["limit"] == "sustained":  # what ends a solar node is its cell's calendar life
-            return "cell life" + years(shelf)
-        if b["limit"] == "mixed":
-            return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items() if v)
-        return str(b["limit"])
-
-    def charge_alone(r: dict) -> str:
-        b = r["battery_life_days"]
-        return "-" if "limit" not in b else _fmt(b.get("charge_limited_median"), ",.0f")
-
-    capped = any(r["battery_life_days"].get("limited_by", {}).get("shelf_life") for r in results)
-    rows = [
-        ("nodes", lambda r: str(r["nodes"])),
-        ("decision latency p50 [s]", lambda r: _fmt(r["latency_s"]["p50"], ".3g")),
-        ("decision latency p95 [s]", lambda r: _fmt(r["latency_s"]["p95"], ".3g")),
-        ("uplink bytes per node-day", lambda r: _fmt(r["bytes_per_node_day"], ",.0f")),
-        ("air time [s]", lambda r: _fmt(r["airtime_s"], ",.0f")),
-        ("uplinks lost to collisions", lambda r: f"{r['uplink_lost']['collision']:,}"),
-        ("energy per node-day [J]", lambda r: _fmt(r["energy_per_node_day_j"], ".3g")),
-        ("battery life, median [days]", life),
-        ("  limited by", limit),
-        # The projection before the shelf-life cap, so a capped median loses nothing.
-        *([("  charge alone, median [days]", charge_alone)] if capped else []),
-        ("cloud inferences", lambda r: f"{r['inferences_cloud']:,}"),
-        ("decision F1", lambda r: _fmt(r["decision"]["f1"], ".3f")),
-    ]
-    for label, cell in rows:
-        table.add_row(escape(label), *(cell(r) for r in results))
-    Console().print(table)
 
 
 OUTSIDE_HELP = (
@@ -203,26 +122,12 @@ def run(
             "nothing was written (results appear only when a run completes); run the "
             "command again to start over"
         )
-    _print_table(result.summary)
-    _print_warnings(result.summary)
+    print_summary(result.summary)
+    print_warnings(result.summary, lambda line: typer.echo(line, err=True))
     samples = result.manifest["node_samples"]
     wall = result.manifest["wall_time_s"]
-    typer.echo(f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)")
-
-
-def _print_warnings(summary: dict) -> None:
-    """Each distinct warning once (it repeats per policy), wrapped to the terminal."""
-    import shutil
-    import textwrap
-
-    width = min(shutil.get_terminal_size((80, 24)).columns, 100)
-    seen: dict[str, None] = {}
-    for r in summary.get("results", []):
-        for w in r.get("warnings", []):
-            seen.setdefault(w, None)
-    for w in seen:
-        typer.echo(textwrap.fill(printable(w), width, initial_indent="warning: ",
-                                 subsequent_indent="  "), err=True)  # fmt: skip
+    done = f"{samples:,} node-samples in {wall:.1f} s; results in {target}/ (report.html)"
+    typer.echo(wrap(done))
 
 
 # What a value of the wrong type raises deep in the report (a dict where text was, ...).
@@ -303,7 +208,7 @@ def compare(
         runs = [api.load_results(p) for p in results]
         merged = api.compare(runs, labels)
         with _damaged(*results):
-            _print_table(merged.summary)
+            print_summary(merged.summary)
             target = api.write_report(merged, out)
     except TwinError as exc:
         _fail(exc)
