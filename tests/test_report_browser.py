@@ -73,7 +73,7 @@ def test_report_renders_offline_in_chromium(tmp_path, small_farm):
         # The headline cards carry the summary's numbers (one source of truth).
         summary = json.loads((out / "summary.json").read_text())
         cards = driver.execute_script(
-            "return Array.from(document.querySelectorAll('[data-metric]')).map(e => "
+            "return Array.from(document.querySelectorAll('.card-metric[data-metric]')).map(e => "
             "[e.dataset.policy, e.dataset.metric, e.dataset.value]);"
         )
         assert cards
@@ -85,6 +85,28 @@ def test_report_renders_offline_in_chromium(tmp_path, small_farm):
             assert json.loads(value) == pytest.approx(expected)
         # ...and the per-node table adds up to the same cards.
         _check_cards_against_nodes(cards, out, summary)
+        # The verdict's cells are summary.json's verdict, and its sentence is on the page.
+        cells = driver.execute_script(
+            "return Array.from(document.querySelectorAll('td[data-leader]')).map(e => "
+            "[e.dataset.group, e.dataset.metric, e.dataset.policy, e.dataset.value, "
+            "e.dataset.leader]);"
+        )
+        verdicts = {v["group"]: v for v in summary["verdict"]}
+        assert len(cells) == sum(len(m["values"]) for v in verdicts.values() for m in v["metrics"])
+        for group, metric, policy, value, leader in cells:
+            row = next(m for m in verdicts[group]["metrics"] if m["name"] == metric)
+            assert json.loads(value) == pytest.approx(row["values"][policy])
+            assert (leader == "true") == (row["leader"] == policy)
+        text = driver.execute_script("return document.getElementById('sec-verdict').innerText")
+        for v in verdicts.values():
+            assert v["sentence"] in text
+        # The site map draws every gateway of the scenario.
+        gateways = driver.execute_script(
+            "const fig = document.getElementById('plot-site-map-fig');"
+            "return fig.data.filter(t => t.name === 'gateway')"
+            ".map(t => t.x.length).reduce((a, b) => a + b, 0);"
+        )
+        assert gateways == len(summary["scenario"]["gateways"]), gateways
         ARTIFACTS.mkdir(exist_ok=True)
         driver.set_window_size(1300, 6000)
         driver.save_screenshot(str(ARTIFACTS / "report.png"))

@@ -22,6 +22,7 @@ from twin.report.records import (
     model_entries,
     policy_ticks,
 )
+from twin.report.site_map import site_map_figure
 from twin.report.style import (
     DAY_S,
     fmt_energy,
@@ -57,6 +58,7 @@ PLOT_IDS: tuple[str, ...] = (
     "plot-decision-quality",
     "plot-model-fit",
     "plot-model-inference",
+    "plot-site-map",
 )
 #: Energy states, their labels and (neutral, print-safe) fills; policy hues stay reserved.
 ENERGY_STATES: tuple[tuple[str, str, str, str], ...] = (
@@ -447,4 +449,5 @@ def build_figures(
         "plot-decision-quality": _fig_decision_quality(ctx),
         "plot-model-fit": _fig_model_fit(ctx),
         "plot-model-inference": _fig_model_inference(ctx),
+        "plot-site-map": site_map_figure(ctx, nodes),
     }

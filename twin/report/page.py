@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 
 from twin.report.figures import MAX_POINTS, build_figures
 from twin.report.records import RunContext, run_context
+from twin.report.site_map import site_map_section
 from twin.report.style import (
     DAY_S,
     document,
@@ -44,10 +45,13 @@ from twin.report.tables import (
     section_headline,
     section_provenance,
 )
+from twin.report.verdict_section import section_verdict
 
 _NAV = (
+    ("sec-verdict", "Verdict"),
     ("sec-headline", "Headline"),
     ("sec-comparison", "Comparison"),
+    ("sec-map", "Map"),
     ("sec-latency", "Latency"),
     ("sec-energy", "Energy"),
     ("sec-battery", "Battery"),
@@ -111,10 +115,15 @@ def _header(ctx: RunContext) -> str:
 def _body_sections(ctx: RunContext, timeseries, latency_hist, nodes) -> list[str]:
     """All report sections, in order."""
     figs = build_figures(ctx, timeseries, latency_hist, nodes)
-    plot = {pid: plot_block(fig, pid, _CAPTIONS[pid]) for pid, fig in figs.items()}
+    # The site map's caption depends on the data: its section builds its own block.
+    plot = {
+        pid: plot_block(fig, pid, _CAPTIONS[pid]) for pid, fig in figs.items() if pid in _CAPTIONS
+    }
     return [
+        section_verdict(ctx),
         section_headline(ctx),
         section_comparison(ctx),
+        site_map_section(ctx, nodes, figs["plot-site-map"]),
         section("sec-latency", "Decision latency", plot["plot-latency-cdf"]),
         section("sec-energy", "Energy", plot["plot-energy-breakdown"]),
         section("sec-battery", "Battery", plot["plot-battery-soc"] + plot["plot-battery-life"]),

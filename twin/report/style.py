@@ -347,7 +347,14 @@ h3 { font-size: 1.05rem; margin: .8rem 0 .4rem; }
 .card-metric.best .metric-value { color: #0a6b2f; }
 .badge { font-size: .7rem; font-weight: 700; border: 1.5px solid #0a6b2f; color: #0a6b2f;
          border-radius: 3px; padding: 0 .3em; margin-left: .5em; vertical-align: .25em; }
-.badge::before { content: "★ "; }
+.badge::before { content: "◆ "; }
+.verdict { border-left: 4px solid #888; background: var(--bg-soft); padding: .6rem 1rem;
+           margin: .6rem 0; }
+.verdict.recommended { border-left-color: #0a6b2f; }
+.verdict-sentence { margin: 0 0 .3rem; font-size: 1rem; }
+.verdict-objective { margin: 0; color: var(--muted); font-size: .85rem; }
+.table-verdict td.leads { color: #0a6b2f; font-weight: 600; }
+td.muted { color: var(--muted); font-size: .8rem; }
 .note, .caption { color: var(--muted); font-size: .85rem; }
 .table-wrap { overflow-x: auto; margin: .6rem 0 1rem; }
 table { border-collapse: collapse; font-size: .85rem; font-variant-numeric: tabular-nums; }

@@ -31,8 +31,10 @@ from twin.report.style import (
     table,
     td,
 )
+from twin.report.verdict_section import verdicts
 
 TABLE_IDS: tuple[str, ...] = (
+    "table-cost",
     "table-comparison",
     "table-traffic",
     "table-faults",
@@ -63,14 +65,23 @@ _HEADLINE: tuple[tuple[str, str, str, Callable[[Any], str]], ...] = (
 )
 
 
-def _best_values(ctx: RunContext, keys: list[Key]) -> dict[str, float | None]:
-    """Best value per headline metric among ``keys`` (``None`` if fewer than two values)."""
-    best: dict[str, float | None] = {}
-    for path, _, better, _ in _HEADLINE:
-        vals = [v for k in keys if (v := num(get_path(ctx.result(k), path))) is not None]
-        pick = max if better == "higher" else min
-        best[path] = pick(vals) if len(vals) >= 2 else None
-    return best
+# Each headline metric as the verdict names it: the verdict says who leads (by more than 2 %).
+_VERDICT_NAME = {
+    "battery_life_days.median": "battery_life_days",
+    "latency_s.p95": "latency_p95_s",
+    "bytes_per_node_day": "uplink_bytes_per_node_day",
+    "decision.f1": "f1",
+}
+
+
+def _leaders(ctx: RunContext) -> dict[tuple[str, str], str | None]:
+    """(group, headline metric path) -> the policy the verdict says leads on it."""
+    out: dict[tuple[str, str], str | None] = {}
+    for v in verdicts(ctx):
+        by_name = {m["name"]: m.get("leader") for m in v.get("metrics", [])}
+        for path, name in _VERDICT_NAME.items():
+            out[(v["group"], path)] = by_name.get(name)
+    return out
 
 
 # The ``limited_by`` keys as the report words them.
@@ -126,15 +137,15 @@ def _metric_note(r: dict, path: str) -> str:
     return f"P {fmt_ratio(precision)} · R {fmt_ratio(recall)}"
 
 
-def _card(ctx: RunContext, key: Key, best: dict[str, float | None]) -> str:
+def _card(ctx: RunContext, key: Key, leaders: dict[tuple[str, str], str | None]) -> str:
     """Headline card of one (policy, group) entry with one element per metric."""
     r = ctx.result(key)
     pol, grp = esc(key[0]), esc(key[1])
     items = []
     for path, label, better, fmt in _HEADLINE:
         raw = get_path(r, path)
-        is_best = best[path] is not None and num(raw) == best[path]
-        badge = '<span class="badge">best</span>' if is_best else ""
+        is_best = leaders.get((key[1], path)) == key[0]
+        badge = '<span class="badge">leads</span>' if is_best else ""
         # Battery life says which limit binds (charge or shelf life), not just the days.
         shown = _fmt_life(r.get("battery_life_days")) if path.startswith("battery_") else fmt(raw)
         items.append(
@@ -155,18 +166,21 @@ def _card(ctx: RunContext, key: Key, best: dict[str, float | None]) -> str:
 
 
 def section_headline(ctx: RunContext) -> str:
-    """Headline cards, one row per group; the best policy per metric is marked."""
+    """Headline cards, one row per group; the policy that leads on a metric is marked."""
     rows = []
+    leaders = _leaders(ctx)
     for group in ctx.groups:
         keys = [k for k in ctx.entries if k[1] == group and k in ctx.results]
         if not keys:
             continue
-        best = _best_values(ctx, keys)
         title = f"<h3>Group {esc(group)}</h3>" if len(ctx.groups) > 1 else ""
-        rows.append(f'{title}<div class="cards">{"".join(_card(ctx, k, best) for k in keys)}</div>')
+        rows.append(
+            f'{title}<div class="cards">{"".join(_card(ctx, k, leaders) for k in keys)}</div>'
+        )
     note = (
-        "Best per metric within a group is marked: longer battery life and higher F1 are "
-        "better, lower latency and fewer bytes are better. Battery life is projected from "
+        "The policy that leads on a metric by more than 2 % is marked (closer is a tie): "
+        "longer battery life and higher F1 are better, lower latency and fewer bytes are "
+        "better. No single metric decides: see the verdict above. Battery life is projected from "
         "the horizon's drain and is at most the cell's shelf (calendar) life; the limit that "
         "binds is named beside it."
     )
