@@ -112,9 +112,26 @@ def _verdict_cells(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
     ]
 
 
+def _harvest_rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
+    days = (summary["scenario"].get("horizon_s") or 0.0) / 86_400.0
+
+    def per_node_day(key: str) -> Callable[[dict], str]:
+        def cell(r: dict) -> str:
+            c = (r.get("battery") or {}).get(key)
+            return "n/a" if c is None or not days else f"{c / r['nodes'] / days / 3.6:,.2f}"
+
+        return cell
+
+    return [
+        ("  drawn [mAh/node-day]", per_node_day("drawn_c")),
+        ("  harvested [mAh/node-day]", per_node_day("harvested_c")),
+    ]
+
+
 def _rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
     results = summary["results"]
     capped = any(r["battery_life_days"].get("limited_by", {}).get("shelf_life") for r in results)
+    harvests = any((r.get("battery") or {}).get("harvested_c") for r in results)
     return [
         ("nodes", lambda r: str(r["nodes"])),
         ("decision latency p50 [s]", lambda r: _fmt(r["latency_s"]["p50"], ".3g")),
@@ -127,6 +144,8 @@ def _rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
         ("  limited by", _limit),
         # The projection before the shelf-life cap, so a capped median loses nothing.
         *([("  charge alone, median [days]", _charge_alone)] if capped else []),
+        # Harvesting nodes: what they drew against what the harvester put back.
+        *(_harvest_rows(summary) if harvests else []),
         ("cloud inferences", lambda r: f"{r['inferences_cloud']:,}"),
         ("decision F1", lambda r: _fmt(r["decision"]["f1"], ".3f")),
         *_verdict_cells(summary),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from twin.report.figures import MAX_POINTS, build_figures
+from twin.report.harvest import harvest_table
 from twin.report.records import RunContext, run_context
 from twin.report.site_map import site_map_section
 from twin.report.style import (
@@ -126,7 +127,11 @@ def _body_sections(ctx: RunContext, timeseries, latency_hist, nodes) -> list[str
         site_map_section(ctx, nodes, figs["plot-site-map"]),
         section("sec-latency", "Decision latency", plot["plot-latency-cdf"]),
         section("sec-energy", "Energy", plot["plot-energy-breakdown"]),
-        section("sec-battery", "Battery", plot["plot-battery-soc"] + plot["plot-battery-life"]),
+        section(
+            "sec-battery",
+            "Battery",
+            plot["plot-battery-soc"] + plot["plot-battery-life"] + harvest_table(ctx),
+        ),
         section(
             "sec-traffic",
             "Bytes on air and the channel",
