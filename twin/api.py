@@ -13,6 +13,7 @@ import platform
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,7 @@ def run(
     record_events: bool = False,
     budget: bool = True,
     allow_outside_policies: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Run every policy of a scenario.
 
@@ -273,6 +275,9 @@ def run(
     allow_outside_policies : bool
         Run a policy module that lies outside the scenario's folder (by default refused:
         importing a module runs its code).
+    progress : callable, optional
+        Called with the fraction of the run done (0 to 1: simulated time over all policies)
+        as it advances; results do not depend on it.
 
     Raises
     ------
@@ -313,8 +318,12 @@ def run(
     started = time.perf_counter()
     results, nodes, series, hists, events = [], [], [], [], []
     workers = plan.cloud.workers
-    for policy in plan.policies:
-        groups, net = simulate(plan, policy, None, record_events)
+    for i, policy in enumerate(plan.policies):
+        step = None
+        if progress is not None:
+            n = len(plan.policies)
+            step = lambda f, i=i, n=n: progress((i + f) / n)  # noqa: E731
+        groups, net = simulate(plan, policy, None, record_events, step)
         for g in groups:
             rec = records.group_record(policy.name, g, net, plan.horizon_s, workers)
             # Every sample, frame and joule accounted for; a violation is a bug and stops here.

@@ -103,10 +103,11 @@ def run(
         name = load_scenario(scenario).name
         target = out if out is not None else api.default_results_dir(name)
         check_results_dir(target, inputs=[scenario])
-        result = api.run(
-            scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,
-            budget=not no_budget, allow_outside_policies=outside,
-        )  # fmt: skip
+        with _run_progress() as progress:
+            result = api.run(
+                scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,
+                budget=not no_budget, allow_outside_policies=outside, progress=progress,
+            )  # fmt: skip
         api.write_results(result, target, images=images, events=events)
     except TwinError as exc:
         _fail(exc)
@@ -311,6 +312,39 @@ def _sweep_kept(study: Path, out: Path | None) -> str:
         f"{finished} finished run(s) are kept in {journal}; finish the study with: "
         f"twin sweep {study} --out {out} --resume"
     )
+
+
+class _run_progress:
+    """A bar with simulated progress and ETA while ``twin run`` works, on a terminal only."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        self.bar = None
+        if not console.is_terminal:
+            return None  # CI logs and pipes stay quiet
+        self.bar = Progress(
+            TextColumn("simulating"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        self.bar.__enter__()
+        self.task = self.bar.add_task("run", total=1.0)
+        return self.update
+
+    def update(self, fraction: float) -> None:
+        self.bar.update(self.task, completed=fraction)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 class _progress:
