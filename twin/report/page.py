@@ -40,6 +40,7 @@ from twin.report.tables import (
     confusion_table,
     events_table,
     faults_table,
+    latency_stages_table,
     model_table,
     outcome_table,
     section_comparison,
@@ -125,7 +126,9 @@ def _body_sections(ctx: RunContext, timeseries, latency_hist, nodes) -> list[str
         section_headline(ctx),
         section_comparison(ctx),
         site_map_section(ctx, nodes, figs["plot-site-map"]),
-        section("sec-latency", "Decision latency", plot["plot-latency-cdf"]),
+        section(
+            "sec-latency", "Decision latency", plot["plot-latency-cdf"] + latency_stages_table(ctx)
+        ),
         section("sec-energy", "Energy", plot["plot-energy-breakdown"]),
         section(
             "sec-battery",

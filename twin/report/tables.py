@@ -35,6 +35,7 @@ from twin.report.verdict_section import verdicts
 
 TABLE_IDS: tuple[str, ...] = (
     "table-cost",
+    "table-latency-stages",
     "table-comparison",
     "table-traffic",
     "table-faults",
@@ -541,3 +542,39 @@ def section_provenance(summary: dict) -> str:
     )
     body = runs_html + run_html + inputs_html
     return section("sec-provenance", "Provenance", body)
+
+
+# The stages of summary "latency_breakdown_s", as the report names them.
+_STAGE_LABELS = (
+    ("on_device", "On the device"),
+    ("uplink", "Uplink (jitter, air, backhaul)"),
+    ("cloud_queue", "Cloud queue"),
+    ("cloud_service", "Cloud service"),
+    ("downlink_backhaul", "Backhaul down"),
+    ("rx_window_wait", "Receive-window wait + downlink"),
+)
+
+
+def latency_stages_table(ctx: RunContext) -> str:
+    """Where a delivered decision's time goes, on average, per (policy, group)."""
+    rows = []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        stages = r.get("latency_breakdown_s") or {}
+        mean = num(get_path(r, "latency_s.mean"))
+        cells = [_policy_cell(ctx, key), f'<td class="num">{esc(fmt_duration(mean))}</td>']
+        for name, _ in _STAGE_LABELS:
+            v = num(stages.get(name))
+            share = "" if v is None or not mean else f" ({100 * v / mean:.0f} %)"
+            cells.append(
+                f'<td class="num" data-stage="{name}" data-value="{esc(json_attr(v))}">'
+                f"{esc(fmt_duration(v))}{share}</td>"
+            )
+        rows.append("".join(cells))
+    return table(
+        "table-latency-stages",
+        ["Policy", "Group", "Mean", *[label for _, label in _STAGE_LABELS]],
+        rows,
+        "Mean decision latency of the delivered decisions, split by where the time went; the "
+        "stages add up to the mean. Answers that never reached a node are not in it.",
+    )

@@ -298,6 +298,9 @@ def group_record(
         "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),
+        # Where a delivered decision's time goes, on average: on the device, or uplink,
+        # cloud queue, service, backhaul down and the wait for a receive window.
+        "latency_breakdown_s": g.latency.breakdown(),
         "energy_j": energy,
         "energy_per_node_day_j": energy["total"] / g.n / days,
         "battery_life_days": _life_record(g, life),

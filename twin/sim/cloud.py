@@ -225,7 +225,12 @@ class CloudService:
             decision = self._decide(gi, a["node"][m], a["k"][m], a["r"][m], a["kind"][m])
             z = stream.normal(a["node"][m], a["k"][m].astype(np.uint64), PURPOSE_DOWN_LATENCY)
             ready = done[m] + lognormal_s(self.cloud.downlink_latency, z) + self.spike_s(done[m])
-            out.append((gi, a["node"][m], a["k"][m], a["ts"][m], ready, decision))
+            # Where each answer's time went so far: uplink, queue, service, backhaul down.
+            stages = np.stack(
+                [arrive[m] - a["ts"][m], start[m] - arrive[m], done[m] - start[m], ready - done[m]],
+                axis=1,
+            )
+            out.append((gi, a["node"][m], a["k"][m], a["ts"][m], ready, decision, stages))
         return out
 
     def spike_s(self, t_s: np.ndarray) -> np.ndarray | float:

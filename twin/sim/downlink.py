@@ -92,14 +92,14 @@ class DownlinkScheduler:
              "open": open_s, "close": close_s}
         )  # fmt: skip
 
-    def decisions_ready(self, gi, nodes, k, ts, ready, decision) -> None:
+    def decisions_ready(self, gi, nodes, k, ts, ready, decision, stages) -> None:
         """Decisions the cloud made: to a periodic listener at once, else into the pool."""
         u = self.uplinks[gi]
         if u.technology == "hub" and u.link.period_s is not None:
             link = u.link
             # A node that listens periodically gets each decision at its next occasion.
             at = link.next_occasion_s(nodes, ready) + link.downlink_s
-            self.out.append(effects.Delivery(gi, nodes, at, k, decision, ts))
+            self.out.append(effects.Delivery(gi, nodes, at, k, decision, ts, stages))
             self.out.append(
                 effects.RxCorrection(gi, nodes, np.full(len(nodes), link.downlink_rx_c), at)
             )
@@ -107,7 +107,7 @@ class DownlinkScheduler:
             return
         new = {
             "key": node_key(np.full(len(nodes), gi), nodes), "gid": np.full(len(nodes), gi),
-            "node": nodes, "k": k, "ts": ts, "ready": ready, "dec": decision,
+            "node": nodes, "k": k, "ts": ts, "ready": ready, "dec": decision, "st": stages,
         }  # fmt: skip
         if self._pool is None:
             self._pool = new
@@ -165,8 +165,14 @@ class DownlinkScheduler:
             at = np.maximum(pool["ready"][rowsel], w["open"][ent]) + link.downlink_s
             self.out.append(
                 effects.Delivery(
-                    gi, nodes, at, pool["k"][rowsel], pool["dec"][rowsel], pool["ts"][rowsel]
-                )
+                    gi,
+                    nodes,
+                    at,
+                    pool["k"][rowsel],
+                    pool["dec"][rowsel],
+                    pool["ts"][rowsel],
+                    pool["st"][rowsel],
+                )  # fmt: skip
             )
             self.downlinks[gi] += len(nodes)
             if link.early_stop_s > 0:
@@ -413,6 +419,7 @@ class DownlinkScheduler:
                         pool["k"][pick][m],
                         pool["dec"][pick][m],
                         pool["ts"][pick][m],
+                        pool["st"][pick][m],
                     )  # fmt: skip
                 )
         self._pool = {f: v[~gone] for f, v in pool.items()}

@@ -23,6 +23,8 @@ class Delivery:
     k: np.ndarray  # the sample each decision is about
     decision: np.ndarray
     sample_s: np.ndarray  # that sample's time [s] (the latency runs from it)
+    # (n, 4) uplink, cloud queue, service, downlink-backhaul times [s] of cloud answers
+    cloud_stages_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

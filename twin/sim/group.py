@@ -270,7 +270,7 @@ class FleetGroup:
         """Carry out one thing the shared network decided about this group's nodes."""
         if isinstance(effect, effects.Delivery):
             self.decisions.deliver(effect.nodes, effect.at_s, effect.k, effect.decision)
-            self.latency.add(effect.at_s - effect.sample_s)
+            self.latency.add(effect.at_s - effect.sample_s, effect.cloud_stages_s)
         elif isinstance(effect, effects.RxCorrection):
             self.ledger.correct_rx(effect.nodes, effect.delta_c, effect.at_s)
         elif isinstance(effect, effects.LinkAnswered):

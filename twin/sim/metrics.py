@@ -8,6 +8,17 @@ import numpy as np
 _LAT_EDGES_S = np.logspace(-5, 6, 11 * 40 + 1)
 
 
+# Stages of a decision's latency (LatencyHistogram.stage_ns), in order.
+STAGES = (
+    "on_device",  # sensing to a decision taken on the node
+    "uplink",  # sample to the request reaching the cloud (sensing, air, backhaul)
+    "cloud_queue",  # waiting for a cloud worker
+    "cloud_service",  # the cloud model's call
+    "downlink_backhaul",  # the answer back to the network server
+    "rx_window_wait",  # waiting for the node's receive window, and the downlink itself
+)
+
+
 class LatencyHistogram:
     """Histogram of decision latencies with exact count, sum, min and max."""
 
@@ -18,14 +29,29 @@ class LatencyHistogram:
         # Sum kept in integer nanoseconds: exact, so the mean cannot depend on how the
         # latencies were batched (float sums depend on the order of addition).
         self.sum_ns = 0
+        # Where the time went, summed the same way: see STAGES (the stages add up to sum_ns).
+        self.stage_ns = np.zeros(len(STAGES), dtype=np.int64)
         self.min_s = np.inf
         self.max_s = -np.inf
 
-    def add(self, latency_s: np.ndarray) -> None:
-        """Record a batch of latencies [s]."""
+    def add(self, latency_s: np.ndarray, cloud_stages_s: np.ndarray | None = None) -> None:
+        """Record a batch of latencies [s], and which stages they were spent in.
+
+        Without ``cloud_stages_s`` the decisions were taken on the device (the whole latency
+        is the device's); with it, an (n, 4) array of the cloud path's uplink, queue,
+        service and downlink-backhaul times [s], the rest being the wait for a receive
+        window and the downlink itself.
+        """
         latency_s = np.asarray(latency_s, dtype=np.float64)
         if latency_s.size == 0:
             return
+        total_ns = np.round(latency_s * 1e9).astype(np.int64)
+        if cloud_stages_s is None:
+            self.stage_ns[0] += int(total_ns.sum(dtype=np.int64))
+        else:
+            parts = np.round(np.asarray(cloud_stages_s) * 1e9).astype(np.int64)
+            self.stage_ns[1:5] += parts.sum(axis=0, dtype=np.int64)
+            self.stage_ns[5] += int((total_ns - parts.sum(axis=1)).sum(dtype=np.int64))
         idx = np.clip(
             np.searchsorted(self.edges_s, latency_s, side="right") - 1, 0, len(self.counts) - 1
         )
@@ -58,6 +84,13 @@ class LatencyHistogram:
             "mean": self.sum_ns / 1e9 / self.count if self.count else None,
             "count": int(self.count),
         }
+
+    def breakdown(self) -> dict[str, float | None]:
+        """Mean time per delivered decision spent in each stage [s] (they add up to the mean)."""
+        if not self.count:
+            return {name: None for name in STAGES}
+        shares = zip(STAGES, self.stage_ns, strict=True)
+        return {name: int(ns) / 1e9 / self.count for name, ns in shares}
 
     def trimmed(self) -> dict:
         """Non-empty range of the histogram (edges and counts) for the report."""
