@@ -297,7 +297,20 @@ def _fig_battery_life(ctx: RunContext, nodes: list[dict]) -> go.Figure:
         ticktext=policy_ticks(ctx, shown)["ticktext"] if shown else [],
         range=[-0.6, max(len(shown), 1) - 0.4],
     )
-    return fig if shown else no_data(fig, "No per-node battery lives.")
+    if shown:
+        return fig
+    return no_data(fig, _why_no_lives(ctx))
+
+
+def _why_no_lives(ctx: RunContext) -> str:
+    """Say why no node has a finite battery life: mains power, or a harvest that sustains."""
+    limits = {get_path(ctx.result(k), "battery_life_days.limit") for k in ctx.entries}
+    if limits <= {"sustained", "mains"} and "sustained" in limits:
+        mains = " or on mains" if "mains" in limits else ""
+        return f"No node runs down: harvest sustains them{mains} (see harvest against draw below)."
+    if limits == {"mains"}:
+        return "Every node is mains-powered: no battery runs down."
+    return "No per-node battery lives."
 
 
 # --------------------------------------------------------------------------- decisions
