@@ -67,7 +67,9 @@ _NAV = (
 # What each figure shows and how to read it, under the figure.
 _CAPTIONS = {
     "plot-latency-cdf": "Time from sensing to a delivered decision; dotted lines at 50 % and "
-    "95 %. Built from the log-spaced latency histogram (linear interpolation within a bin).",
+    "95 %. Only decisions that reached their node count (answers never sent are not in it: "
+    "see answers delivered in the verdict). Built from the log-spaced latency histogram "
+    "(linear interpolation within a bin).",
     "plot-energy-breakdown": "Average energy per node and day by device state; the label on top "
     "is the total.",
     "plot-battery-soc": "Line: median state of charge across nodes; band: 5th to 95th "
