@@ -486,3 +486,15 @@ def test_user_strings_are_escaped():
     assert outside.count("</script>") == 1 + len(PLOT_IDS)
     cards = _cards(doc)
     assert cards[("cloud", "decision.f1")]["data-group"] == evil  # round-trips via the parser
+
+
+def test_fault_hours_are_the_time_a_fault_was_on_not_a_sum_over_targets():
+    from twin.report.tables import _faults_text
+
+    both = [
+        {"kind": "gateway_outage", "target": gw, "start_s": 0.0, "end_s": 6 * 3600.0}
+        for gw in ("gw-a", "gw-b")
+    ]
+    later = {"kind": "gateway_outage", "target": "gw-a", "start_s": 5 * 3600.0, "end_s": 8 * 3600.0}
+    assert _faults_text(both) == "gateway outage: 2 intervals on 2 targets, 6 h in all"
+    assert _faults_text([*both, later]).endswith("3 intervals on 2 targets, 8 h in all")

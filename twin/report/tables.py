@@ -402,6 +402,33 @@ def outcome_table(ctx: RunContext) -> str:
     )
 
 
+def _faults_text(intervals: list[dict]) -> str:
+    """Each fault kind: how many intervals on how many targets, and the time any was on.
+
+    Two gateways down together for 6 h are "2 intervals on 2 gateways, 6 h" (the time at
+    least one was down), not 12 h.
+    """
+    by_kind: dict[str, list[dict]] = {}
+    for f in intervals:
+        by_kind.setdefault(str(f.get("kind")), []).append(f)
+    parts = []
+    for kind, rows in by_kind.items():
+        spans = sorted(((num(f.get("start_s")) or 0.0), (num(f.get("end_s")) or 0.0)) for f in rows)
+        union_s, end = 0.0, -float("inf")
+        for a, b in spans:  # length of the union of the intervals
+            if b > end:
+                union_s += b - max(a, end)
+                end = b
+        targets = len({f.get("target") for f in rows})
+        on = f" on {targets} targets" if targets > 1 else ""
+        n = len(rows)
+        parts.append(
+            f"{FAULT_LABELS.get(kind, kind)}: {n} interval{'s' if n > 1 else ''}{on}, "
+            f"{union_s / 3600:.3g} h in all"
+        )
+    return "; ".join(parts)
+
+
 def faults_table(ctx: RunContext) -> str:
     """What the faults cost each policy and group: readings lost, buffered, forwarded."""
     rows = []
@@ -421,12 +448,7 @@ def faults_table(ctx: RunContext) -> str:
             (get_path(sf, "forward_delay_s.p50"), fmt_duration),
         )
         rows.append(_policy_cell(ctx, key) + "".join(td(v, f) for v, f in cells))
-    spans = get_path(ctx.summary, "faults.intervals") or []
-    down = {}
-    for f in spans:
-        span_s = (num(f.get("end_s")) or 0.0) - (num(f.get("start_s")) or 0.0)
-        down[f.get("kind")] = down.get(f.get("kind"), 0.0) + span_s
-    what = "; ".join(f"{FAULT_LABELS.get(k, k)} {v / 3600:.3g} h" for k, v in down.items())
+    what = _faults_text(get_path(ctx.summary, "faults.intervals") or [])
     return table(
         "table-faults",
         ["Policy", "Group", "Frames lost: outage", "Frames lost: loss burst",
