@@ -210,4 +210,11 @@ def fig_faults(ctx: RunContext, timeseries: list[dict]) -> go.Figure:
         ), row=1, col=1)  # fmt: skip
     style_figure(fig, "Faults over time")
     _time_panels(fig, "Frames lost [per step]", "Messages [per step]")
+    if fig.data and not any(ctx.result(k).get("store_and_forward") for k in ctx.entries):
+        # An empty panel would look like a run where nothing was stored: say why it is empty.
+        fig.add_annotation(
+            text="No group stores and forwards<br>(groups.NAME.store_and_forward)",
+            xref="x2 domain", yref="y2 domain", x=0.5, y=0.5, showarrow=False,
+            font={"color": "#666", "size": 13},
+        )  # fmt: skip
     return fig if fig.data else no_data(fig, "No time series.")
