@@ -78,9 +78,10 @@ _CAPTIONS = {
     "Filled: the battery ran out within the horizon; open: life projected from the observed "
     "drain.",
     "plot-bytes-per-day": "Uplink bytes on air (PHY, including protocol overhead) per node, "
-    "summed per simulated day; a partial last day is scaled to a full day.",
+    "summed per simulated day; a partial last day is scaled to a full day. Runs shorter than "
+    "3 days show each time-series step as a rate per day.",
     "plot-airtime-per-day": "Total uplink airtime of the group per simulated day (channel "
-    "occupancy).",
+    "occupancy); runs shorter than 3 days show each time-series step as a rate per day.",
     "plot-channel": "Every uplink message: delivered to the network, lost on the channel "
     "(collision without capture, no gateway in range, all demodulators busy) or never sent "
     "because the duty-cycle limit was reached.",

@@ -11,12 +11,29 @@ from plotly.subplots import make_subplots
 from twin.report.records import FAULT_LABELS, RunContext, by_entry, daily_totals, policy_ticks
 from twin.report.style import DAY_S, get_path, no_data, num, ptext, style_figure
 
+SHORT_RUN_DAYS = 3  # below this, per-day plots show each time-series step as a daily rate
+
+
+def _step_rates(rows: list[dict], column: str) -> tuple[list[float], list[float | None]]:
+    """Each time-series step's ``column`` as a rate per day, at the step's end [days]."""
+    x, y = [], []
+    for r in rows:
+        step_s, v = num(r.get("interval_s")), num(r.get(column))
+        if not step_s:
+            continue
+        x.append((num(r.get("time_s")) or 0.0) / DAY_S)
+        y.append(None if v is None else v * DAY_S / step_s)
+    return x, y
+
 
 def _fig_daily(ctx: RunContext, timeseries: list[dict], column: str, per_node: bool) -> go.Figure:
     """Lines of a daily-aggregated interval column per policy/group."""
     fig = go.Figure()
+    # A run of a few days would be a dot or two per line: show each time-series step as a
+    # rate per day instead.
+    short = (ctx.horizon_s or 0.0) < SHORT_RUN_DAYS * DAY_S
     for key, rows in by_entry(timeseries).items():
-        x, y = daily_totals(rows, column)
+        x, y = _step_rates(rows, column) if short else daily_totals(rows, column)
         nodes = num(ctx.result(key).get("nodes"))
         name = ptext(ctx.label(key))
         if per_node and nodes:
