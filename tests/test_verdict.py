@@ -141,3 +141,30 @@ def test_terminal_summary_and_report_tell_the_same_verdict(small_farm, tmp_path,
             # ... and the terminal's table shows the same formatted value.
             assert metric["shown"][policy] in html.unescape(cell.group(3))
             assert metric["shown"][policy] in res.stdout
+
+
+def test_compare_keeps_each_policy_colour_and_prints_changes(small_farm, tmp_path, monkeypatch):
+    from twin.report.style import POLICY_COLOURS, policy_colours
+    from twin.terminal import deltas
+
+    colours = policy_colours(["a/on_device", "a/cloud", "b/on_device", "b/cloud"])
+    assert colours["a/on_device"] == POLICY_COLOURS["on_device"]
+    assert colours["b/on_device"] != colours["a/on_device"]  # a shade of it, per run
+    # A shade keeps the hue: blue stays the dominant channel of on_device in every run.
+    for name in ("a/on_device", "b/on_device"):
+        r, g, b = (int(colours[name][i : i + 2], 16) for i in (1, 3, 5))
+        assert b > max(r, g)
+    d = copy.deepcopy(small_farm)
+    d["world"]["horizon_days"] = 1
+    a = twin.run(d)
+    d["groups"]["soil"]["heartbeat_period_s"] = 3600  # more uplinks on the board
+    b = twin.run(d)
+    merged = twin.api.compare([a, b], ["a", "b"])
+    lines = deltas(merged.summary)
+    on = next(x for x in lines if x.startswith("b/on_device vs a/on_device (soil):"))
+    before, after = (
+        r["bytes_per_node_day"]
+        for r in merged.summary["results"]
+        if r["policy"].endswith("on_device")
+    )
+    assert f"uplink bytes {100 * (after - before) / before:+.1f} %" in on

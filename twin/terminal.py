@@ -14,6 +14,8 @@ import shutil
 import textwrap
 from collections.abc import Callable
 
+from twin.analysis.verdict import TIE_REL
+
 __all__ = ["print_summary", "print_warnings", "printable", "terminal_width", "wrap"]
 
 MAX_WIDTH = 120  # prose wider than this is hard to read even on a wide terminal
@@ -204,10 +206,44 @@ def print_summary(summary: dict) -> None:
     for table in _blocks(console, title, summary["results"], _rows(summary)):
         console.print(table)
     width = min(console.width, MAX_WIDTH)
+    for line in deltas(summary):
+        console.print(wrap(printable(line), width, "change: "), markup=False, highlight=False)
     for v in summary.get("verdict") or []:
         head = "verdict" + (f" ({v['group']})" if len(summary["verdict"]) > 1 else "") + ": "
         text = printable(v["sentence"])
         console.print(wrap(text, width, head), markup=False, highlight=False, soft_wrap=True)
+
+
+def deltas(summary: dict) -> list[str]:
+    """A comparison's changes: each later run's policy against the first run's same policy.
+
+    One line per (run, policy, group) of ``twin compare``'s summary, e.g. ``b/on_device vs
+    a/on_device (soil): energy -12.0 %, battery life +8.1 %``; metrics within the verdict's
+    2 % are left out. Empty for a single run.
+    """
+    runs = [r["label"] for r in summary.get("runs") or []]
+    if len(runs) < 2:
+        return []
+    lines = []
+    for v in summary.get("verdict") or []:
+        for label in runs[1:]:
+            for name in [p for p in _policies(v) if p.startswith(label + "/")]:
+                ref = f"{runs[0]}/{name.split('/', 1)[1]}"
+                changes = [c for m in v["metrics"] if (c := _change(m, name, ref))]
+                what = ", ".join(changes) or "all within 2 %"
+                lines.append(f"{name} vs {ref} ({v['group']}): {what}")
+    return lines
+
+
+def _policies(v: dict) -> list[str]:
+    return list(v["metrics"][0]["values"]) if v.get("metrics") else []
+
+
+def _change(m: dict, name: str, ref: str) -> str | None:
+    a, b = m["values"].get(name), m["values"].get(ref)
+    if a is None or b is None or not b or abs(a - b) <= TIE_REL * max(abs(a), abs(b)):
+        return None
+    return f"{m['label']} {100 * (a - b) / abs(b):+.1f} %"
 
 
 def print_warnings(summary: dict, echo: Callable[[str], None]) -> None:

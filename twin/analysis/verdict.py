@@ -294,7 +294,9 @@ def _trade_off(rows: list[dict], policies: Sequence[str]) -> str:
     else:
         text = "; ".join(f"{p} leads on {_and(leads[p])}" for p in leaders) + "."
     if tied and leaders:
-        text += f" Within 2 %: {_and([_tie_text(r) for r in tied])}."
+        # With three or more policies a tie is between the best two, not all of them.
+        within = "Within 2 %" if len(policies) == 2 else "Best two within 2 %"
+        text += f" {within}: {_and([_tie_text(r) for r in tied])}."
     return text + " No objective is set, so no policy is recommended."
 
 

@@ -48,6 +48,10 @@ GROUP_DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", 
 def policy_colours(policies: Iterable[str]) -> dict[str, str]:
     """Colour for each policy: fixed for known policies, palette order for the others.
 
+    In a comparison (``twin compare``: policies named ``label/policy``) a policy keeps its
+    own colour in every run, a shade darker or lighter per run after the first, so that
+    ``on_device`` is blue in both runs and the runs still tell apart.
+
     Parameters
     ----------
     policies : iterable of str
@@ -59,16 +63,37 @@ def policy_colours(policies: Iterable[str]) -> dict[str, str]:
         ``#rrggbb`` colour per policy.
     """
     colours: dict[str, str] = {}
-    extra = 0
+    base: dict[str, str] = {}
+    runs: list[str] = []
     for p in policies:
         if p in colours:
             continue
-        if p in POLICY_COLOURS:
-            colours[p] = POLICY_COLOURS[p]
-        else:
-            colours[p] = EXTRA_COLOURS[extra % len(EXTRA_COLOURS)]
-            extra += 1
+        label, _, name = p.rpartition("/")
+        if name not in base:
+            known = POLICY_COLOURS.get(name)
+            base[name] = (
+                known
+                or EXTRA_COLOURS[
+                    sum(1 for b in base if b not in POLICY_COLOURS) % len(EXTRA_COLOURS)
+                ]
+            )
+        if label and label not in runs:
+            runs.append(label)
+        colours[p] = _shade(base[name], runs.index(label) if label else 0)
     return colours
+
+
+# Per run after the first: mix with black, then white, alternately and a little more each time.
+_SHADES = (0.0, -0.35, 0.45, -0.55, 0.65)
+
+
+def _shade(colour: str, run: int) -> str:
+    """``colour`` darkened (negative) or lightened (positive) for the ``run``-th run."""
+    f = _SHADES[run % len(_SHADES)]
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    target = 255 if f > 0 else 0
+    mixed = [round(c + (target - c) * abs(f)) for c in rgb]
+    return "#" + "".join(f"{c:02X}" for c in mixed)
 
 
 # --------------------------------------------------------------------------- values
