@@ -201,6 +201,7 @@ _FIGURES: dict[str, Callable[[Any], list[Figure]]] = {
         ("nominal", "nominal_v", lambda v: f"{_num(v)} V"),
         ("cutoff", "cutoff_v", lambda v: f"{_num(v)} V"),
         ("self-discharge", "self_discharge_per_year", lambda f: f"{_num(f * 100)} %/yr"),
+        ("shelf life", "shelf_life_years", lambda y: f"{_num(y)} y"),
         ("max pulse", "max_pulse_current_a", _amps),
     ],
     "sensor": lambda s: [

@@ -630,7 +630,7 @@ _NAMED_KINDS = ("battery", "sensor", "world")
 # Figures shown one above the other in one column, so that every table fits 80 columns.
 _STACKED = {
     "board": [("core", "clock"), ("SRAM", "flash"), ("active", "sleep")],
-    "battery": [("nominal", "cutoff")],
+    "battery": [("nominal", "cutoff"), ("self-discharge", "shelf life")],
     "server": [("per call", "per request"), ("per M requests", "per GB", "per worker-hour")],
     "zoo": [("accuracy", "F1")],
 }
