@@ -207,18 +207,34 @@ def _soc_traces(ctx: RunContext, key: Key, rows: list[dict]) -> list[go.Scatter]
     ]
 
 
+SOC_ZOOM_BELOW_PCT = 80.0  # above this lowest charge the plot zooms to the range that moves
+
+
 def _fig_battery_soc(ctx: RunContext, timeseries: list[dict]) -> go.Figure:
     """Battery state of charge over time: median with a 5-95 % band per policy/group."""
     fig = go.Figure()
+    mains = []
     for key, rows in by_entry(timeseries).items():
+        if get_path(ctx.result(key), "battery.mains"):
+            mains.append(ptext(ctx.label(key)))  # always full: a flat line says nothing
+            continue
         fig.add_traces(_soc_traces(ctx, key, rows))
-    style_figure(
-        fig,
-        "Battery state of charge (median, 5–95 % of nodes)",
-        "Time [days]",
-        "State of charge [%]",
-    )
-    fig.update_yaxes(range=[0, 101])
+    low = min((min(y for y in t.y if y is not None) for t in fig.data if t.y), default=100.0)
+    title = "Battery state of charge (median, 5–95 % of nodes)"
+    if low > SOC_ZOOM_BELOW_PCT:
+        # A month on two AA cells moves the charge by a few per cent: zoom to what moves.
+        title += f", zoomed: the lowest is {low:.1f} %"
+        fig.update_yaxes(range=[max(0.0, low - 0.25 * (100.5 - low)), 100.5])
+    else:
+        fig.update_yaxes(range=[0, 101])
+    style_figure(fig, title, "Time [days]", "State of charge [%]")
+    if mains:
+        note = f"Mains-powered, not drawn: {', '.join(mains)}"
+        if not fig.data:
+            return no_data(fig, note)
+        fig.add_annotation(text=note, xref="paper", yref="paper", x=0.01, y=0.02,
+                           showarrow=False, font={"color": "#666"}, xanchor="left",
+                           yanchor="bottom")  # fmt: skip
     return fig if fig.data else no_data(fig, "No battery time series.")
 
 
