@@ -269,6 +269,17 @@ class Point:
     optimal: bool = False
 
 
+# Outcome metrics (lower is better) that join the Pareto front when a study measures them.
+OUTCOME_OBJECTIVES = (
+    "outcome.water_stress_h_per_node_day",
+    "outcome.cold_occupied_h_per_node_day",
+)
+
+
+def _mean(s: Study, p: Point, metric: str) -> float | None:
+    return mean_ci([r.get(metric) for r in s.cells.get((p.config, p.key), [])])[0]
+
+
 def pareto_available(s: Study) -> bool:
     """Whether every Pareto metric has at least one value in the successful runs."""
     return all(any(num(r.get(m)) is not None for r in s.ok) for m in PARETO_METRICS)
@@ -292,7 +303,14 @@ def pareto_points(s: Study) -> list[Point]:
         members = [p for p in points if p.key[1] == group]
         if not members:
             continue
-        mask = pareto_mask(np.array([p.values for p in members]), [True, False, True])
+        # The outcome the fleet exists for (crop stress, cold rooms) competes too, where the
+        # study measured it for every point of the group: F1 alone may pick the wrong policy.
+        extra = [
+            m for m in OUTCOME_OBJECTIVES
+            if m in s.metrics and all(_mean(s, p, m) is not None for p in members)
+        ]  # fmt: skip
+        table = [[*p.values, *(_mean(s, p, m) for m in extra)] for p in members]
+        mask = pareto_mask(np.array(table), [True, False, True, *(False for _ in extra)])
         for p, on_front in zip(members, mask, strict=True):
             p.optimal = bool(on_front)
     return points

@@ -20,6 +20,14 @@ METRIC_INFO: dict[str, tuple[str, str | None, str | None]] = {
     "bytes_per_node_day": ("Uplink bytes per node-day", "B/node·day", "lower"),
     "energy_per_node_day_j": ("Energy per node-day", "J/node·day", "lower"),
     "cloud.cost_usd.total_usd": ("Cloud cost, total", "USD", "lower"),
+    "battery_life_days.charge_limited_median": ("Battery life on charge alone", "d", "higher"),
+    "decision.recall": ("Recall", "0–1", "higher"),
+    "decision.precision": ("Precision", "0–1", "higher"),
+    "outcome.water_stress_h_per_node_day": ("Crop water stress", "h/zone·day", "lower"),
+    "outcome.water_applied_mm_per_node_day": ("Water applied", "mm/zone·day", "lower"),
+    "outcome.cold_occupied_h_per_node_day": ("Occupied and cold", "h/room·day", "lower"),
+    "outcome.heat_loss_degree_h_per_node_day": ("Heat loss", "K h/room·day", "lower"),
+    "uplink_lost.collision": ("Uplinks lost to collisions", None, "lower"),
 }
 # Statistics a dotted metric name may end with ("latency_s.p95"): the unit is in the segment
 # before them.
