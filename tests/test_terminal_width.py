@@ -77,3 +77,18 @@ def test_wrapping_keeps_a_number_with_its_unit():
     for width in range(20, 60):
         for line in wrap(text, width).splitlines():
             assert not line.strip().startswith(("%", "d (", "d ")), (width, line)
+
+
+def test_a_policy_name_wider_than_the_terminal_is_listed_not_cut(small_farm, capsys, monkeypatch):
+    import twin
+
+    d = copy.deepcopy(small_farm)
+    d["world"]["horizon_days"] = 0.5
+    summary = json.loads(json.dumps(twin.run(d).summary))
+    for r in summary["results"]:
+        r["policy"] = "x" * 60 + "/" + r["policy"]
+    monkeypatch.setenv("COLUMNS", "80")
+    print_summary(summary)
+    text = capsys.readouterr().out
+    assert ELLIPSIS not in text and not _too_wide(text, "\0")
+    assert f"{'x' * 60}/on_device (soil)" in text and "  decision F1: " in text

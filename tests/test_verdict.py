@@ -168,3 +168,50 @@ def test_compare_keeps_each_policy_colour_and_prints_changes(small_farm, tmp_pat
         if r["policy"].endswith("on_device")
     )
     assert f"uplink bytes {100 * (after - before) / before:+.1f} %" in on
+
+
+def test_the_objective_sense_is_the_users_not_the_metrics():
+    short, long_ = _entry(life=100), _entry(life=1000)
+    v = verdict({"a": short, "b": long_}, DAY_S, Objective("battery_life_days", "minimise"))
+    assert v["recommended"] == "a"
+
+
+def test_as_good_or_better_everywhere_is_said_only_when_true():
+    x = _entry(f1=0.9, bytes_=1000.0)
+    y, z = _entry(f1=0.5, bytes_=10.0), _entry(f1=0.4, bytes_=10.1)
+    v = verdict({"x": x, "y": y, "z": z}, DAY_S)
+    assert "as good or better" not in v["sentence"]
+    assert "uplink bytes (y and z)" in v["sentence"]  # the two that tie, named
+
+
+def test_a_charge_bound_applies_to_cells_the_shelf_life_does_not_cap():
+    capped = _entry(life=3652.5)
+    capped["battery_life_days"].update(
+        limit="shelf life", limited_by={"shelf_life": 1}, charge_limited_median=9000.0
+    )
+    plain = _entry(life=2000.0)
+    bound = Objective("f1", "maximise", (Bound("charge_life_days", min=1500),))
+    v = verdict({"a": capped, "b": plain}, DAY_S, bound)
+    assert v["misses"] == {} and v["feasible"] == ["a", "b"]
+
+
+def test_a_tie_on_the_objective_goes_to_the_policy_that_leads_on_more_of_the_rest():
+    a = _entry(life=3652.5, energy=0.5, bytes_=10.0)
+    b = _entry(life=3652.5, energy=2.0, bytes_=900.0, f1=0.75)
+    v = verdict({"b": b, "a": a}, DAY_S, Objective("battery_life_days", "maximise"))
+    assert v["recommended"] == "a" and "within 2 % of b" in v["sentence"]
+
+
+def test_world_params_of_the_wrong_type_are_refused_at_compile(small_farm):
+    d = copy.deepcopy(small_farm)
+    d["world"]["params"] = {"root_depth_mm": "200"}
+    with pytest.raises(ScenarioError, match="expected float") as exc:
+        twin.compile_scenario(d)
+    assert exc.value.key_path == "world.params.root_depth_mm"
+
+
+def test_a_fraction_bound_must_be_a_fraction(small_farm):
+    d = copy.deepcopy(small_farm)
+    d["objective"] = {"maximise": "f1", "subject_to": {"delivered_fraction": {"min": 95}}}
+    with pytest.raises(ScenarioError, match="fraction from 0 to 1"):
+        twin.compile_scenario(d)

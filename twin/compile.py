@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -445,6 +446,23 @@ def _world_params(
             file,
             f"world.params.{unknown[0]}",
         )
+    hints = typing.get_type_hints(world.params)
+    for key, value in raw.items():
+        want = hints.get(key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (
+            (want is float and not number)
+            or (want is int and not (number and value == int(value)))
+            or (want is bool and not isinstance(value, bool))
+        ):
+            raise ScenarioError(
+                f"expected {want.__name__}, got {value!r} (write a plain number, no quotes)"
+                if want is not bool
+                else f"expected true or false, got {value!r}",
+                file,
+                f"world.params.{key}",
+            )
+    raw = {k: (float(v) if hints.get(k) is float else v) for k, v in raw.items()}
     try:
         return world.params(**raw), world.channels
     except (TypeError, ValueError) as exc:

@@ -195,6 +195,21 @@ def _blocks(console, title: str, results: list[dict], rows: list) -> list:
     return blocks
 
 
+def _print_list(console, block, results: list[dict], rows: list) -> None:
+    """The block's entries as "metric: value" lines, for a column no terminal width holds."""
+    names = {str(c.header) for c in block.columns[1:]}
+    if block.title:
+        console.print(str(block.title), markup=False, highlight=False)
+    for r in results:
+        policy, group = printable(str(r["policy"])), printable(str(r["group"]))
+        if f"{policy}\n{group}" not in names:
+            continue
+        console.print(wrap(f"{policy} ({group})"), markup=False, highlight=False)
+        for label, cell in rows:
+            console.print(wrap(f"{label.strip()}: {cell(r)}", first="  "), markup=False,
+                          highlight=False)  # fmt: skip
+
+
 def print_summary(summary: dict) -> None:
     """The metric table (in blocks that fit the terminal), then each group's verdict."""
     from rich.console import Console
@@ -203,8 +218,12 @@ def print_summary(summary: dict) -> None:
     seed = summary["scenario"].get("seed")
     name = printable(str(summary["scenario"]["name"]))
     title = f"twin: {name}" + ("" if seed is None else f" (seed {seed})")
-    for table in _blocks(console, title, summary["results"], _rows(summary)):
-        console.print(table)
+    rows = _rows(summary)
+    for block in _blocks(console, title, summary["results"], rows):
+        if _rendered_width(block) <= console.width:
+            console.print(block)
+        else:  # one column is still too wide (a long policy name): a list cuts nothing
+            _print_list(console, block, summary["results"], rows)
     width = min(console.width, MAX_WIDTH)
     for line in deltas(summary):
         console.print(wrap(printable(line), width, "change: "), markup=False, highlight=False)

@@ -97,11 +97,16 @@ def _life(entry: Mapping[str, Any], _days: float) -> float | None:
 
 
 def _charge_life(entry: Mapping[str, Any], _days: float) -> float | None:
-    """The median life on charge alone, only where the shelf-life cap hides it."""
+    """The median life on charge alone (the battery life itself where no cap binds)."""
     b = entry.get("battery_life_days") or {}
-    if not (b.get("limited_by") or {}).get("shelf_life"):
-        return None
-    return number(b.get("charge_limited_median"))
+    if b.get("limit") == "sustained":
+        return math.inf
+    charge = number(b.get("charge_limited_median"))
+    return charge if charge is not None else number(b.get("median"))
+
+
+def _capped(entry: Mapping[str, Any]) -> bool:
+    return bool(((entry.get("battery_life_days") or {}).get("limited_by") or {}).get("shelf_life"))
 
 
 def _delivered(entry: Mapping[str, Any], _days: float) -> float | None:
@@ -246,7 +251,9 @@ def _metric_row(m: Metric, entries: Mapping[str, Mapping[str, Any]], days: float
     ranked = _ranked(m, values)
     leader = None
     if len(ranked) >= 2 and not _tied(ranked[0][1], ranked[1][1]):
-        leader = ranked[0][0]
+        # Values that print the same are a tie whatever their ratio ($0.00 against $0.0000).
+        if m.show(ranked[0][1]) != m.show(ranked[1][1]):
+            leader = ranked[0][0]
     return {
         "name": m.name,
         "label": m.label,
@@ -288,19 +295,28 @@ def _trade_off(rows: list[dict], policies: Sequence[str]) -> str:
     tied = [r for r in rows if r["tied"]]
     if not leaders:
         text = "All policies are within 2 % of each other on every metric."
-    elif len(leaders) == 1:
+    elif len(leaders) == 1 and all(_at_top(r, leaders[0]) for r in rows):
         best = leaders[0]
         text = f"{best} is as good or better on every metric: leads on {_and(leads[best])}."
     else:
         text = "; ".join(f"{p} leads on {_and(leads[p])}" for p in leaders) + "."
     if tied and leaders:
-        # With three or more policies a tie is between the best two, not all of them.
-        within = "Within 2 %" if len(policies) == 2 else "Best two within 2 %"
-        text += f" {within}: {_and([_tie_text(r) for r in tied])}."
+        text += f" Within 2 %: {_and([_tie_text(r, len(policies)) for r in tied])}."
     return text + " No objective is set, so no policy is recommended."
 
 
-def _tie_text(row: dict) -> str:
+def _at_top(row: dict, policy: str) -> bool:
+    """Whether ``policy`` is the best on ``row`` or within 2 % of the best (or undefined)."""
+    ranked = row["_ranked"]
+    mine = dict(ranked).get(policy)
+    return mine is None or not ranked or mine == ranked[0][1] or _tied(mine, ranked[0][1])
+
+
+def _tie_text(row: dict, n_policies: int) -> str:
+    """A tied metric; with three or more policies, which two tie at the top."""
+    if n_policies > 2:
+        (p0, _), (p1, _) = row["_ranked"][:2]
+        return f"{row['label']} ({p0} and {p1})"
     shown = sorted({s for s in row["shown"].values() if s is not None})
     return f"{row['label']} ({shown[0]})" if len(shown) == 1 else row["label"]
 
@@ -320,25 +336,52 @@ def _choose(rows: list[dict], objective: Objective, policies: Sequence[str]) -> 
                 misses.setdefault(p, []).append(f"{b.text()} ({shown})")
     feasible = [p for p in policies if p not in misses]
     target = by_name[objective.metric]
-    ranked = [(p, v) for p, v in target["_ranked"] if p in feasible]
-    chosen = ranked[0][0] if ranked else None
-    tie = len(ranked) >= 2 and _tied(ranked[0][1], ranked[1][1])
-    return {"chosen": chosen, "feasible": feasible, "misses": misses, "tie": tie, "ranked": ranked}
+    values = dict(target["_ranked"])
+    higher = objective.sense == "maximise"  # the user's direction, whatever the metric's
+    ranked = sorted(
+        [(p, values[p]) for p in feasible if p in values],
+        key=lambda pv: -pv[1] if higher else pv[1],
+    )
+    undefined = [p for p in feasible if p not in values]
+    tied = [p for p, v in ranked if _tied(v, ranked[0][1])] if ranked else []
+    chosen = None
+    if tied:
+        # Within 2 % on the objective: the one that leads on more of the other metrics.
+        leads = {p: sum(r["leader"] == p for r in rows if r is not target) for p in tied}
+        chosen = max(tied, key=lambda p: (leads[p], -tied.index(p)))
+    return {
+        "chosen": chosen, "feasible": feasible, "misses": misses, "tied": tied,
+        "ranked": ranked, "undefined": undefined,
+    }  # fmt: skip
 
 
 def _recommendation(rows: list[dict], objective: Objective, policies: Sequence[str]) -> tuple:
     pick = _choose(rows, objective, policies)
     chosen, ranked = pick["chosen"], pick["ranked"]
+    by_name = {r["name"]: r for r in rows}
     head = f"Objective: {objective.text()}."
+    skipped = [b for b in objective.subject_to if b.metric not in by_name]
+    if skipped:
+        names = _and([_BY_NAME[b.metric].label for b in skipped])
+        head += f" ({names}: not defined for this group, so not applied.)"
     out = "".join(f" {p} misses {_and(m)}." for p, m in pick["misses"].items())
+    target = by_name[objective.metric]
+    if pick["undefined"]:
+        out += f" {_and(pick['undefined'])}: no {target['label']} to compare."
     if chosen is None:
-        return None, f"{head}{out} No policy meets the bounds: none is recommended.", pick
-    target = next(r for r in rows if r["name"] == objective.metric)
-    if len(ranked) >= 2:
-        why = f"{target['label']} {_versus(target, chosen, ranked[1][0], True)}"
-        why += " (within 2 %)" if pick["tie"] else ""
+        reason = "No policy meets the bounds" if not pick["feasible"] else "Nothing to rank"
+        return None, f"{head}{out} {reason}: none is recommended.", pick
+    if len(pick["tied"]) >= 2:
+        others = [p for p in pick["tied"] if p != chosen]
+        why = (
+            f"{target['label']} within 2 % of {_and(others)} "
+            f"({_versus(target, chosen, others[0], False)}); it leads on more of the rest"
+        )
+    elif len(ranked) >= 2:
+        runner_up = next(p for p, _ in ranked if p != chosen)
+        why = f"{target['label']} {_versus(target, chosen, runner_up, True)}"
     else:
-        why = f"{target['label']} {target['shown'][chosen]}, the only policy within the bounds"
+        why = f"{target['label']} {target['shown'][chosen]}, the only one to rank"
     others = [r for r in rows if r["name"] != objective.metric]
     gains = [_lead_text(r) for r in others if r["leader"] == chosen]
     losses = [
@@ -383,6 +426,10 @@ def verdict(
     days = horizon_s / 86_400.0
     rows = [_metric_row(m, entries, days) for m in METRICS]
     rows = [r for r in rows if any(v is not None for v in r["shown"].values())]
+    named = {objective.metric, *(b.metric for b in objective.subject_to)} if objective else set()
+    if not any(_capped(e) for e in entries.values()) and "charge_life_days" not in named:
+        # Charge alone is the battery life itself: the row would say the same twice.
+        rows = [r for r in rows if r["name"] != "charge_life_days"]
     recommended, feasible, misses = None, policies, {}
     if len(policies) < 2:
         sentence = f"Only {policies[0] if policies else 'no policy'} ran: nothing to compare."

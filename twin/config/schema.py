@@ -540,6 +540,9 @@ def _numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 ObjectiveMetric = Literal[metric_names()]
 
 
+_FRACTIONS = {"delivered_fraction", "f1"}  # objective metrics that run from 0 to 1
+
+
 class Bounds(_Strict):
     """Bounds on one metric for the policies an objective may recommend."""
 
@@ -573,6 +576,10 @@ class Objective(_Strict):
     def _one_goal(self) -> Objective:
         if (self.minimise is None) == (self.maximise is None):
             raise ValueError("give exactly one of minimise or maximise")
+        for name in _FRACTIONS & set(self.subject_to):
+            b = self.subject_to[name]
+            if any(v is not None and not 0 <= v <= 1 for v in (b.min, b.max)):
+                raise ValueError(f"{name} is a fraction from 0 to 1 (0.95, not 95)")
         return self
 
 

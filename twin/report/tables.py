@@ -569,7 +569,7 @@ def section_provenance(summary: dict) -> str:
 # The stages of summary "latency_breakdown_s", as the report names them.
 _STAGE_LABELS = (
     ("on_device", "On the device"),
-    ("uplink", "Uplink (jitter, air, backhaul)"),
+    ("uplink", "To the cloud (waits, air, backhaul)"),
     ("cloud_queue", "Cloud queue"),
     ("cloud_service", "Cloud service"),
     ("downlink_backhaul", "Backhaul down"),
@@ -579,8 +579,11 @@ _STAGE_LABELS = (
 
 def latency_stages_table(ctx: RunContext) -> str:
     """Where a delivered decision's time goes, on average, per (policy, group)."""
+    keys = [k for k in ctx.entries if k in ctx.results]
+    if not any(ctx.result(k).get("latency_breakdown_s") for k in keys):
+        return ""  # results written before the stages were recorded
     rows = []
-    for key in [k for k in ctx.entries if k in ctx.results]:
+    for key in keys:
         r = ctx.result(key)
         stages = r.get("latency_breakdown_s") or {}
         mean = num(get_path(r, "latency_s.mean"))
@@ -598,5 +601,7 @@ def latency_stages_table(ctx: RunContext) -> str:
         ["Policy", "Group", "Mean", *[label for _, label in _STAGE_LABELS]],
         rows,
         "Mean decision latency of the delivered decisions, split by where the time went; the "
-        "stages add up to the mean. Answers that never reached a node are not in it.",
+        "stages add up to the mean. To the cloud: from the sample to the request reaching the "
+        "cloud (a cascade's own inference, a store-and-forward node's buffering, tx jitter, "
+        "air and backhaul). Answers that never reached a node are not in it.",
     )

@@ -11,7 +11,7 @@ _LAT_EDGES_S = np.logspace(-5, 6, 11 * 40 + 1)
 # Stages of a decision's latency (LatencyHistogram.stage_ns), in order.
 STAGES = (
     "on_device",  # sensing to a decision taken on the node
-    "uplink",  # sample to the request reaching the cloud (sensing, air, backhaul)
+    "uplink",  # sample to the request reaching the cloud (any waits, air, backhaul)
     "cloud_queue",  # waiting for a cloud worker
     "cloud_service",  # the cloud model's call
     "downlink_backhaul",  # the answer back to the network server
