@@ -111,8 +111,12 @@ def _result(policy: str) -> dict:
         "latency_s": latency,
         # All on the device, as records.py writes it for a policy that decides locally.
         "latency_breakdown_s": {
-            "on_device": latency["mean"], "uplink": 0.0, "cloud_queue": 0.0,
-            "cloud_service": 0.0, "downlink_backhaul": 0.0, "rx_window_wait": 0.0,
+            "on_device": latency["mean"],
+            "uplink": 0.0,
+            "cloud_queue": 0.0,
+            "cloud_service": 0.0,
+            "downlink_backhaul": 0.0,
+            "rx_window_wait": 0.0,
         },  # fmt: skip
         "energy_j": {**energy, "total": total},
         "energy_per_node_day_j": total / node_days,

@@ -23,7 +23,8 @@ def _small(path: Path) -> dict:
     d = yaml.safe_load(path.read_text())
     for g in d["groups"].values():
         g["count"] = min(g["count"], 6)
-    d["world"]["horizon_days"] = min(d["world"]["horizon_days"], 1)
+    # A short horizon: widths hardly depend on it, and the camera fleets are slow to simulate.
+    d["world"]["horizon_days"] = min(d["world"]["horizon_days"], 0.1)
     d["faults"] = []  # scheduled faults may lie beyond the shortened horizon
     if "params" in d["world"] and "files" in d["world"]["params"]:
         d["world"]["params"]["files"] = str(path.parent / d["world"]["params"]["files"])
