@@ -305,16 +305,7 @@ def run(
     if budget:
         check_budget(plan)
     if record_events:
-        expected = len(plan.policies) * sum(
-            g.count * plan.horizon_s / g.reading_period_s for g in plan.groups
-        )
-        if expected > MAX_EVENT_SAMPLES:
-            raise TwinError(
-                f"events are logged for small runs: this one takes ~{expected:,.0f} "
-                f"node-samples over its policies (limit {MAX_EVENT_SAMPLES:,}); fewer nodes, "
-                "a shorter horizon or fewer policies"
-            )
-
+        _check_event_size(plan)
     started = time.perf_counter()
     results, nodes, series, hists, events = [], [], [], [], []
     workers = plan.cloud.workers
@@ -334,8 +325,27 @@ def run(
             hists.append(records.latency_rows(policy.name, g))
             if record_events:
                 events.extend(records.event_rows(policy.name, g))
-    wall = time.perf_counter() - started
-    summary = {
+    summary = _summary(plan, results)
+    manifest = _manifest(plan, summary, time.perf_counter() - started)
+    return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
+
+
+def _check_event_size(plan: RunPlan) -> None:
+    """Events are for small runs: refuse one whose log would not fit in memory."""
+    expected = len(plan.policies) * sum(
+        g.count * plan.horizon_s / g.reading_period_s for g in plan.groups
+    )
+    if expected > MAX_EVENT_SAMPLES:
+        raise TwinError(
+            f"events are logged for small runs: this one takes ~{expected:,.0f} "
+            f"node-samples over its policies (limit {MAX_EVENT_SAMPLES:,}); fewer nodes, "
+            "a shorter horizon or fewer policies"
+        )
+
+
+def _summary(plan: RunPlan, results: list[dict]) -> dict:
+    """summary.json: the scenario, versions, faults, every (policy, group) and the verdicts."""
+    return {
         "scenario": {
             "name": plan.name,
             "file": plan.file,
@@ -353,20 +363,22 @@ def run(
         # Each group's policies against each other, and the trade-off in one sentence.
         "verdict": group_verdicts(results, plan.horizon_s, plan.objective),
     }
-    manifest = {
-        # What made these results (also in summary.json), then what varies between reruns.
+
+
+def _manifest(plan: RunPlan, summary: dict, wall_s: float) -> dict:
+    """manifest.json: what made these results, then what varies between reruns."""
+    return {
         "scenario_hash": plan.digest,
         "seed": plan.seed,
         "versions": summary["versions"],
-        "wall_time_s": wall,
+        "wall_time_s": wall_s,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "node_samples": sum(r["samples"] for r in results),
+        "node_samples": sum(r["samples"] for r in summary["results"]),
         "host": platform.node(),
         # The files the plan read besides the scenario (models, recordings): the scenario's
         # hash does not cover their contents.
         "inputs": input_files(plan),
     }
-    return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
 
 
 def group_verdicts(
