@@ -18,6 +18,26 @@ def farm_dict() -> dict:
 
 
 @pytest.fixture
+def run_cli(tmp_path, monkeypatch):
+    """``run_cli(d, columns)``: ``twin run`` a scenario (plain data) through the CLI at a
+    terminal width; returns the CLI result and the results folder."""
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    def run(d: dict, columns: int = 80):
+        scenario = tmp_path / "scenario.yaml"
+        scenario.write_text(yaml.safe_dump(d))
+        out = tmp_path / "out"
+        monkeypatch.setenv("COLUMNS", str(columns))
+        res = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        return res, out
+
+    return run
+
+
+@pytest.fixture
 def small_farm(farm_dict) -> dict:
     """The farm shrunk to 30 nodes and 3 days (a few seconds per run)."""
     d = copy.deepcopy(farm_dict)

@@ -8,23 +8,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
-from twin.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_solar_harvest_and_draw_agree_in_terminal_summary_and_report(tmp_path, monkeypatch):
+def test_solar_harvest_and_draw_agree_in_terminal_summary_and_report(run_cli):
     d = yaml.safe_load((ROOT / "scenarios" / "farm_solar.yaml").read_text())
     d["groups"]["soil"]["count"] = 12
     d["world"]["horizon_days"] = 3
-    scenario = tmp_path / "solar.yaml"
-    scenario.write_text(yaml.safe_dump(d))
-    out = tmp_path / "out"
-    monkeypatch.setenv("COLUMNS", "100")
-    res = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    res, out = run_cli(d, columns=100)
     summary = json.loads((out / "summary.json").read_text())
     page = (out / "report.html").read_text()
     days = summary["scenario"]["horizon_s"] / 86_400.0

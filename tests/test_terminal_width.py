@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from twin.cli import app
 from twin.terminal import print_summary, wrap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +35,8 @@ def _too_wide(text: str, allowed: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
-def test_every_shipped_scenario_prints_within_80_columns(path, tmp_path, monkeypatch):
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(_small(path)))
-    out = tmp_path / "out"
-    monkeypatch.setenv("COLUMNS", "80")
-    res = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
-    assert res.exit_code == 0, res.output
+def test_every_shipped_scenario_prints_within_80_columns(path, run_cli):
+    res, out = run_cli(_small(path), columns=80)
     text = res.stdout + res.stderr
     assert not _too_wide(text, str(out)), _too_wide(text, str(out))
     assert ELLIPSIS not in text

@@ -8,12 +8,9 @@ import json
 import re
 
 import pytest
-import yaml
-from typer.testing import CliRunner
 
 import twin
 from twin.analysis.verdict import TIE_REL, Bound, Objective, verdict
-from twin.cli import app
 from twin.errors import ScenarioError
 
 DAY_S = 86_400.0
@@ -105,14 +102,9 @@ def _words(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def test_terminal_summary_and_report_tell_the_same_verdict(small_farm, tmp_path, monkeypatch):
+def test_terminal_summary_and_report_tell_the_same_verdict(small_farm, run_cli):
     """The farm's verdict, with crop stress, cost and delivered answers, agrees everywhere."""
-    scenario = tmp_path / "farm.yaml"
-    scenario.write_text(yaml.safe_dump(small_farm))
-    out = tmp_path / "out"
-    monkeypatch.setenv("COLUMNS", "80")
-    res = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    res, out = run_cli(small_farm, columns=80)
     summary = json.loads((out / "summary.json").read_text())
     (v,) = summary["verdict"]
     assert v["objective"].startswith("minimise crop water stress") and v["recommended"]

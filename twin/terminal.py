@@ -14,7 +14,8 @@ import shutil
 import textwrap
 from collections.abc import Callable
 
-from twin.analysis.verdict import TIE_REL
+from twin.analysis.verdict import tied
+from twin.report.harvest import mah_per_node_day
 
 __all__ = ["print_summary", "print_warnings", "printable", "terminal_width", "wrap"]
 
@@ -119,8 +120,8 @@ def _harvest_rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
 
     def per_node_day(key: str) -> Callable[[dict], str]:
         def cell(r: dict) -> str:
-            c = (r.get("battery") or {}).get(key)
-            return "n/a" if c is None or not days else f"{c / r['nodes'] / days / 3.6:,.2f}"
+            mah = mah_per_node_day((r.get("battery") or {}).get(key), r["nodes"], days)
+            return "n/a" if mah is None else f"{mah:,.2f}"
 
         return cell
 
@@ -260,7 +261,7 @@ def _policies(v: dict) -> list[str]:
 
 def _change(m: dict, name: str, ref: str) -> str | None:
     a, b = m["values"].get(name), m["values"].get(ref)
-    if a is None or b is None or not b or abs(a - b) <= TIE_REL * max(abs(a), abs(b)):
+    if a is None or b is None or not b or tied(a, b):
         return None
     return f"{m['label']} {100 * (a - b) / abs(b):+.1f} %"
 

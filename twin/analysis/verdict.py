@@ -33,6 +33,8 @@ __all__ = [
     "Metric",
     "Objective",
     "metric_names",
+    "tied",
+    "usd_per_month",
     "verdict",
 ]
 
@@ -116,9 +118,14 @@ def _delivered(entry: Mapping[str, Any], _days: float) -> float | None:
     return None if not taken or reached is None else reached / taken
 
 
-def _cost_per_month(entry: Mapping[str, Any], days: float) -> float | None:
-    total = number(_get(entry, "cloud.cost_usd.total_usd"))
+def usd_per_month(total_usd: Any, days: float) -> float | None:
+    """A horizon's cost as dollars per (mean Gregorian) month; None if undefined."""
+    total = number(total_usd)
     return None if total is None or not days else total / days * MONTH_DAYS
+
+
+def _cost_per_month(entry: Mapping[str, Any], days: float) -> float | None:
+    return usd_per_month(_get(entry, "cloud.cost_usd.total_usd"), days)
 
 
 def _days(v: float) -> str:
@@ -234,7 +241,8 @@ class Objective:
         return f"{self.sense} {m.label}" + (f" subject to {bounds}" if bounds else "")
 
 
-def _tied(a: float, b: float) -> bool:
+def tied(a: float, b: float) -> bool:
+    """Whether two values differ by at most :data:`TIE_REL` of the larger (a tie)."""
     if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= TIE_REL * max(abs(a), abs(b))
@@ -250,7 +258,7 @@ def _metric_row(m: Metric, entries: Mapping[str, Mapping[str, Any]], days: float
     values = {p: m.read(e, days) for p, e in entries.items()}
     ranked = _ranked(m, values)
     leader = None
-    if len(ranked) >= 2 and not _tied(ranked[0][1], ranked[1][1]):
+    if len(ranked) >= 2 and not tied(ranked[0][1], ranked[1][1]):
         # Values that print the same are a tie whatever their ratio ($0.00 against $0.0000).
         if m.show(ranked[0][1]) != m.show(ranked[1][1]):
             leader = ranked[0][0]
@@ -292,7 +300,7 @@ def _trade_off(rows: list[dict], policies: Sequence[str]) -> str:
     """Who leads on what, and what is tied: the sentence without an objective."""
     leads = {p: [_lead_text(r) for r in rows if r["leader"] == p] for p in policies}
     leaders = [p for p in policies if leads[p]]
-    tied = [r for r in rows if r["tied"]]
+    even = [r for r in rows if r["tied"]]
     if not leaders:
         text = "All policies are within 2 % of each other on every metric."
     elif len(leaders) == 1 and all(_at_top(r, leaders[0]) for r in rows):
@@ -300,8 +308,8 @@ def _trade_off(rows: list[dict], policies: Sequence[str]) -> str:
         text = f"{best} is as good or better on every metric: leads on {_and(leads[best])}."
     else:
         text = "; ".join(f"{p} leads on {_and(leads[p])}" for p in leaders) + "."
-    if tied and leaders:
-        text += f" Within 2 %: {_and([_tie_text(r, len(policies)) for r in tied])}."
+    if even and leaders:
+        text += f" Within 2 %: {_and([_tie_text(r, len(policies)) for r in even])}."
     return text + " No objective is set, so no policy is recommended."
 
 
@@ -309,7 +317,7 @@ def _at_top(row: dict, policy: str) -> bool:
     """Whether ``policy`` is the best on ``row`` or within 2 % of the best (or undefined)."""
     ranked = row["_ranked"]
     mine = dict(ranked).get(policy)
-    return mine is None or not ranked or mine == ranked[0][1] or _tied(mine, ranked[0][1])
+    return mine is None or not ranked or mine == ranked[0][1] or tied(mine, ranked[0][1])
 
 
 def _tie_text(row: dict, n_policies: int) -> str:
@@ -343,14 +351,14 @@ def _choose(rows: list[dict], objective: Objective, policies: Sequence[str]) -> 
         key=lambda pv: -pv[1] if higher else pv[1],
     )
     undefined = [p for p in feasible if p not in values]
-    tied = [p for p, v in ranked if _tied(v, ranked[0][1])] if ranked else []
+    level = [p for p, v in ranked if tied(v, ranked[0][1])] if ranked else []
     chosen = None
-    if tied:
+    if level:
         # Within 2 % on the objective: the one that leads on more of the other metrics.
-        leads = {p: sum(r["leader"] == p for r in rows if r is not target) for p in tied}
-        chosen = max(tied, key=lambda p: (leads[p], -tied.index(p)))
+        leads = {p: sum(r["leader"] == p for r in rows if r is not target) for p in level}
+        chosen = max(level, key=lambda p: (leads[p], -level.index(p)))
     return {
-        "chosen": chosen, "feasible": feasible, "misses": misses, "tied": tied,
+        "chosen": chosen, "feasible": feasible, "misses": misses, "tied": level,
         "ranked": ranked, "undefined": undefined,
     }  # fmt: skip
 

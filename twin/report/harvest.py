@@ -8,17 +8,24 @@ terminal, ``summary.json`` and the headline can be checked against the charge th
 
 from __future__ import annotations
 
-from twin.report.records import RunContext
-from twin.report.style import DAY_S, esc, get_path, json_attr, num, swatch, table
+from typing import Any
 
-__all__ = ["harvest_table"]
+from twin.report.records import RunContext
+from twin.report.style import DAY_S, esc, get_path, num, swatch, table, td
+
+__all__ = ["harvest_table", "mah_per_node_day"]
 
 _LIMIT_TEXT = {"sustained": "sustained", "charge": "runs down", "shelf_life": "shelf life"}
 
 
-def _mah_per_node_day(charge_c, nodes, days: float) -> float | None:
+def mah_per_node_day(charge_c: Any, nodes: Any, days: float) -> float | None:
+    """Charge [C] over a group's nodes and days as mAh per node-day (None if undefined)."""
     c, n = num(charge_c), num(nodes)
     return None if c is None or not n or not days else c / n / days / 3.6
+
+
+def _two_places(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.2f}"
 
 
 def harvest_table(ctx: RunContext) -> str:
@@ -31,7 +38,7 @@ def harvest_table(ctx: RunContext) -> str:
         if not num(bat.get("harvested_c")):
             continue
         values = [
-            _mah_per_node_day(bat.get(k), r.get("nodes"), days)
+            mah_per_node_day(bat.get(k), r.get("nodes"), days)
             for k in ("drawn_c", "self_discharge_c", "harvested_c")
         ]
         net = None if None in values else values[2] - values[0] - values[1]
@@ -39,11 +46,7 @@ def harvest_table(ctx: RunContext) -> str:
         cells = [
             f'<td class="policy">{swatch(ctx.colour(key))}{esc(key[0])}</td><td>{esc(key[1])}</td>'
         ]
-        for v in [*values, net]:
-            cells.append(
-                f'<td class="num" data-value="{esc(json_attr(v))}">'
-                f"{'n/a' if v is None else f'{v:,.2f}'}</td>"
-            )
+        cells += [td(v, _two_places) for v in [*values, net]]
         sustained = get_path(r, "battery_life_days.limited_by.sustained") or 0
         word = _LIMIT_TEXT.get(limit, limit or "n/a")
         verdict = f"{word} ({sustained:,} of {r.get('nodes')} nodes sustained)"

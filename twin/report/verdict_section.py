@@ -7,9 +7,9 @@ existed get one computed from their entries, without an objective.
 
 from __future__ import annotations
 
-from twin.analysis.verdict import MONTH_DAYS, verdict
+from twin.analysis.verdict import usd_per_month, verdict
 from twin.report.records import RunContext
-from twin.report.style import DAY_S, esc, get_path, json_attr, num, section, swatch, table
+from twin.report.style import DAY_S, esc, get_path, json_attr, num, section, swatch, table, td
 
 __all__ = ["section_verdict", "verdicts"]
 
@@ -86,23 +86,22 @@ def _group_block(ctx: RunContext, v: dict) -> str:
     return title + sentence + grid
 
 
+def _dollars(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:,.2f}"
+
+
 def _money_table(ctx: RunContext) -> str:
     """What the cloud side costs per policy: over the horizon and per month."""
     days = (ctx.horizon_s or 0.0) / DAY_S
     rows = []
     for key in [k for k in ctx.entries if k in ctx.results]:
         c = get_path(ctx.result(key), "cloud.cost_usd") or {}
-        total = num(c.get("total_usd"))
-        month = None if total is None or not days else total / days * MONTH_DAYS
+        total, month = num(c.get("total_usd")), usd_per_month(c.get("total_usd"), days)
         cells = [
             f'<td class="policy">{swatch(ctx.colour(key))}{esc(key[0])}</td><td>{esc(key[1])}</td>'
         ]
         for v in (c.get("requests_usd"), c.get("transfer_usd"), c.get("compute_usd"), total, month):
-            x = num(v)
-            cells.append(
-                f'<td class="num" data-value="{esc(json_attr(x))}">'
-                f"{'n/a' if x is None else f'${x:,.2f}'}</td>"
-            )
+            cells.append(td(num(v), _dollars))
         rows.append("".join(cells))
     return table(
         "table-cost",

@@ -165,14 +165,14 @@ def _life_warnings(g: GroupStats) -> list[str]:
     ]
 
 
-BLOCKED_WARN = 0.05  # share of the cloud's answers blocked by duty cycle worth a warning
+BLOCKED_WARN_FRACTION = 0.05  # share of the cloud's answers blocked by duty cycle worth a warning
 
 
 def _delivery_warnings(g: GroupStats, net: NetworkStats) -> list[str]:
     """Answers the cloud computed but the gateways could not send (their duty cycle was spent)."""
     gi = g.index
     blocked, sent = int(net.downlinks_blocked[gi]), int(net.downlinks[gi])
-    if not blocked or blocked < BLOCKED_WARN * (blocked + sent):
+    if not blocked or blocked < BLOCKED_WARN_FRACTION * (blocked + sent):
         return []
     share = blocked / (blocked + sent)
     return [

@@ -57,7 +57,7 @@ class LatencyHistogram:
         )
         self.counts += np.bincount(idx, minlength=len(self.counts))
         self.count += latency_s.size
-        self.sum_ns += int(np.round(latency_s * 1e9).astype(np.int64).sum(dtype=np.int64))
+        self.sum_ns += int(total_ns.sum(dtype=np.int64))
         self.min_s = min(self.min_s, float(latency_s.min()))
         self.max_s = max(self.max_s, float(latency_s.max()))
 
