@@ -62,8 +62,9 @@ def _group_block(ctx: RunContext, v: dict) -> str:
     rec = v.get("recommended")
     cls = "verdict recommended" if rec else "verdict"
     objective = v.get("objective")
+    # The sentence opens with the objective when there is one: say only when there is none.
     lead = (
-        f'<p class="verdict-objective">Objective: {esc(objective)}</p>'
+        ""
         if objective
         else '<p class="verdict-objective">No objective declared (<code>objective:</code> in '
         "the scenario): the verdict compares, it does not choose.</p>"
