@@ -148,6 +148,7 @@ def _compile(
             ),
             capture_threshold_db=scenario.channel.capture_threshold_db,
             adr_margin_db=scenario.channel.adr_margin_db,
+            sf_orthogonal=scenario.channel.sf_orthogonal,
         ),
         policies=policies,
         faults=plan_faults(

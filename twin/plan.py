@@ -106,6 +106,7 @@ class ChannelPlan:
     propagation: Propagation
     capture_threshold_db: float
     adr_margin_db: float
+    sf_orthogonal: bool = False  # False: inter-SF interference (twin.physics.lora.SIR_DB)
 
 
 @dataclass(frozen=True)

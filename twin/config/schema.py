@@ -463,6 +463,11 @@ class Channel(_Strict):
     adr_margin_db: float = Field(
         10.0, ge=0.0, description="Link margin kept by 'auto' spreading factors [dB]."
     )
+    sf_orthogonal: bool = Field(
+        False,
+        description="Take spreading factors as perfectly orthogonal (false: a frame is lost to "
+        "an overlapping frame on another SF above the measured rejection, Croce et al. 2018).",
+    )
 
 
 class Engine(_Strict):

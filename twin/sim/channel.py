@@ -49,11 +49,13 @@ class LoRaChannel:
         Time-series steps (frames lost per step).
     faults : FaultPlan, optional
         Gateway outages and loss bursts.
+    sf_orthogonal : bool
+        Take spreading factors as orthogonal (no inter-SF interference).
     """
 
     def __init__(
         self, rx_dbm, streams, demodulators, sensitivity_dbm, capture_db, max_airtime_s,
-        bins: TimeBins, faults: FaultPlan | None = None,
+        bins: TimeBins, faults: FaultPlan | None = None, sf_orthogonal: bool = True,
     ) -> None:  # fmt: skip
         self.rx_dbm = rx_dbm
         self.streams = streams
@@ -63,6 +65,7 @@ class LoRaChannel:
         self.capture_db = capture_db
         self.max_airtime_s = max_airtime_s
         self.faults = faults
+        self.sf_orthogonal = sf_orthogonal
         self.bins = bins
         n = len(rx_dbm)
         self.delivered = np.zeros(n, dtype=np.int64)

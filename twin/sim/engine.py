@@ -139,7 +139,7 @@ def simulate(
             g.event_log, g.decisions.log = [], []
     net = Network(
         [g.port() for g in groups], plan.cloud, plan.gateways,
-        plan.channel.capture_threshold_db, bins, plan.faults,
+        plan.channel, bins, plan.faults,
     )  # fmt: skip
     env = simpy.Environment()
     for g in groups:

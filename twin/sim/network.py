@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.faults import FaultPlan
-from twin.plan import CloudPlan, Gateway
+from twin.plan import ChannelPlan, CloudPlan, Gateway
 from twin.policies import BATCH, READING, WINDOW
 from twin.rng import NodeStream
 from twin.sim import effects
@@ -61,8 +61,8 @@ class Network:
         Backhaul delays and the cloud service.
     gateways : tuple of Gateway
         The LoRaWAN gateways.
-    capture_db : float
-        Capture threshold of the channel [dB].
+    channel : ChannelPlan
+        The shared channel's rules (capture threshold, inter-SF interference).
     bins : TimeBins
         Time-series steps.
     faults : FaultPlan, optional
@@ -74,7 +74,7 @@ class Network:
         ports: list[GroupPort],
         cloud: CloudPlan,
         gateways: tuple[Gateway, ...],
-        capture_db: float,
+        channel: ChannelPlan,
         bins: TimeBins,
         faults: FaultPlan | None = None,
     ) -> None:
@@ -88,7 +88,8 @@ class Network:
         self.channel = LoRaChannel(
             [u.rx_dbm for u in uplinks], streams, [gw.demodulators for gw in gateways],
             LoRaChannel.sensitivity_for(lora_radios[0]) if lora_radios else np.zeros(6),
-            capture_db, max(u.max_airtime_s for u in uplinks), bins, faults,
+            channel.capture_threshold_db, max(u.max_airtime_s for u in uplinks), bins, faults,
+            sf_orthogonal=channel.sf_orthogonal,
         )  # fmt: skip
         self.cloud = CloudService(
             cloud, [p.cloud_model for p in ports], [p.history for p in ports],
