@@ -457,8 +457,9 @@ class Channel(_Strict):
     capture_threshold_db: float = Field(
         6.0,
         ge=0.0,
+        allow_inf_nan=True,  # .inf: no capture (NaN fails the ge check)
         description="A frame survives an overlapping one on its channel and SF when this much "
-        "stronger (6 dB: Bor et al., MSWiM 2016, LoRaSim).",
+        "stronger (6 dB: Bor et al., MSWiM 2016, LoRaSim); .inf: no frame survives an overlap.",
     )
     adr_margin_db: float = Field(
         10.0, ge=0.0, description="Link margin kept by 'auto' spreading factors [dB]."

@@ -103,6 +103,45 @@ def sensitivity_dbm(
     return -174.0 + 10 * np.log10(bandwidth_hz) + noise_figure_db + snr
 
 
+# Signal-to-interference ratio a frame needs to survive one overlapping frame on the same
+# channel [dB]: rows the wanted frame's SF 7..12, columns the interferer's SF 7..12. Measured
+# off the diagonal ("imperfect orthogonality") by Croce, Gucciardo, Mangione, Santaromita and
+# Tinnirello, "Impact of LoRa Imperfect Orthogonality: Analysis of Link-Level Performance",
+# IEEE Communications Letters 22(4), 2018, Table I (the matrix ns-3's lorawan module and FLoRa
+# use). The diagonal (co-SF capture) is the scenario's capture threshold instead.
+SIR_DB = np.array(
+    [
+        [1.0, -8.0, -9.0, -9.0, -9.0, -9.0],
+        [-11.0, 1.0, -11.0, -12.0, -13.0, -13.0],
+        [-15.0, -13.0, 1.0, -13.0, -14.0, -15.0],
+        [-19.0, -18.0, -17.0, 1.0, -17.0, -18.0],
+        [-22.0, -22.0, -21.0, -20.0, 1.0, -20.0],
+        [-25.0, -25.0, -25.0, -24.0, -23.0, 1.0],
+    ]
+)
+
+# Preamble symbols a receiver needs clean to lock on a frame: the last 5 (Bor, Roedig, Voigt,
+# Alonso, "Do LoRa Low-Power Wide-Area Networks Scale?", MSWiM 2016; LoRaSim's timing rule).
+LOCK_SYMBOLS = 5
+
+
+def preamble_grace_s(
+    spreading_factor: ArrayLike, preamble_symbols: int = 8, bandwidth_hz: float = 125e3
+) -> np.ndarray:
+    """How long into a frame an interferer may still be on air without destroying it [s].
+
+    A frame overlapped only in its first ``preamble_symbols - 5`` preamble symbols locks on
+    the rest (Bor et al. 2016): 3 symbols for LoRaWAN's 8-symbol preamble.
+
+    Examples
+    --------
+    >>> round(float(preamble_grace_s(7)) * 1e3, 3)  # 3 x 1.024 ms at SF7 / 125 kHz
+    3.072
+    """
+    spare = max(preamble_symbols - LOCK_SYMBOLS, 0)
+    return spare * symbol_time_s(spreading_factor, bandwidth_hz)
+
+
 def log_distance_path_loss_db(
     distance_m: ArrayLike, path_loss_d0_db: float, d0_m: float, exponent: float
 ) -> np.ndarray:

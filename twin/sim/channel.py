@@ -2,11 +2,13 @@
 
 Frames are settled on sorted arrays, not one event per frame: once every frame that *started*
 before ``t`` is known, every frame that *ended* by ``t`` can be decided exactly. Model limits
-(see README): spreading factors are taken as orthogonal, and gateways are not
-half-duplex-limited.
+(see README): gateways are not half-duplex-limited, and interference is judged against the
+strongest overlapping frame, not the sum of all of them.
 """
 
 from __future__ import annotations
+
+import heapq
 
 import numpy as np
 
@@ -17,7 +19,7 @@ from twin.sim.uplink import PURPOSE_LOSS_BURST
 
 # The fields of a frame on the channel.
 FRAME_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", "phy", "r",
-                "done", "conf", "att", "seen")  # fmt: skip
+                "done", "conf", "att", "seen", "hold", "adm")  # fmt: skip
 
 # Why an uplink frame was lost on the channel: drowned by an overlapping frame, too weak for
 # every gateway, no demodulator free, no gateway in reach up (outage), or a loss burst.
@@ -51,11 +53,15 @@ class LoRaChannel:
         Gateway outages and loss bursts.
     sf_orthogonal : bool
         Take spreading factors as orthogonal (no inter-SF interference).
+    grace_s : numpy.ndarray, optional
+        Per group and spreading factor 7..12, how long into a frame an interferer may end
+        without harm [s] (:func:`twin.physics.lora.preamble_grace_s`; default none).
     """
 
     def __init__(
         self, rx_dbm, streams, demodulators, sensitivity_dbm, capture_db, max_airtime_s,
         bins: TimeBins, faults: FaultPlan | None = None, sf_orthogonal: bool = True,
+        grace_s: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         self.rx_dbm = rx_dbm
         self.streams = streams
@@ -66,6 +72,7 @@ class LoRaChannel:
         self.max_airtime_s = max_airtime_s
         self.faults = faults
         self.sf_orthogonal = sf_orthogonal
+        self.grace_s = np.zeros((len(rx_dbm), 6)) if grace_s is None else np.asarray(grace_s)
         self.bins = bins
         n = len(rx_dbm)
         self.delivered = np.zeros(n, dtype=np.int64)
@@ -81,7 +88,11 @@ class LoRaChannel:
         return lora.sensitivity_dbm(np.arange(7, 13), radio.bandwidth_hz, radio.noise_figure_db)
 
     def add(self, frames: dict) -> None:
-        """Frames a group just put on air (fields: :data:`FRAME_FIELDS`)."""
+        """Frames a group just put on air (fields: :data:`FRAME_FIELDS` but the last two)."""
+        m = len(frames["node"])
+        # Which gateways' demodulators each frame holds, once decided (``adm``).
+        frames["hold"] = np.zeros((m, self.n_gateways), dtype=bool)
+        frames["adm"] = np.zeros(m, dtype=bool)
         self.new.append(frames)
 
     def _take(self) -> dict | None:
@@ -115,7 +126,7 @@ class LoRaChannel:
         final = (end <= t) & ~p["done"]
         if final.any():
             fin_idx = np.flatnonzero(final)
-            ok, reason = self._decode(p, fin_idx)
+            ok, reason = self._decode(p, fin_idx, t)
             p["done"] = p["done"] | final
         # Keep frames that may still overlap frames not yet settled.
         keep = ~p["done"] | (end > t - self.max_airtime_s)
@@ -131,9 +142,9 @@ class LoRaChannel:
         self.delivered += np.bincount(fin["gid"][ok], minlength=n)
         return fin, ok
 
-    def _decode(self, p: dict, fin_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _decode(self, p: dict, fin_idx: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Which of the frames ``fin_idx`` some gateway decodes, and why the others are lost."""
-        start, end = p["start"], p["end"]
+        start = p["start"]
         power = np.empty((len(start), self.n_gateways))
         for gi, rx in enumerate(self.rx_dbm):
             m = p["gid"] == gi
@@ -142,35 +153,107 @@ class LoRaChannel:
         in_reach = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
         if self.faults is not None and self.faults.any_gateway_down:
             # A gateway down at any time during the frame hears none of it.
-            heard = in_reach & ~self.faults.gateways_down(start, end)
-        strongest_other = np.full(power.shape, -np.inf)
-        busy = np.zeros(power.shape, dtype=np.int64)
-        for d in range(1, len(start)):
-            i = np.arange(len(start) - d)
-            j = i + d
-            overlap = start[j] < end[i]
-            if not overlap.any():
-                break  # starts are sorted: no later pair can overlap either
-            i, j = i[overlap], j[overlap]
-            same = (p["chan"][i] == p["chan"][j]) & (p["sf"][i] == p["sf"][j])
-            si, sj = i[same], j[same]
-            np.maximum.at(strongest_other, si, power[sj])
-            np.maximum.at(strongest_other, sj, power[si])
-            # A demodulator locks on every preamble it detects, decodable or not.
-            np.add.at(busy, j, heard[i])
-        captured = power >= strongest_other + self.capture_db
-        free = busy < self.demodulators[None, :]
-        decoded = heard & captured & free
+            heard = in_reach & ~self.faults.gateways_down(start, p["end"])
+        pairs = list(self._pairs(p))
+        survives = self._interference(p, power, pairs)
+        hold = self._demodulators(p, heard, t, pairs)
+        decoded = heard & survives & hold
         ok = decoded[fin_idx].any(axis=1)
         burst = self._burst_lost(p, fin_idx)
         reason = np.where(
             ~heard[fin_idx].any(axis=1),
             np.where(in_reach[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
-            np.where((heard & captured)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION),
+            np.where((heard & survives)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION),
         )
         reason = np.where(ok & burst, LOST_INTERFERENCE, reason)
         ok &= ~burst
         return ok, reason
+
+    def _pairs(self, p: dict):
+        """Overlapping pairs ``(i, j)`` of frames, ``i`` started first, by distance in order."""
+        start, end = p["start"], p["end"]
+        for d in range(1, len(start)):
+            i = np.arange(len(start) - d)
+            j = i + d
+            overlap = start[j] < end[i]
+            if not overlap.any():
+                return  # starts are sorted: no later pair can overlap either
+            yield i[overlap], j[overlap]
+
+    def _interference(self, p: dict, power: np.ndarray, pairs: list) -> np.ndarray:
+        """Per frame and gateway: whether the frame survives every frame overlapping it.
+
+        Only frames on the same channel interfere. A later frame whose preamble is overlapped
+        only in its first ``preamble - 5`` symbols still locks (Bor et al. 2016), and then
+        neither frame harms the other (LoRaSim's rule). A frame survives a co-SF interferer
+        that is at least the capture threshold weaker, and an interferer on another SF that is
+        weaker by more than the measured rejection (:data:`twin.physics.lora.SIR_DB`, unless
+        spreading factors are taken as orthogonal); each against the strongest such frame.
+        """
+        chan, sf = p["chan"], p["sf"]
+        co = np.full(power.shape, -np.inf)  # strongest co-SF interferer
+        cross = None if self.sf_orthogonal else np.full(power.shape + (6,), -np.inf)
+        grace = self.grace_s[p["gid"], sf - 7]
+        for i, j in pairs:
+            hits = (chan[i] == chan[j]) & (p["end"][i] > p["start"][j] + grace[j])
+            i, j = i[hits], j[hits]
+            same = sf[i] == sf[j]
+            si, sj = i[same], j[same]
+            np.maximum.at(co, si, power[sj])
+            np.maximum.at(co, sj, power[si])
+            if cross is not None and not same.all():
+                xi, xj = i[~same], j[~same]
+                g = np.arange(self.n_gateways)[None, :]
+                np.maximum.at(cross, (xi[:, None], g, (sf[xj] - 7)[:, None]), power[xj])
+                np.maximum.at(cross, (xj[:, None], g, (sf[xi] - 7)[:, None]), power[xi])
+        # ``power - (-inf)`` is +inf, which clears even an infinite threshold ("no capture").
+        survives = power - co >= self.capture_db
+        if cross is not None:
+            need = lora.SIR_DB[sf - 7][:, None, :]  # the own-SF column stays at -inf
+            survives &= ((power[:, :, None] - cross) >= need).all(axis=2)
+        return survives
+
+    def _demodulators(self, p: dict, heard: np.ndarray, t: float, pairs: list) -> np.ndarray:
+        """Per frame and gateway: whether the frame got one of the gateway's demodulators.
+
+        A gateway locks a free demodulator on every preamble it detects, decodable or not,
+        and holds it to the frame's end; a frame that finds all of them taken holds none (the
+        SX1301's behaviour, and LoRaSim's): a loss system, whose blocking for Poisson arrivals
+        is Erlang B. Decided once per frame, when every frame that started before it is known
+        (it started before ``t``), and kept with the frame.
+        """
+        todo = ~p["adm"] & (p["start"] < t)
+        if not todo.any():
+            return p["hold"]
+        hold = p["hold"].copy()
+        # Frames already decided hold what they got; undecided ones at most what they hear.
+        upper = np.where(p["adm"][:, None], hold, heard)
+        busy = np.zeros(heard.shape, dtype=np.int64)
+        for i, j in pairs:
+            np.add.at(busy, j, upper[i])
+        want = todo[:, None] & heard
+        sure = want & (busy < self.demodulators[None, :])
+        hold |= sure
+        for g in np.flatnonzero((want & ~sure).any(axis=0)):
+            self._admit_in_order(p, want[:, g], hold[:, g], int(self.demodulators[g]))
+        p["hold"], p["adm"] = hold, p["adm"] | todo
+        return hold
+
+    @staticmethod
+    def _admit_in_order(p: dict, want: np.ndarray, hold: np.ndarray, slots: int) -> None:
+        """One gateway's demodulators handed out in start order where they may run out."""
+        ends: list[float] = []  # ends of the frames holding a demodulator (a heap)
+        last = int(np.flatnonzero(want & ~hold).max())
+        start, end = p["start"][: last + 1].tolist(), p["end"][: last + 1].tolist()
+        for f, (s, e) in enumerate(zip(start, end, strict=True)):
+            while ends and ends[0] <= s:
+                heapq.heappop(ends)
+            if want[f] and not hold[f]:
+                if len(ends) >= slots:
+                    continue
+                hold[f] = True
+            if hold[f]:
+                heapq.heappush(ends, e)
 
     def _burst_lost(self, p: dict, idx: np.ndarray) -> np.ndarray:
         """Which frames ``idx`` a loss burst takes (a draw per frame and transmission)."""

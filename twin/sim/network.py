@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.faults import FaultPlan
+from twin.physics import lora
 from twin.plan import ChannelPlan, CloudPlan, Gateway
 from twin.policies import BATCH, READING, WINDOW
 from twin.rng import NodeStream
@@ -48,6 +49,16 @@ class GroupPort:
     reading_count: int  # readings per READING message (those since the previous decision)
     history: WindowBuffer  # the nodes' model windows at t = 0 (the cloud's copy starts there)
     cloud_model: object  # a twin.ml.classifier.Classifier
+
+
+def _grace_s(uplinks) -> np.ndarray:
+    """Per group and SF 7..12, the preamble a frame can lose and still lock [s]."""
+    out = np.zeros((len(uplinks), 6))
+    for gi, u in enumerate(uplinks):
+        if u.technology == "lorawan":
+            r = u.radio
+            out[gi] = lora.preamble_grace_s(np.arange(7, 13), r.preamble_symbols, r.bandwidth_hz)
+    return out
 
 
 class Network:
@@ -89,7 +100,7 @@ class Network:
             [u.rx_dbm for u in uplinks], streams, [gw.demodulators for gw in gateways],
             LoRaChannel.sensitivity_for(lora_radios[0]) if lora_radios else np.zeros(6),
             channel.capture_threshold_db, max(u.max_airtime_s for u in uplinks), bins, faults,
-            sf_orthogonal=channel.sf_orthogonal,
+            sf_orthogonal=channel.sf_orthogonal, grace_s=_grace_s(uplinks),
         )  # fmt: skip
         self.cloud = CloudService(
             cloud, [p.cloud_model for p in ports], [p.history for p in ports],
