@@ -50,7 +50,7 @@ META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
 UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m",
-                 "_bps", "_usd", "_years")  # fmt: skip
+                 "_bps", "_usd", "_years", "_samples")  # fmt: skip
 # Dimensionless figures, named for the quantity instead of a unit:
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit
@@ -67,8 +67,13 @@ DIMENSIONLESS_SUFFIXES = (
     "_per_year",
 )
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
-# inference engine, the cores an engine runs on.
-TEXT_FIGURES = {"core", "default_runtime", "cores"}
+# inference engine, the cores an engine runs on, how a sensor's reading is acquired.
+TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition"}
+
+
+# How a sensor's reading is acquired (twin.physics.sensing): each only where its mode needs it.
+SENSOR_ACQUISITION = {"acquisition", "sample_rate_hz", "fifo_samples", "read_s",
+                      "standby_current_a", "peripheral_current_a"}  # fmt: skip
 
 
 def _yaml_files() -> list[Path]:
@@ -120,6 +125,8 @@ def test_profile_loads_with_every_figure_sourced(path):
         assert (list(value) if isinstance(value, tuple) else value) == raw[key]
     # Every field of the dataclass is in the file, and every source belongs to a figure.
     wanted = {f.name for f in dataclasses.fields(prof)} - {"sources"}
+    if kind == "sensor":  # a sensor states only the figures its acquisition mode uses
+        wanted -= SENSOR_ACQUISITION - set(raw)
     assert set(raw) - {"kind"} - {k for k in raw if k.endswith("_source")} == wanted
     orphans = [k for k in raw if k.endswith("_source") and k.removesuffix("_source") not in raw]
     assert not orphans, f"{path}: sources without a figure: {orphans}"

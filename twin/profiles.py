@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from twin.errors import ScenarioError
+from twin.physics import sensing
 from twin.strict_yaml import parse, read_text
 
 _META_KEYS = {"id", "kind", "name", "technology"}
@@ -198,7 +199,13 @@ class Battery:
 
 @dataclass(frozen=True)
 class Sensor:
-    """A sensor read once per sample."""
+    """A sensor read once per sample, and how the firmware acquires the reading.
+
+    ``continuous``: the MCU is awake for the whole acquisition. ``fifo``: the front end (or an
+    MCU peripheral with DMA, drawing ``peripheral_current_a``) fills a buffer of
+    ``fifo_samples`` while the CPU sleeps, and the CPU wakes for ``read_s`` per fill.
+    ``one_shot``: the CPU starts one conversion, sleeps, and wakes once for ``read_s``.
+    """
 
     id: str
     name: str
@@ -206,6 +213,12 @@ class Sensor:
     duration_s: float
     reading_bytes: int
     sources: Mapping[str, str]
+    acquisition: str = "continuous"
+    sample_rate_hz: float = 0.0
+    fifo_samples: int = 0
+    read_s: float = 0.0
+    standby_current_a: float = 0.0
+    peripheral_current_a: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -408,6 +421,23 @@ def _resolve_extends(kind: str, path: Path, user: Path | None, depth: int = 0) -
     return merged
 
 
+def _check_acquisition(values: dict, path: Path) -> None:
+    """A sensor's acquisition mode, and the figures its mode needs."""
+    mode = values.get("acquisition", "continuous")
+    if mode not in sensing.ACQUISITIONS:
+        raise ScenarioError(
+            f"expected one of {', '.join(sensing.ACQUISITIONS)}, got '{mode}'",
+            str(path), "acquisition",
+        )  # fmt: skip
+    needs = {"fifo": ("sample_rate_hz", "fifo_samples", "read_s"), "one_shot": ("read_s",)}
+    for key in needs.get(mode, ()):
+        if not values.get(key):
+            raise ScenarioError(
+                f"acquisition '{mode}' needs a positive {key} (with its {key}_source)",
+                str(path), key,
+            )  # fmt: skip
+
+
 def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
     """Check a profile's fields (units, sources, types) and build its record."""
     cls = _KINDS[kind][1]
@@ -458,6 +488,8 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         raise ScenarioError(f"missing fields {missing}", str(path))
     if values["id"] != profile_id:
         raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
+    if cls is Sensor:
+        _check_acquisition(values, path)
     # Profiles are cached and shared: keep their sources read-only.
     return cls(**values, sources=MappingProxyType(sources))
 

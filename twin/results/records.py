@@ -24,9 +24,9 @@ def _energy_by_state_j(g: GroupStats, horizon_s: float) -> tuple[dict[str, float
     """Energy per state for the group [J] and total per node [J]."""
     board, radio = g.plan.board, g.plan.radio
     alive_s = np.minimum(horizon_s, g.death_s)
-    sleep_node = alive_s * (
-        board.sleep_current_a * board.supply_v + radio.sleep_current_a * radio.supply_v
-    )
+    # The sensor's standby is on the board's rail.
+    board_sleep_a = board.sleep_current_a + g.plan.sensor.standby_current_a
+    sleep_node = alive_s * (board_sleep_a * board.supply_v + radio.sleep_current_a * radio.supply_v)
     volts = np.array([board.supply_v, board.supply_v] + [radio.supply_v] * 3)
     per_state_node = g.charge_c * volts
     # Keeping the link up (BLE events, DTIM beacons, eDRX paging) is a steady radio current.

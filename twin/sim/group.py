@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.faults import FaultPlan
-from twin.physics import battery
+from twin.physics import battery, sensing
 from twin.plan import GroupPlan
 from twin.policies import BATCH, DECISION, HEARTBEAT, NONE, READING, WINDOW, Batch, OnDevice, Policy
 from twin.profiles import Radio
@@ -222,9 +222,15 @@ class FleetGroup:
         self.warnings = [warning] if warning else []
         # Per-sample costs from the profiles (charges above the sleep floor) [C].
         self.sense_s = sensor.duration_s
-        self.sense_c = (
-            sensor.current_a + board.active_current_a - board.sleep_current_a
-        ) * self.sense_s
+        # What the firmware draws for a reading: the CPU awake throughout, or asleep while a
+        # FIFO or DMA buffer fills (twin.physics.sensing); the standby is in the floor.
+        self.reading = sensing.reading_cost(
+            sensor.acquisition, sensor.duration_s,
+            max(sensor.current_a - sensor.standby_current_a, 0.0), board.active_current_a,
+            board.sleep_current_a, sensor.sample_rate_hz, sensor.fifo_samples, sensor.read_s,
+            sensor.peripheral_current_a,
+        )  # fmt: skip
+        self.sense_c = self.reading.total_c
         self.inference = plan.inference
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s

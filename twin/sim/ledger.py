@@ -60,7 +60,10 @@ class EnergyLedger:
     ) -> None:
         n = self.n = plan.count
         board, radio, bat = plan.board, plan.radio, plan.battery
-        self.sleep_current_a = board.sleep_current_a + radio.sleep_current_a
+        # The sensor's standby (or an always-on sensor such as a PIR) joins the sleep floor.
+        self.sleep_current_a = (
+            board.sleep_current_a + radio.sleep_current_a + plan.sensor.standby_current_a
+        )
         self.idle_current_a = idle_current_a
         # The battery also loses charge by itself: a fixed fraction of capacity per year,
         # counted like a constant current (it drains the cell, not the device ledger).
