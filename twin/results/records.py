@@ -295,6 +295,7 @@ def group_record(
         "downlinks_blocked_duty_cycle": int(net.downlinks_blocked[gi]),
         # ... and those no gateway in reach could serve because all were down.
         "downlinks_blocked_outage": int(net.downlinks_blocked_outage[gi]),
+        "downlinks_in_rrc_tail": int(net.downlinks_in_rrc_tail[gi]),
         "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),

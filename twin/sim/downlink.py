@@ -67,6 +67,8 @@ class DownlinkScheduler:
         self.downlinks_blocked_outage = np.zeros(n, dtype=np.int64)
         self.acks = np.zeros(n, dtype=np.int64)
         self.unacknowledged = np.zeros(n, dtype=np.int64)
+        self.in_tail = np.zeros(n, dtype=np.int64)  # eDRX decisions that came in the RRC tail
+        self._tails: dict[int, dict] = {}  # eDRX cellular groups: each node's latest tail
         self.rx_wait: list[dict] = []  # class-A windows not yet decided
         self._direct_wait: list[dict] = []  # direct-link windows not yet closed
         self._pool: dict | None = None  # decisions waiting for a receive window
@@ -92,6 +94,16 @@ class DownlinkScheduler:
              "open": open_s, "close": close_s}
         )  # fmt: skip
 
+    def rrc_tail(self, gi: int, nodes: np.ndarray, k: np.ndarray, open_s, close_s) -> None:
+        """An eDRX cellular node's latest message: connected from ``open_s`` to ``close_s``."""
+        tail = self._tails.get(gi)
+        if tail is None:
+            n = len(self.uplinks[gi].link.phase_s)
+            tail = {"k": np.full(n, -1, dtype=np.int64), "open": np.zeros(n)}
+            tail["close"] = np.full(n, -np.inf)
+            self._tails[gi] = tail
+        tail["k"][nodes], tail["open"][nodes], tail["close"][nodes] = k, open_s, close_s
+
     def decisions_ready(self, gi, nodes, k, ts, ready, decision, stages) -> None:
         """Decisions the cloud made: to a periodic listener at once, else into the pool."""
         u = self.uplinks[gi]
@@ -99,10 +111,19 @@ class DownlinkScheduler:
             link = u.link
             # A node that listens periodically gets each decision at its next occasion.
             at = link.next_occasion_s(nodes, ready) + link.downlink_s
+            rx_c = np.full(len(nodes), link.downlink_rx_c)
+            tail = self._tails.get(gi)
+            if tail is not None:
+                # ... unless the modem is still connected after the message that asked: then
+                # it arrives in the RRC tail, already paid for, without paging. (A message's
+                # answer is always decided before the node's next message: batches stop a
+                # feedback time short of the next sample.)
+                in_tail = (tail["k"][nodes] == k) & (ready <= tail["close"][nodes])
+                at = np.where(in_tail, np.maximum(ready, tail["open"][nodes]), at)
+                rx_c = np.where(in_tail, 0.0, rx_c)
+                self.in_tail[gi] += int(in_tail.sum())
             self.out.append(effects.Delivery(gi, nodes, at, k, decision, ts, stages))
-            self.out.append(
-                effects.RxCorrection(gi, nodes, np.full(len(nodes), link.downlink_rx_c), at)
-            )
+            self.out.append(effects.RxCorrection(gi, nodes, rx_c, at))
             self.downlinks[gi] += len(nodes)
             return
         new = {

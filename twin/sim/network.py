@@ -20,6 +20,7 @@ from twin.faults import FaultPlan
 from twin.physics import lora
 from twin.plan import ChannelPlan, CloudPlan, Gateway
 from twin.policies import BATCH, READING, WINDOW
+from twin.profiles import CellularRadio
 from twin.rng import NodeStream
 from twin.sim import effects
 from twin.sim.channel import LoRaChannel
@@ -157,8 +158,12 @@ class Network:
         ``[open_s, close_s]`` with each.
         """
         self.hub_delivered[gi] += len(nodes)
-        if self.ports[gi].uplink.link.period_s is None:
+        link = self.ports[gi].uplink.link
+        if link.period_s is None:
             self.downlink.direct_window(gi, nodes, open_s, close_s)
+        elif isinstance(link.radio, CellularRadio):
+            # An eDRX modem stays connected for its RRC tail after each message.
+            self.downlink.rrc_tail(gi, nodes, k, open_s, close_s)
         up = np.isin(kind, _TO_CLOUD)
         if not up.any():
             return
@@ -289,5 +294,6 @@ class Network:
             downlinks_blocked=dl.downlinks_blocked,
             downlinks_blocked_outage=dl.downlinks_blocked_outage,
             acks=dl.acks,
+            downlinks_in_rrc_tail=dl.in_tail,
             unacknowledged=dl.unacknowledged,
         )

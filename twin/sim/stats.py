@@ -124,4 +124,5 @@ class NetworkStats:
     downlinks_blocked: np.ndarray
     downlinks_blocked_outage: np.ndarray
     acks: np.ndarray
+    downlinks_in_rrc_tail: np.ndarray  # eDRX decisions received while still connected
     unacknowledged: np.ndarray
