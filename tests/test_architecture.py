@@ -37,6 +37,7 @@ LAYERS = {
     "twin.ml": 1,
     "twin.policies": 1,
     "twin.faults": 1,
+    "twin.regions": 1,
     "twin.analysis": 1,
     "twin.config": 2,
     "twin.plan": 2,

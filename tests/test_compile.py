@@ -90,8 +90,9 @@ def test_the_plan_is_resolved_and_immutable(small_farm):
 
 
 def test_a_study_whose_window_does_not_fit_fails_planning_not_every_run(tmp_path, farm_dict):
-    # The cascade escalates 192 readings of 2 channels (768 bytes): LoRa carries 51. The
-    # study's planning compiles every configuration as a run does, so it refuses up front.
+    # The cascade escalates 192 readings of 2 channels (768 bytes): LoRa carries 222 at SF7
+    # (EU868 DR5). The study's planning compiles every configuration as a run does, so it
+    # refuses up front.
     study = tmp_path / "study.yaml"
     study.write_text(
         yaml.safe_dump(
@@ -109,11 +110,11 @@ def test_a_study_whose_window_does_not_fit_fails_planning_not_every_run(tmp_path
         )  # fmt: skip
     )
     spec, base = load_study(study)
-    with pytest.raises(twin.ScenarioError, match="51 bytes") as exc:
+    with pytest.raises(twin.ScenarioError, match="222 bytes") as exc:
         plan(spec, base, str(study))
     assert exc.value.key_path == "overrides.policies"
     res = runner.invoke(app, ["sweep", str(study), "-o", str(tmp_path / "out")])
-    assert res.exit_code == 2 and "51 bytes" in res.output
+    assert res.exit_code == 2 and "222 bytes" in res.output
     assert not (tmp_path / "out").exists()
 
 

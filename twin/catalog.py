@@ -27,7 +27,7 @@ __all__ = ["KINDS", "CatalogEntry", "catalog", "kind_of"]
 KINDS: Mapping[str, str] = MappingProxyType({
     "board": "boards", "radio": "radios", "battery": "batteries", "sensor": "sensors",
     "runtime": "runtimes", "propagation": "propagation", "server": "servers",
-    "world": "worlds", "zoo": "zoo models",
+    "region": "regions", "world": "worlds", "zoo": "zoo models",
 })  # fmt: skip
 # Other names people type for a kind.
 _ALIASES = {"propagations": "propagation", "models": "zoo", "model": "zoo", "zoo-models": "zoo"}
@@ -129,6 +129,8 @@ def catalog(kind: str | None = None, base_dir: Path | None = None) -> list[Catal
     for k in kinds:
         if k == "world":
             out += _worlds()
+        elif k == "region":
+            out += _regions()
         elif k == "zoo":
             out += _zoo()
         else:
@@ -280,7 +282,43 @@ def _profile_entry(kind: str, pid: str, base_dir: Path | None) -> CatalogEntry:
     return CatalogEntry(kind, pid, profile.name, origin, folder, parent, replaces, summary, sources)
 
 
-# -- worlds and zoo models --------------------------------------------------------------------
+# -- regions, worlds and zoo models -----------------------------------------------------------
+
+
+def _regions() -> list[CatalogEntry]:
+    """The LoRaWAN regional plans (twin's own: a scenario picks one by channel.region)."""
+    from twin.regions import REGIONS, load_region, region_dirs
+
+    out = []
+    for rid in REGIONS:
+        r = load_region(rid)
+        sfs = r.uplink_spreading_factors
+        figures = {
+            "channels": (f"{r.uplink_channels} of {r.max_uplink_channels}", "uplink_channels"),
+            "up/down": (
+                f"{_num(r.uplink_bandwidth_hz / 1e3)}/{_num(r.downlink_bandwidth_hz / 1e3)} kHz",
+                "downlink_bandwidth_hz",
+            ),
+            "SF": (f"{sfs[0]}-{sfs[-1]}", "max_uplink_spreading_factor"),
+            "duty": (
+                f"{_num(r.duty_cycle * 100)} %" if r.duty_cycle < 1 else "none",
+                "duty_cycle",
+            ),
+            "dwell": (
+                _secs(r.uplink_dwell_time_s) if r.uplink_dwell_time_s else "none",
+                "uplink_dwell_time_s",
+            ),
+            "RX2": (
+                f"SF{r.rx2_spreading_factor} {r.rx2_frequency_hz / 1e6:g} MHz",
+                "rx2_spreading_factor",
+            ),
+        }
+        out.append(CatalogEntry(
+            "region", rid, r.name, "twin", str(region_dirs()[0]),
+            summary={label: text for label, (text, _) in figures.items()},
+            sources={label: r.sources[key] for label, (_, key) in figures.items()},
+        ))  # fmt: skip
+    return out
 
 
 def _channels(names: tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from twin.analysis.verdict import Bound, Objective
 from twin.config.loader import as_scenario
-from twin.config.schema import Group, Scenario
+from twin.config.schema import Group, LoRaSettings, Scenario
 from twin.config.validation import line_of
 from twin.errors import ScenarioError
 from twin.faults import plan_faults
@@ -47,6 +47,7 @@ from twin.policies import (
     load_policy_class,
 )
 from twin.profiles import MAINS, Radio, load_profile
+from twin.regions import CODING_RATES, load_region, lora_group_radio
 from twin.world.registry import WorldSpec, world_kinds, world_spec
 
 
@@ -133,7 +134,12 @@ def _compile(
         horizon_s=scenario.horizon_s,
         site_m=(scenario.world.site.width_m, scenario.world.site.height_m),
         groups=groups,
-        gateways=tuple(Gateway(**gw.model_dump()) for gw in scenario.gateways),
+        gateways=tuple(
+            Gateway(**{**gw.model_dump(), "rx1_duty_cycle": rx1, "rx2_duty_cycle": rx2})
+            for gw, (rx1, rx2) in zip(
+                scenario.gateways, scenario.gateway_duty_cycles(), strict=True
+            )
+        ),
         cloud=CloudPlan(
             uplink_latency=Delay(**cloud.uplink_latency.model_dump()),
             downlink_latency=Delay(**cloud.downlink_latency.model_dump()),
@@ -149,6 +155,7 @@ def _compile(
             capture_threshold_db=scenario.channel.capture_threshold_db,
             adr_margin_db=scenario.channel.adr_margin_db,
             sf_orthogonal=scenario.channel.sf_orthogonal,
+            region=scenario.channel.region,
         ),
         policies=policies,
         faults=plan_faults(
@@ -246,6 +253,7 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
         for key, set_, why in (
             ("spreading_factor", g.spreading_factor != "auto", "applies to LoRa radios"),
             ("confirmed", g.confirmed, "is a LoRaWAN setting"),
+            ("lora", g.lora != LoRaSettings(), "applies to LoRa radios"),
             (
                 "store_and_forward",
                 g.store_and_forward is not None,
@@ -268,6 +276,32 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
         )
 
 
+def _lora_radio(scenario: Scenario, g: Group, radio: Radio, prefix: str, file) -> Radio:
+    """The group's LoRa radio on the scenario's region, with the group's ``lora:`` settings.
+
+    The region's rules are checked here (twin.regions.lora_group_radio): a spreading factor
+    it does not allow, a payload over its maximum, a frame over its dwell time.
+    """
+    try:
+        region = load_region(scenario.channel.region)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, exc.file or file, "channel.region") from None
+    own = g.lora
+    rate = own.coding_rate
+    return lora_group_radio(
+        radio,
+        region,
+        spreading_factor=g.spreading_factor,
+        payload_bytes=g.payload_bytes.model_dump(),
+        store_and_forward=g.store_and_forward is not None,
+        channels=own.channels,
+        coding_rate=CODING_RATES[rate] if rate is not None else None,
+        preamble_symbols=own.preamble_symbols,
+        file=file,
+        prefix=prefix,
+    )
+
+
 def _group_plan(
     scenario: Scenario, index: int, name: str, g: Group, base: Path, file: str | None
 ) -> GroupPlan:
@@ -275,6 +309,8 @@ def _group_plan(
     prefix = f"groups.{name}"
     profiles = _group_profiles(g, prefix, file, base)
     _check_radio_settings(scenario, name, g, profiles["radio"], file)
+    if isinstance(profiles["radio"], Radio):
+        profiles["radio"] = _lora_radio(scenario, g, profiles["radio"], prefix, file)
     world_kind = g.world or scenario.world.kind
     world = _world(world_kind, file, f"{prefix}.world" if g.world else "world.kind")
     if g.actuation and world.actuator is None:

@@ -107,6 +107,7 @@ class ChannelPlan:
     capture_threshold_db: float
     adr_margin_db: float
     sf_orthogonal: bool = False  # False: inter-SF interference (twin.physics.lora.SIR_DB)
+    region: str = "eu868"  # the LoRaWAN regional plan (twin.regions), already in the radios
 
 
 @dataclass(frozen=True)

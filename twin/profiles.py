@@ -90,6 +90,9 @@ class Radio:
     tx_power_dbm: float
     noise_figure_db: float
     sources: Mapping[str, str]
+    # Set by the scenario's region (twin.regions.resolve_radio); a profile may leave them out.
+    downlink_bandwidth_hz: float | None = None  # RX1/RX2 bandwidth; None: bandwidth_hz
+    max_spreading_factor: int = 12  # the slowest SF the region allows an uplink
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from twin.analysis.verdict import metric_names
+from twin.regions import load_region
 from twin.world.registry import world_kinds
 
 POLICIES = ("on_device", "cloud")
@@ -200,6 +201,23 @@ class Link(_Strict):
     )
 
 
+class LoRaSettings(_Strict):
+    """A LoRa group's own channel-plan settings, over the region's (docs/regions.md)."""
+
+    channels: PositiveInt | None = Field(
+        None,
+        description="Uplink channels the nodes spread their frames over; default: the "
+        "region's (EU868: the 3 default channels, networks commonly run 8; US915: the 8 of "
+        "one sub-band).",
+    )
+    coding_rate: Literal["4/5", "4/6", "4/7", "4/8"] | None = Field(
+        None, description="LoRa coding rate, written as a fraction; default: the region's (4/5)."
+    )
+    preamble_symbols: Annotated[int, Field(ge=6, le=65_535)] | None = Field(
+        None, description="Programmed preamble length [symbols]; default: the region's (8)."
+    )
+
+
 class Group(_Strict):
     """Many nodes sharing one configuration."""
 
@@ -257,6 +275,11 @@ class Group(_Strict):
     link: Link = Link()
     store_and_forward: StoreAndForward | None = Field(
         None, description="LoRaWAN: buffer unsent messages in flash and forward them later."
+    )
+    lora: LoRaSettings = Field(
+        LoRaSettings(),
+        description="LoRa: channels, coding rate and preamble, if not the region's "
+        "(channel.region).",
     )
 
 
@@ -324,18 +347,15 @@ class Gateway(_Strict):
     demodulators: PositiveInt = Field(
         8, description="Frames it can demodulate at once (SX1301-based gateways: 8)."
     )
-    rx1_duty_cycle: float = Field(
-        0.01,
-        gt=0.0,
-        le=1.0,
-        description="Downlink duty cycle in the uplink sub-band used by RX1 (EU868 868.0-868.6 "
-        "MHz: 1 %, ETSI EN 300 220).",
+    rx1_duty_cycle: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None,
+        description="Downlink duty cycle in RX1's sub-band; default: the region's (EU868 "
+        "868.0-868.6 MHz: 1 %, ETSI EN 300 220; US915: none, 1.0).",
     )
-    rx2_duty_cycle: float = Field(
-        0.10,
-        gt=0.0,
-        le=1.0,
-        description="Downlink duty cycle at the RX2 frequency (EU868 869.525 MHz: 10 %).",
+    rx2_duty_cycle: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None,
+        description="Downlink duty cycle at the RX2 frequency; default: the region's (EU868 "
+        "869.525 MHz: 10 %; US915 923.3 MHz: none, 1.0).",
     )
 
 
@@ -463,6 +483,11 @@ class Channel(_Strict):
     )
     adr_margin_db: float = Field(
         10.0, ge=0.0, description="Link margin kept by 'auto' spreading factors [dB]."
+    )
+    region: Literal["eu868", "us915"] = Field(
+        "eu868",
+        description="LoRaWAN regional plan (device_profiles/regions): channels, bandwidths, "
+        "spreading factors, payload limits, duty cycle or dwell time, RX2 (docs/regions.md).",
     )
     sf_orthogonal: bool = Field(
         False,
@@ -673,6 +698,17 @@ class Scenario(_Strict):
         """Names of the policies, in order."""
         return [p if isinstance(p, str) else p.name for p in self.policies]
 
+    def gateway_duty_cycles(self) -> list[tuple[float, float]]:
+        """Each gateway's RX1 and RX2 duty cycles: its own, else the region's."""
+        region = load_region(self.channel.region)
+        return [
+            (
+                region.rx1_duty_cycle if gw.rx1_duty_cycle is None else gw.rx1_duty_cycle,
+                region.rx2_duty_cycle if gw.rx2_duty_cycle is None else gw.rx2_duty_cycle,
+            )
+            for gw in self.gateways
+        ]
+
     def digest(self) -> str:
         """SHA-256 of the validated scenario (canonical JSON), for provenance."""
         data = self.model_dump(mode="json")
@@ -682,6 +718,16 @@ class Scenario(_Strict):
             del data["world"]["params"]
         if data["objective"] is None:
             del data["objective"]  # likewise for scenarios without an objective
+        # Regional plans: the default region and the gateways' default duty cycles digest as
+        # the EU868 scenarios written before regions did (a study resumes by the digest).
+        if data["channel"]["region"] == "eu868":
+            del data["channel"]["region"]
+        for g in data["groups"].values():
+            if all(v is None for v in g["lora"].values()):
+                del g["lora"]
+        for gw, default in zip(data["gateways"], self.gateway_duty_cycles(), strict=True):
+            for key, value in zip(("rx1_duty_cycle", "rx2_duty_cycle"), default, strict=True):
+                gw[key] = value
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -68,12 +68,12 @@ class LoRaWANUplink(Uplink):
         radio = self.radio
         self._link_budget(x_m, y_m, link)
 
-        def toa(pl: int, sf: int) -> float:
+        def toa(pl: int, sf: int, bandwidth_hz: float = radio.bandwidth_hz) -> float:
             return float(
                 lora.time_on_air_s(
                     pl + radio.mac_overhead_bytes,
                     sf,
-                    radio.bandwidth_hz,
+                    bandwidth_hz,
                     radio.coding_rate,
                     radio.preamble_symbols,
                 )  # fmt: skip
@@ -94,23 +94,26 @@ class LoRaWANUplink(Uplink):
         self._windows(plan, toa, sfs)
 
     def _windows(self, plan: GroupPlan, toa, sfs: np.ndarray) -> None:
-        """Class-A receive windows, downlink and ACK air times, and the exactness bound."""
+        """Class-A receive windows, downlink and ACK air times, and the exactness bound.
+
+        Downlinks go at the region's downlink bandwidth (US915: 500 kHz; RX1 at the uplink's
+        SF, RX1DROffset 0), which sets the receive windows' length too.
+        """
         radio = self.radio
-        self.rx1_window_s = lora.rx_window_s(self.sf, radio.rx_window_symbols, radio.bandwidth_hz)
+        bw = radio.downlink_bandwidth_hz or radio.bandwidth_hz
+        self.rx1_window_s = lora.rx_window_s(self.sf, radio.rx_window_symbols, bw)
         self.rx2_window_s = float(
-            lora.rx_window_s(
-                radio.rx2_spreading_factor, radio.rx_window_symbols, radio.bandwidth_hz
-            )
+            lora.rx_window_s(radio.rx2_spreading_factor, radio.rx_window_symbols, bw)
         )
         downlink = plan.payload_bytes.downlink
-        self.dl_toa_rx1_s = np.array([toa(downlink, sf) for sf in sfs])[self.sf - 7]
-        self.dl_toa_rx2_s = toa(downlink, radio.rx2_spreading_factor)
+        self.dl_toa_rx1_s = np.array([toa(downlink, sf, bw) for sf in sfs])[self.sf - 7]
+        self.dl_toa_rx2_s = toa(downlink, radio.rx2_spreading_factor, bw)
         self.nominal_rx_s = self.rx1_window_s + self.rx2_window_s
         self.rx_current_a = radio.rx_current_a - radio.sleep_current_a
         self.tx_current_a = radio.tx_current_a - radio.sleep_current_a
 
         def ack(sf: int) -> float:  # an ACK-only downlink: MAC header only
-            return toa(0, sf)
+            return toa(0, sf, bw)
 
         self.ack_toa_rx1_s = np.array([ack(sf) for sf in sfs])[self.sf - 7]
         self.ack_toa_rx2_s = ack(radio.rx2_spreading_factor)
@@ -154,9 +157,14 @@ class LoRaWANUplink(Uplink):
         self.best_gateway = np.argmax(self.rx_dbm, axis=1)
         self.gateway_ids = np.array([gw.id for gw in link.gateways], dtype=object)
         if self.plan.spreading_factor == "auto":
-            self.sf = lora.assign_spreading_factor(
-                self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,
-                radio.noise_figure_db,
+            # Only the SFs the region allows (US915 uplinks: SF7-SF10): a link too weak for
+            # the slowest gets it anyway, and mostly fails to reach a gateway.
+            self.sf = np.minimum(
+                lora.assign_spreading_factor(
+                    self.rx_dbm.max(axis=1), link.adr_margin_db, radio.bandwidth_hz,
+                    radio.noise_figure_db,
+                ),
+                radio.max_spreading_factor,
             )  # fmt: skip
         else:
             self.sf = np.full(self.n, int(self.plan.spreading_factor), dtype=np.int64)
