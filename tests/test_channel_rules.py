@@ -161,8 +161,8 @@ def test_pure_aloha_closed_form_over_load(load):
     start = np.cumsum(rng.exponential(length_s / load, n))
     grace_s = 0.01
     grace = np.full((1, 6), grace_s)
-    for g, expected in ((None, math.exp(-2 * load)),
-                        (grace, math.exp(-2 * load * (length_s - grace_s) / length_s))):  # fmt: skip
+    with_grace = math.exp(-2 * load * (length_s - grace_s) / length_s)
+    for g, expected in ((None, math.exp(-2 * load)), (grace, with_grace)):
         ch = _channel(np.full(n, -90.0), demodulators=(10**6,), capture_db=math.inf, grace_s=g)
         ok = _settle(ch, _frames(start, start + length_s))
         assert ok.mean() == pytest.approx(expected, abs=0.02)

@@ -77,7 +77,8 @@ def test_the_ledger_books_what_the_firmware_draws(tmp_path, small_farm):
     # 1 kHz (3 wake-ups of 0.5 ms, a 0.2 mA peripheral) with a 1 uA standby: sensing energy
     # per reading and the sleep floor follow the closed form exactly.
     runs = {}
-    for how, extra in (("awake", ""), ("fifo", FIFO)):
+    awake_extra = "acquisition: continuous\nacquisition_source: test"
+    for how, extra in (("awake", awake_extra), ("fifo", FIFO)):
         path = _project(tmp_path, small_farm, how, extra)
         runs[how] = twin.run(path).result("on_device", "soil")
     board = load_profile("board", "nano33ble")
