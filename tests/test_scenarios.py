@@ -125,8 +125,11 @@ def test_factory_cloud_waits_for_the_modem(runs):
     cloud = r.result("cloud", "ltem")["latency_s"]["p50"]
     # The raw burst leaves only after a ~12 s PSM wake-up (nrf9160-ltem.yaml).
     assert cloud > on_device + 10, (on_device, cloud)
-    # NB-IoT with RAI mostly misses the 1 s tail and waits for an eDRX page (81.92 s cycle).
-    assert r.result("cloud", "nbiot")["latency_s"]["p95"] > cloud
+    # NB-IoT with RAI gets most verdicts in its 1 s RRC tail (the cloud is ~0.2 s away); the
+    # rest wait for an eDRX page (81.92 s cycle), which stretches the tail of the latency.
+    nbiot = r.result("cloud", "nbiot")
+    assert nbiot["downlinks_in_rrc_tail"] > 0.8 * nbiot["downlink_messages"]
+    assert nbiot["latency_s"]["p99"] > nbiot["latency_s"]["p50"] + 30
 
 
 @pytest.mark.slow
