@@ -224,13 +224,12 @@ class FleetGroup:
         self.sense_s = sensor.duration_s
         # What the firmware draws for a reading: the CPU awake throughout, or asleep while a
         # FIFO or DMA buffer fills (twin.physics.sensing); the standby is in the floor.
-        self.reading = sensing.reading_cost(
+        self.sense_c = sensing.reading_cost(
             sensor.acquisition, sensor.duration_s,
             max(sensor.current_a - sensor.standby_current_a, 0.0), board.active_current_a,
             board.sleep_current_a, sensor.sample_rate_hz, sensor.fifo_samples, sensor.read_s,
             sensor.peripheral_current_a,
-        )  # fmt: skip
-        self.sense_c = self.reading.total_c
+        ).total_c  # fmt: skip
         self.inference = plan.inference
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
