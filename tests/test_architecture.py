@@ -38,6 +38,7 @@ LAYERS = {
     "twin.policies": 1,
     "twin.faults": 1,
     "twin.regions": 1,
+    "twin.telemetry": 1,
     "twin.analysis": 1,
     "twin.config": 2,
     "twin.plan": 2,

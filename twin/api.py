@@ -29,6 +29,8 @@ from twin.physics.compute import inference_cost
 from twin.plan import RunPlan
 from twin.results import conservation, records
 from twin.sim.engine import simulate
+from twin.sim.uplink_log import DEFAULT_START_UTC_S, UplinkLog
+from twin.telemetry.uplinks import Uplinks
 
 _DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
 
@@ -66,6 +68,8 @@ class RunResult:
         Run metadata that varies between identical runs (wall time, creation time).
     events : list of dict or None
         Every sample and decision delivery (``run(..., record_events=True)``), else None.
+    uplinks : dict of str to Uplinks, or None
+        Per policy, every LoRa uplink the gateways decoded (``run(..., telemetry=True)``).
     """
 
     summary: dict
@@ -74,6 +78,7 @@ class RunResult:
     latency_hist: list[dict]
     manifest: dict = field(default_factory=dict)
     events: list[dict] | None = None
+    uplinks: dict[str, Uplinks] | None = None
 
     def result(self, policy: str, group: str | None = None) -> dict:
         """The summary entry of one policy (and group; the first group by default)."""
@@ -250,6 +255,7 @@ def run(
     budget: bool = True,
     allow_outside_policies: bool = False,
     progress: Callable[[float], None] | None = None,
+    telemetry: bool = False,
 ) -> RunResult:
     """Run every policy of a scenario.
 
@@ -278,6 +284,9 @@ def run(
     progress : callable, optional
         Called with the fraction of the run done (0 to 1: simulated time over all policies)
         as it advances; results do not depend on it.
+    telemetry : bool
+        Keep every LoRa uplink the gateways decoded, as a network server would log it
+        (``RunResult.uplinks``, one table per policy; :mod:`twin.sim.uplink_log`).
 
     Raises
     ------
@@ -308,13 +317,18 @@ def run(
         _check_event_size(plan)
     started = time.perf_counter()
     results, nodes, series, hists, events = [], [], [], [], []
+    uplinks: dict[str, Uplinks] = {}
     workers = plan.cloud.workers
     for i, policy in enumerate(plan.policies):
         step = None
         if progress is not None:
             n = len(plan.policies)
             step = lambda f, i=i, n=n: progress((i + f) / n)  # noqa: E731
-        groups, net = simulate(plan, policy, None, record_events, step)
+        log = UplinkLog() if telemetry else None
+        groups, net = simulate(plan, policy, None, record_events, step, log)
+        if log is not None:
+            start = DEFAULT_START_UTC_S if plan.start_utc_s is None else plan.start_utc_s
+            uplinks[policy.name] = log.uplinks(plan, groups, start)
         for g in groups:
             rec = records.group_record(policy.name, g, net, plan.horizon_s, workers)
             # Every sample, frame and joule accounted for; a violation is a bug and stops here.
@@ -327,7 +341,10 @@ def run(
                 events.extend(records.event_rows(policy.name, g))
     summary = _summary(plan, results)
     manifest = _manifest(plan, summary, time.perf_counter() - started)
-    return RunResult(summary, nodes, series, hists, manifest, events if record_events else None)
+    return RunResult(
+        summary, nodes, series, hists, manifest, events if record_events else None,
+        uplinks if telemetry else None,
+    )  # fmt: skip
 
 
 def _check_event_size(plan: RunPlan) -> None:
@@ -629,15 +646,18 @@ def _write_parquet(path: Path, rows: list[dict]) -> bool:
 
 
 def write_results(
-    result: RunResult, out: str | Path, images: bool = False, events: bool = False
-) -> Path:
+    result: RunResult, out: str | Path, images: bool = False, events: bool = False,
+    telemetry: str | None = None,
+) -> Path:  # fmt: skip
     """Write the results directory: summary, tables, latency histograms, manifest, report.
 
     ``summary.json``, ``nodes.csv``, ``timeseries.csv``, ``latency_hist.json``,
     ``manifest.json`` and ``report.html``; ``nodes.parquet`` and ``timeseries.parquet`` too
     when pyarrow is installed; ``events.csv`` with ``events=True`` (the run must have
     recorded them: ``run(..., record_events=True)``); ``images/plot-*.png|svg`` with
-    ``images=True`` (needs kaleido).
+    ``images=True`` (needs kaleido); ``telemetry/<policy>.<format>`` with ``telemetry`` one
+    of :data:`twin.telemetry.formats.FORMATS` (the run must have kept its uplinks:
+    ``run(..., telemetry=True)``).
 
     ``out`` must be new, empty, or a results folder twin wrote (it is replaced whole); any
     other folder, a file, the working directory and the like are refused before anything is
@@ -657,6 +677,12 @@ def write_results(
         _require_kaleido()  # before anything is written
     if events and result.events is None:
         raise TwinError("no events recorded: run with record_events=True (twin run --events)")
+    if telemetry is not None:
+        from twin.telemetry.export import check_format
+
+        check_format(telemetry)
+        if result.uplinks is None:
+            raise TwinError("no uplinks kept: run with telemetry=True (twin run --telemetry)")
     scenario_file = (result.summary.get("scenario") or {}).get("file")
     # The format marker tells a later write that this folder is twin's to replace.
     manifest = outdir.mark_manifest(result.manifest)
@@ -673,6 +699,10 @@ def write_results(
         (tmp / "report.html").write_text(_render(result))
         if images:
             write_images(result, tmp / "images")
+        if telemetry is not None:
+            from twin.telemetry.export import write_policies
+
+            write_policies(result.uplinks, tmp / outdir.TELEMETRY_DIR, telemetry)
     return out
 
 

@@ -132,6 +132,9 @@ def _compile(
         digest=scenario.digest(),
         seed=scenario.world.seed,
         horizon_s=scenario.horizon_s,
+        start_utc_s=(
+            None if scenario.world.start_utc is None else scenario.world.start_utc.timestamp()
+        ),
         site_m=(scenario.world.site.width_m, scenario.world.site.height_m),
         groups=groups,
         gateways=tuple(

@@ -226,6 +226,7 @@ class RunPlan:
     batch_window_s: float | None
     timeseries_interval_s: float
     objective: Objective | None = None  # what the verdict recommends by (None: nothing)
+    start_utc_s: float | None = None  # calendar time of t = 0 [s since 1970 UTC] (None: unset)
 
     @property
     def policy_names(self) -> list[str]:

@@ -21,6 +21,8 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+
 from twin.errors import ScenarioError
 from twin.physics import lora
 from twin.profiles import Radio, profile_dirs
@@ -374,3 +376,20 @@ __all__ = [
     "resolve_radio",
     "uplink_time_on_air_s",
 ]
+
+
+# Uplink channel centre frequencies [Hz]. EU868: the three default channels (868.1, 868.3,
+# 868.5 MHz), then the five most networks add (867.1-867.9 MHz, e.g. The Things Network's
+# plan), further ones below those in 200 kHz steps. US915: 125 kHz channel n at
+# 902.3 MHz + n x 200 kHz (LoRaWAN Regional Parameters RP002-1.0.x, US902-928 channel plan).
+_EU868_HZ = (868.1e6, 868.3e6, 868.5e6, 867.1e6, 867.3e6, 867.5e6, 867.7e6, 867.9e6)
+
+
+def uplink_frequency_hz(region_id: str, channel) -> np.ndarray:
+    """Centre frequency of uplink channel index ``channel`` (0-based) in a region [Hz]."""
+    c = np.asarray(channel, dtype=np.int64)
+    if region_id == "us915":
+        return 902.3e6 + 200e3 * c
+    table = np.asarray(_EU868_HZ)
+    return np.where(c < len(table), table[np.minimum(c, len(table) - 1)],
+                    866.9e6 - 200e3 * (c - len(table)))  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -98,6 +99,12 @@ class World(_Strict):
         le=36_500, description="Simulated time [days] (at most a century)."
     )
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
+    start_utc: AwareDatetime | None = Field(
+        None,
+        description="Calendar time of t = 0, with its zone (e.g. 2026-06-01T00:00:00Z): "
+        "telemetry timestamps and end-of-life dates count from it [default: none, "
+        "telemetry from 2026-01-01T00:00:00Z].",
+    )
     # Free-form here: each world checks its own parameters when the scenario is compiled (the
     # trace world reads its recordings then), so a new world needs no schema edit.
     params: dict[str, Any] = Field(
@@ -716,6 +723,8 @@ class Scenario(_Strict):
             # Scenarios without world params keep the digest they had before the key existed
             # (a study resumes by it).
             del data["world"]["params"]
+        if data["world"]["start_utc"] is None:
+            del data["world"]["start_utc"]  # likewise for scenarios without a start date
         if data["objective"] is None:
             del data["objective"]  # likewise for scenarios without an objective
         # Regional plans: the default region and the gateways' default duty cycles digest as

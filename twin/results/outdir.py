@@ -108,6 +108,9 @@ RUN_FILES = frozenset(
 STUDY_FILES = frozenset({"runs.jsonl", "study.json", "study.csv", "summary.json", "report.html"})
 _STUDY_TMP = frozenset(f".{n}.tmp" for n in STUDY_FILES)  # run_study's _write_atomic temps
 _IMAGE = re.compile(r"plot-[A-Za-z0-9_-]+\.(png|svg)")
+# twin run --telemetry: the simulated uplinks per policy (twin.telemetry.formats).
+TELEMETRY_DIR = "telemetry"
+_TELEMETRY = re.compile(r"[A-Za-z0-9_-]+\.(chirpstack\.jsonl|ttn\.jsonl|csv)")
 _REPORT_TMP = re.compile(r"\.report\.html-[A-Za-z0-9_]+")  # write_report's mkstemp leftovers
 _MANIFEST_MAX = 1 << 20
 # An empty temp folder younger than this may belong to a writer about to create its marker.
@@ -204,6 +207,8 @@ def _is_run_entry(folder: Path, name: str) -> bool:
     p = folder / name
     if name == "images" and p.is_dir() and not p.is_symlink():
         return all(_IMAGE.fullmatch(i) and _regular(p / i) for i in os.listdir(p))
+    if name == TELEMETRY_DIR and p.is_dir() and not p.is_symlink():
+        return all(_TELEMETRY.fullmatch(i) and _regular(p / i) for i in os.listdir(p))
     known = name in RUN_FILES or name == MARKER or _REPORT_TMP.fullmatch(name)
     return bool(known) and _regular(p)
 

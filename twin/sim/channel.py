@@ -80,6 +80,8 @@ class LoRaChannel:
         # Frames lost per group and time-series step (by the frame's end).
         self.lost_bins = np.zeros((n, bins.n), dtype=np.int64)
         self.new: list[dict] = []  # frames put on air since the last settling
+        # Where settled frames go to be logged, as a network server would (None: not kept).
+        self.log = None
         self.pending: dict | None = None  # frames that may still overlap later ones
 
     @staticmethod
@@ -126,7 +128,7 @@ class LoRaChannel:
         final = (end <= t) & ~p["done"]
         if final.any():
             fin_idx = np.flatnonzero(final)
-            ok, reason = self._decode(p, fin_idx, t)
+            ok, reason, by_gateway = self._decode(p, fin_idx, t)
             p["done"] = p["done"] | final
         # Keep frames that may still overlap frames not yet settled.
         keep = ~p["done"] | (end > t - self.max_airtime_s)
@@ -134,6 +136,8 @@ class LoRaChannel:
         if not final.any():
             return None
         fin = {f: v[fin_idx] for f, v in p.items()}
+        if self.log is not None:
+            self.log.add(fin, ok, by_gateway)
         n = len(self.delivered)
         for code in LOST_REASONS:
             lost = (~ok) & (reason == code)
@@ -142,8 +146,8 @@ class LoRaChannel:
         self.delivered += np.bincount(fin["gid"][ok], minlength=n)
         return fin, ok
 
-    def _decode(self, p: dict, fin_idx: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Which of the frames ``fin_idx`` some gateway decodes, and why the others are lost."""
+    def _decode(self, p: dict, fin_idx: np.ndarray, t: float) -> tuple[np.ndarray, ...]:
+        """Which frames ``fin_idx`` some gateway decodes, why others are lost, and by whom."""
         start = p["start"]
         power = np.empty((len(start), self.n_gateways))
         for gi, rx in enumerate(self.rx_dbm):
@@ -167,7 +171,7 @@ class LoRaChannel:
         )
         reason = np.where(ok & burst, LOST_INTERFERENCE, reason)
         ok &= ~burst
-        return ok, reason
+        return ok, reason, decoded[fin_idx]
 
     def _pairs(self, p: dict):
         """Overlapping pairs ``(i, j)`` of frames, ``i`` started first, by distance in order."""

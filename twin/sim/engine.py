@@ -21,6 +21,7 @@ from twin.sim.lorawan import LinkSetup
 from twin.sim.network import Network
 from twin.sim.stats import GroupStats, NetworkStats
 from twin.sim.timebins import TimeBins
+from twin.sim.uplink_log import UplinkLog
 
 
 def _settle(net: Network, groups: list[FleetGroup], t: float) -> None:
@@ -106,12 +107,14 @@ def simulate(
     batch_window_s: float | None = None,
     record_events: bool = False,
     progress: Callable[[float], None] | None = None,
+    uplink_log: UplinkLog | None = None,
 ) -> tuple[list[GroupStats], NetworkStats]:
     """Run one policy over the whole plan; return what each group and the network counted.
 
     Every policy sees the same world, node positions and sensor noise (common random
     numbers), so differences between policies are the policies' own. ``progress``, when
-    given, is called with the simulated fraction of the horizon (0 to 1) as it advances.
+    given, is called with the simulated fraction of the horizon (0 to 1) as it advances;
+    ``uplink_log``, when given, keeps every LoRa frame the gateways decoded (telemetry).
     """
     window = plan.batch_window_s if batch_window_s is None else batch_window_s
     bins = TimeBins(plan.horizon_s, plan.timeseries_interval_s)
@@ -141,6 +144,8 @@ def simulate(
         [g.port() for g in groups], plan.cloud, plan.gateways,
         plan.channel, bins, plan.faults,
     )  # fmt: skip
+    if uplink_log is not None:
+        uplink_log.attach(net.channel)
     env = simpy.Environment()
     for g in groups:
         env.process(_group_process(env, g, groups, net))
