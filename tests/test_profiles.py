@@ -58,6 +58,7 @@ UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", 
 #   channels         a count of channels
 #   peukert_exponent Peukert's k, a pure number
 #   *_per_year       a fraction lost per year: the unit (1/year) is in the name
+#   *_soc            a state of charge, the fraction of capacity left (0 empty, 1 full)
 DIMENSIONLESS_SUFFIXES = (
     "duty_cycle",
     "coding_rate",
@@ -65,10 +66,14 @@ DIMENSIONLESS_SUFFIXES = (
     "channels",
     "_exponent",
     "_per_year",
+    "_soc",
 )
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
 # inference engine, the cores an engine runs on, how a sensor's reading is acquired.
 TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition"}
+# Curve figures: lists of numbers, the breakpoints of a curve (a battery's open-circuit
+# voltage ocv_v [V] against state of charge ocv_soc; twin.physics.battery.open_circuit_v).
+CURVE_FIGURES = {"ocv_soc", "ocv_v"}
 
 
 REGION_SET = {"downlink_bandwidth_hz", "max_spreading_factor"}
@@ -153,6 +158,9 @@ def test_figure_names_carry_a_unit(path):
             assert isinstance(raw[k], list) and all(isinstance(c, str) for c in raw[k])
         elif k in TEXT_FIGURES:
             assert isinstance(raw[k], str)
+        elif k in CURVE_FIGURES:
+            assert isinstance(raw[k], list) and raw[k], k
+            assert all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw[k]), k
         else:
             assert isinstance(raw[k], int | float) and not isinstance(raw[k], bool), k
 

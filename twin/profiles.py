@@ -188,6 +188,13 @@ class Battery:
     # user's own cell written before the field existed still loads; None states no limit
     # (its battery life is then charge-limited only, and the run says so in its warnings).
     shelf_life_years: float | None = None
+    # Open-circuit (rest) voltage of the whole pack against state of charge: breakpoints of
+    # a piecewise-linear curve (twin.physics.battery.open_circuit_v), soc from 0 (empty, at
+    # cutoff_v) to 1 (full, fresh) [-] and the pack's voltage there [V]. Optional: a user's
+    # cell without a curve still loads (None), and callers that need a voltage check for it.
+    # Checked at load time by _check_ocv (rules in OCV_RULES).
+    ocv_soc: tuple[float, ...] | None = None
+    ocv_v: tuple[float, ...] | None = None
 
     @property
     def capacity_c(self) -> float:
@@ -198,6 +205,11 @@ class Battery:
     def shelf_life_days(self) -> float | None:
         """The shelf (calendar) life in days (365.25 a year), None if the profile gives none."""
         return None if self.shelf_life_years is None else self.shelf_life_years * 365.25
+
+    @property
+    def has_ocv_curve(self) -> bool:
+        """Whether the profile gives an open-circuit voltage curve (``ocv_soc``, ``ocv_v``)."""
+        return self.ocv_soc is not None and self.ocv_v is not None
 
 
 @dataclass(frozen=True)
@@ -441,6 +453,81 @@ def _check_acquisition(values: dict, path: Path) -> None:
             )  # fmt: skip
 
 
+# The open-circuit voltage curve of a battery (Battery.ocv_soc / ocv_v), checked at load time:
+OCV_MIN_POINTS = 2  # a line at least (the shipped profiles give 8-15 points)
+# The curve's empty end must sit at the pack's cut-off voltage, within this much: the state of
+# charge the engine counts down to 0 at cutoff_v is the same 0 the curve starts from. 0.15 V
+# on the pack leaves room for a rest voltage read a little above the loaded cut-off (a
+# curve's 0 % taken where its source puts it, e.g. 3.1 V for a LiPo cut off at 3.0 V).
+OCV_CUTOFF_TOLERANCE_V = 0.15
+OCV_RULES = (
+    "ocv_soc and ocv_v come together, as lists of the same length "
+    f"(at least {OCV_MIN_POINTS} points); ocv_soc rises strictly from 0 to 1; ocv_v does not "
+    f"fall and starts within {OCV_CUTOFF_TOLERANCE_V} V of cutoff_v"
+)
+
+
+def _number_list(value: Any, path: Path, key: str) -> tuple[float, ...]:
+    """A list of finite, non-negative numbers (a curve's breakpoints) as a tuple of floats."""
+    if not isinstance(value, list) or not value:
+        raise ScenarioError(f"expected a list of numbers, got {value!r}", str(path), key)
+    for item in value:
+        if not isinstance(item, (int, float)) or isinstance(item, bool):
+            raise ScenarioError(f"expected a list of numbers, got {item!r} in it", str(path), key)
+        if not math.isfinite(item) or item < 0:
+            raise ScenarioError(
+                f"expected finite, non-negative numbers, got {item!r} in it", str(path), key
+            )
+    return tuple(float(item) for item in value)
+
+
+def _check_ocv(values: dict, path: Path) -> None:
+    """A battery's open-circuit voltage curve, if it gives one (rules: OCV_RULES)."""
+    soc, v = values.get("ocv_soc"), values.get("ocv_v")
+    if soc is None and v is None:
+        return  # optional: a cell without a curve loads, its voltage is unknown
+    if soc is None or v is None:
+        given, absent = ("ocv_v", "ocv_soc") if soc is None else ("ocv_soc", "ocv_v")
+        raise ScenarioError(f"'{given}' is given without '{absent}': {OCV_RULES}", str(path), given)
+    if len(soc) != len(v):
+        raise ScenarioError(
+            f"ocv_soc has {len(soc)} points but ocv_v has {len(v)}: {OCV_RULES}", str(path), "ocv_v"
+        )
+    if len(soc) < OCV_MIN_POINTS:
+        raise ScenarioError(
+            f"the curve needs at least {OCV_MIN_POINTS} points", str(path), "ocv_soc"
+        )
+    if soc[0] != 0 or soc[-1] != 1:
+        raise ScenarioError(
+            f"ocv_soc must run from 0 (empty) to 1 (full), got {soc[0]:g} to {soc[-1]:g}",
+            str(path), "ocv_soc",
+        )  # fmt: skip
+    for i in range(1, len(soc)):
+        if soc[i] <= soc[i - 1]:
+            raise ScenarioError(
+                f"ocv_soc must rise strictly, but point {i} ({soc[i]:g}) follows {soc[i - 1]:g}",
+                str(path), "ocv_soc",
+            )  # fmt: skip
+        if v[i] < v[i - 1]:
+            raise ScenarioError(
+                f"ocv_v must not fall as the state of charge rises, but point {i} ({v[i]:g} V) "
+                f"follows {v[i - 1]:g} V",
+                str(path), "ocv_v",
+            )  # fmt: skip
+    if v[-1] <= v[0]:
+        raise ScenarioError(
+            "ocv_v is flat from empty to full: the curve says nothing", str(path), "ocv_v"
+        )
+    cutoff = values.get("cutoff_v")
+    if cutoff is not None and abs(v[0] - cutoff) > OCV_CUTOFF_TOLERANCE_V:
+        raise ScenarioError(
+            f"ocv_v starts at {v[0]:g} V but cutoff_v is {cutoff:g} V: the curve's empty end "
+            f"(ocv_soc 0) must be within {OCV_CUTOFF_TOLERANCE_V} V of the pack's cut-off "
+            "(a profile that changes cutoff_v gives its own curve)",
+            str(path), "ocv_v",
+        )  # fmt: skip
+
+
 def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
     """Check a profile's fields (units, sources, types) and build its record."""
     cls = _KINDS[kind][1]
@@ -470,6 +557,9 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         if expected in ("str", str):
             values[key] = str(value)
             continue
+        if expected == "tuple[float, ...] | None":  # a curve's breakpoints (Battery.ocv_*)
+            values[key] = _number_list(value, path, key)
+            continue
         if expected == "tuple[str, ...]":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ScenarioError(f"expected a list of names, got {value!r}", str(path), key)
@@ -493,6 +583,8 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
     if cls is Sensor:
         _check_acquisition(values, path)
+    if cls is Battery:
+        _check_ocv(values, path)
     # Profiles are cached and shared: keep their sources read-only.
     return cls(**values, sources=MappingProxyType(sources))
 
