@@ -678,7 +678,7 @@ def write_results(
     if events and result.events is None:
         raise TwinError("no events recorded: run with record_events=True (twin run --events)")
     if telemetry is not None:
-        from twin.telemetry.export import check_format
+        from twin.telemetry.formats import check_format
 
         check_format(telemetry)
         if result.uplinks is None:
@@ -700,7 +700,7 @@ def write_results(
         if images:
             write_images(result, tmp / "images")
         if telemetry is not None:
-            from twin.telemetry.export import write_policies
+            from twin.telemetry.formats import write_policies
 
             write_policies(result.uplinks, tmp / outdir.TELEMETRY_DIR, telemetry)
     return out

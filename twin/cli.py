@@ -81,6 +81,12 @@ def run(
     images: bool = typer.Option(
         False, "--images", help="Also write images/plot-*.png and .svg (needs kaleido)."
     ),
+    telemetry: str | None = typer.Option(
+        None,
+        "--telemetry",
+        help="Also write telemetry/<policy>.*: the simulated LoRa uplinks "
+        "as chirpstack (v4 events), ttn (Things Stack v3 messages) or csv.",
+    ),  # fmt: skip
     no_budget: bool = typer.Option(False, "--no-budget", help=NO_BUDGET_HELP),
     outside: bool = typer.Option(False, "--allow-outside-policies", help=OUTSIDE_HELP),
 ) -> None:
@@ -97,6 +103,10 @@ def run(
     try:
         if images:
             api._require_kaleido()  # fail before a long run, not after it
+        if telemetry is not None:
+            from twin.telemetry.formats import check_format
+
+            check_format(telemetry)
         # The scenario file first (a bad file is named as such), then a results folder twin
         # may not replace (a user's folder, a file, '.'): both fail in milliseconds, not
         # after the run.
@@ -107,8 +117,9 @@ def run(
             result = api.run(
                 scenario, seed=seed, batch_window_s=batch_window_s, record_events=events,
                 budget=not no_budget, allow_outside_policies=outside, progress=progress,
+                telemetry=telemetry is not None,
             )  # fmt: skip
-        api.write_results(result, target, images=images, events=events)
+        api.write_results(result, target, images=images, events=events, telemetry=telemetry)
     except TwinError as exc:
         _fail(exc)
         return
