@@ -31,6 +31,7 @@ LAYERS = {
     "twin.arrays": 0,
     "twin.strict_yaml": 0,
     "twin.profiles": 0,
+    "twin.nodes": 0,
     "twin.catalog": 1,
     "twin.physics": 0,
     "twin.world": 1,

@@ -24,6 +24,8 @@ from twin.report.site_map import (
 
 ROOT = Path(__file__).resolve().parent.parent
 LINK_COLUMNS = ["spreading_factor", "best_gateway", "rssi_dbm", "snr_db"]
+# Then each node's device name, charge-limited life and starting charge (twin.nodes tables).
+DEVICE_COLUMNS = ["device", "charge_life_days", "start_state_of_charge"]
 # nodes.csv's columns before the radio facts: readers may rely on their order.
 OLD_COLUMNS = ["policy", "group", "node", "x_m", "y_m", "samples", "uplink_messages",
                "uplink_bytes", "energy_j", "battery_life_days", "projected", "life_limit",
@@ -60,7 +62,7 @@ def test_nodes_csv_gains_the_radio_facts_at_the_end(tmp_path, farm_run):
     out = twin.write_results(farm_run, tmp_path / "run")
     with (out / "nodes.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == OLD_COLUMNS + LINK_COLUMNS
+    assert list(rows[0]) == OLD_COLUMNS + LINK_COLUMNS + DEVICE_COLUMNS
     # Read back as the report reads them: numbers, and gateway ids as text.
     back = twin.api.load_results(out).nodes
     assert back == farm_run.nodes
@@ -130,7 +132,7 @@ def test_non_lora_nodes_have_no_radio_facts(tmp_path, ble_run):
     out = twin.write_results(ble_run, tmp_path / "run")
     with (out / "nodes.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[-4:] == LINK_COLUMNS
+    assert list(rows[0])[-7:-3] == LINK_COLUMNS
     assert all(r[c] == "" for r in rows for c in LINK_COLUMNS)
 
 

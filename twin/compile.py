@@ -25,6 +25,7 @@ from twin.faults import plan_faults
 from twin.ml.classifier import Classifier
 from twin.ml.load import load_model
 from twin.ml.runner import ZOO_DIR, load_zoo_metadata
+from twin.nodes import load_nodes
 from twin.physics.compute import inference_cost
 from twin.plan import (
     ChannelPlan,
@@ -364,6 +365,7 @@ def _group_plan(
         )
     window_samples = window or device.input_features // len(channels)
     reading_s, every, stride = _cadence(g, source, window_samples, prefix, file)
+    fleet = _fleet(scenario, g, reading_s, base, prefix, file) if g.nodes else None
     return GroupPlan(
         name=name,
         index=index,
@@ -392,7 +394,23 @@ def _group_plan(
         reading_period_s=reading_s,
         decide_every=every,
         window_stride=stride,
+        fleet=fleet,
     )
+
+
+def _fleet(scenario: Scenario, g: Group, reading_s: float, base: Path, prefix: str, file):
+    """The group's node table (groups.<g>.nodes), checked against the group and the site."""
+    site = (scenario.world.site.width_m, scenario.world.site.height_m)
+    table = load_nodes(
+        base / g.nodes, f"{prefix}.nodes", file, [gw.id for gw in scenario.gateways],
+        reading_s, site,
+    )  # fmt: skip
+    if len(table) != g.count:
+        raise ScenarioError(
+            f"the node table {g.nodes} lists {len(table)} devices but count is {g.count}: "
+            f"set count: {len(table)}", file, f"{prefix}.count",
+        )  # fmt: skip
+    return table
 
 
 def _warnings(g: GroupPlan, cfg: Group, policies) -> tuple[str, ...]:

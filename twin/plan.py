@@ -18,6 +18,7 @@ from typing import Any
 from twin.analysis.verdict import Objective
 from twin.faults import FaultPlan
 from twin.ml.classifier import Classifier
+from twin.nodes import NodeTable
 from twin.physics.compute import InferenceCost
 from twin.policies import PolicyPlan
 from twin.profiles import Battery, Board, Propagation, Runtime, Sensor, Server
@@ -147,6 +148,8 @@ class GroupPlan:
         Readings per model window.
     inference : InferenceCost
         One on-device inference on this group's board and runtime.
+    fleet : NodeTable or None
+        The group's own devices, in phase order (:mod:`twin.nodes`); None: drawn from the seed.
     """
 
     name: str
@@ -179,6 +182,7 @@ class GroupPlan:
     decide_every: int
     window_stride: int
     warnings: tuple[str, ...] = ()  # settings that are valid but probably not what was meant
+    fleet: NodeTable | None = None  # the group's own devices (groups.<g>.nodes), if given
 
     @property
     def device_model_path(self) -> Path:

@@ -100,11 +100,9 @@ class World(_Strict):
     )
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
     start_utc: AwareDatetime | None = Field(
-        None,
-        description="Calendar time of t = 0, with its zone (e.g. 2026-06-01T00:00:00Z): "
-        "telemetry timestamps and end-of-life dates count from it [default: none, "
-        "telemetry from 2026-01-01T00:00:00Z].",
-    )
+        None, description="Date of t = 0 with its zone (2026-06-01T00:00:00Z): telemetry and "
+        "end-of-life dates count from it [default: none; telemetry from 2026-01-01].",
+    )  # fmt: skip
     # Free-form here: each world checks its own parameters when the scenario is compiled (the
     # trace world reads its recordings then), so a new world needs no schema edit.
     params: dict[str, Any] = Field(
@@ -283,6 +281,10 @@ class Group(_Strict):
     store_and_forward: StoreAndForward | None = Field(
         None, description="LoRaWAN: buffer unsent messages in flash and forward them later."
     )
+    nodes: str | None = Field(
+        None, description="CSV of the group's own devices, one row per node (twin/nodes.py "
+        "lists the columns), relative to the scenario's folder.",
+    )  # fmt: skip
     lora: LoRaSettings = Field(
         LoRaSettings(),
         description="LoRa: channels, coding rate and preamble, if not the region's "
@@ -719,12 +721,11 @@ class Scenario(_Strict):
     def digest(self) -> str:
         """SHA-256 of the validated scenario (canonical JSON), for provenance."""
         data = self.model_dump(mode="json")
-        if not data["world"]["params"]:
-            # Scenarios without world params keep the digest they had before the key existed
-            # (a study resumes by it).
-            del data["world"]["params"]
-        if data["world"]["start_utc"] is None:
-            del data["world"]["start_utc"]  # likewise for scenarios without a start date
+        for key in ("params", "start_utc"):
+            if not data["world"][key]:
+                # Scenarios without world params (or start date) keep the digest they had
+                # before the key existed (a study resumes by it).
+                del data["world"][key]
         if data["objective"] is None:
             del data["objective"]  # likewise for scenarios without an objective
         # Regional plans: the default region and the gateways' default duty cycles digest as
@@ -734,6 +735,8 @@ class Scenario(_Strict):
         for g in data["groups"].values():
             if all(v is None for v in g["lora"].values()):
                 del g["lora"]
+            if g["nodes"] is None:
+                del g["nodes"]  # likewise for groups without a node table
         for gw, default in zip(data["gateways"], self.gateway_duty_cycles(), strict=True):
             for key, value in zip(("rx1_duty_cycle", "rx2_duty_cycle"), default, strict=True):
                 gw[key] = value

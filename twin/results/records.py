@@ -16,6 +16,7 @@ from twin.physics import cloud as cloud_cost
 from twin.sim.ledger import RADIO_IDLE, STATES
 from twin.sim.metrics import confusion_summary
 from twin.sim.stats import GroupStats, NetworkStats
+from twin.sim.uplink_log import device_ids
 
 DAY_S = 86_400.0
 
@@ -122,6 +123,8 @@ def _charge_limited_s(g: GroupStats, horizon_s: float) -> np.ndarray:
         )
         * 3.6
     )
+    # A cell that started part-empty (a deployed fleet's) has that share of it left.
+    capacity_c = capacity_c * (g.start_c / bat.capacity_c)
     with np.errstate(divide="ignore"):
         return np.where(used > 0, capacity_c / mean_a, np.inf)
 
@@ -378,6 +381,9 @@ def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
     """One row per node; new columns go at the end (readers may rely on the order)."""
     _, energy = _energy_by_state_j(g, horizon_s)
     life = battery_life(g, horizon_s)
+    devices, _ = device_ids(g.plan)
+    with np.errstate(invalid="ignore"):  # mains: inf / inf
+        start_soc = np.where(g.mains, 1.0, g.start_c / g.plan.battery.capacity_c)
     rows = []
     for i in range(g.n):
         tp, fp, fn, tn = (int(v) for v in g.confusion[i])
@@ -402,6 +408,11 @@ def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
                 "tn": tn,
                 # LoRa: the SF used (after auto/ADR) and the link to the strongest gateway.
                 **_link_cells(g, i),
+                # The device's name (the group's node table's, else made up), the life its
+                # charge gives without the shelf-life cap, and its state of charge at t = 0.
+                "device": str(devices[i]),
+                "charge_life_days": float(life.charge_days[i]),
+                "start_state_of_charge": float(start_soc[i]),
             }
         )
     return rows

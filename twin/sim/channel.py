@@ -211,10 +211,13 @@ class LoRaChannel:
                 np.maximum.at(cross, (xi[:, None], g, (sf[xj] - 7)[:, None]), power[xj])
                 np.maximum.at(cross, (xj[:, None], g, (sf[xi] - 7)[:, None]), power[xi])
         # ``power - (-inf)`` is +inf, which clears even an infinite threshold ("no capture").
-        survives = power - co >= self.capture_db
-        if cross is not None:
-            need = lora.SIR_DB[sf - 7][:, None, :]  # the own-SF column stays at -inf
-            survives &= ((power[:, :, None] - cross) >= need).all(axis=2)
+        # A link no gateway hears (-inf, a measured table's) minus -inf is NaN: not heard
+        # anyway, so whether it "survives" does not matter.
+        with np.errstate(invalid="ignore"):
+            survives = power - co >= self.capture_db
+            if cross is not None:
+                need = lora.SIR_DB[sf - 7][:, None, :]  # the own-SF column stays at -inf
+                survives &= ((power[:, :, None] - cross) >= need).all(axis=2)
         return survives
 
     def _demodulators(self, p: dict, heard: np.ndarray, t: float, pairs: list) -> np.ndarray:

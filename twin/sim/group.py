@@ -115,6 +115,12 @@ class FleetGroup:
         self.x_m = rng.uniform(0, site_m[0], n)
         self.y_m = rng.uniform(0, site_m[1], n)
         self.phase_s = np.sort(rng.uniform(0, self.period_s, n))
+        fleet = plan.fleet
+        if fleet is not None:  # the group's own devices, where the table gives them
+            if fleet.x_m is not None:
+                self.x_m, self.y_m = fleet.x_m.copy(), fleet.y_m.copy()
+            if fleet.phase_s is not None:
+                self.phase_s = fleet.phase_s.copy()  # in phase order already
         self._world_setup(plan, horizon_s, rng, streams.world)
         self._traffic_setup(plan, policy)
         # LoRa nodes share the channel (twin.sim.network); the others have their own link.
@@ -346,6 +352,7 @@ class FleetGroup:
             charge_c=led.charge_c,
             death_s=led.death_s,
             used_at_end_c=led.used_c(np.arange(self.n), horizon_s),
+            start_c=led.start_c,
             credit_c=led.credit_c,
             sleep_current_a=led.sleep_current_a,
             idle_current_a=led.idle_current_a,

@@ -87,6 +87,10 @@ class EnergyLedger:
                 h.panel_area_cm2 * 1e-4 * h.efficiency * h.charge_efficiency / bat.nominal_v
             )
         self.capacity_c = bat.capacity_c
+        # Charge in each cell at t = 0: full, unless the group's node table says otherwise (a
+        # deployed fleet's cells). A harvest never stores past that starting charge.
+        soc = plan.fleet.state_of_charge if plan.fleet is not None else None
+        self.start_c = np.full(n, self.capacity_c) if soc is None else soc * self.capacity_c
         self.charge_c = np.zeros((n, len(STATES)))
         self.alive = np.ones(n, dtype=bool)
         self.death_s = np.full(n, np.inf)
@@ -95,7 +99,12 @@ class EnergyLedger:
         self.times_s = times_s
         self.snapshot_next = 0
         self.open_snapshots: list[Snapshot] = []
-        self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, 1.0, 1.0, 1.0)]
+        q0 = (
+            np.ones(3)
+            if self.mains
+            else np.quantile(self.start_c / self.capacity_c, [0.05, 0.5, 0.95])
+        )
+        self.soc_rows: list[tuple[float, float, float, float]] = [(0.0, *map(float, q0))]
 
     # -- the cell ----------------------------------------------------------------------------
     def used_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
@@ -133,7 +142,7 @@ class EnergyLedger:
 
         Returns the mask of ``nodes`` still alive.
         """
-        remaining = self.capacity_c - self.used_c(nodes, t)
+        remaining = self.start_c[nodes] - self.used_c(nodes, t)
         dying = remaining <= 0
         if dying.any():
             d = nodes[dying]
@@ -200,19 +209,25 @@ class EnergyLedger:
 
     def close_snapshots(self, resolved_s: float, feedback_s: float) -> None:
         """Finish snapshots whose late corrections (within ``feedback_s``) have all arrived."""
+        # Charge missing at t = 0 (0 unless the node table says): the same sums as before.
+        missing_c = 0.0 if self.mains else self.capacity_c - self.start_c
         while self.open_snapshots and self.open_snapshots[0].time_s + feedback_s <= resolved_s:
             snap = self.open_snapshots.pop(0)
             used = snap.charge_c + self.floor_a * np.minimum(snap.time_s, self.death_s)
             if snap.harvest_c is not None:
                 used = np.maximum(used - snap.harvest_c, 0.0)
-            soc = np.clip(1.0 - used / self.capacity_c, 0.0, 1.0)
+            soc = (
+                np.ones(self.n)
+                if self.mains
+                else np.clip(1.0 - (used + missing_c) / self.capacity_c, 0.0, 1.0)
+            )
             q = np.quantile(soc, [0.05, 0.5, 0.95])
             self.soc_rows.append((snap.time_s, float(q[0]), float(q[1]), float(q[2])))
 
     def finish(self, horizon_s: float) -> None:
         """End of run: nodes that emptied after their last sample, and the last harvest."""
         nodes = np.flatnonzero(self.alive)
-        remaining = self.capacity_c - self.used_c(nodes, horizon_s)
+        remaining = self.start_c[nodes] - self.used_c(nodes, horizon_s)
         dying = remaining <= 0
         d = nodes[dying]
         self.death_s[d] = horizon_s + remaining[dying] / self.floor_a

@@ -154,6 +154,10 @@ class LoRaWANUplink(Uplink):
         )
         shadow = link.rng.normal(0.0, prop.shadowing_sd_db, dist.shape)
         self.rx_dbm = radio.tx_power_dbm - loss - shadow
+        fleet = self.plan.fleet
+        if fleet is not None and fleet.rx_dbm is not None:
+            # Measured links (a deployed fleet's telemetry): -inf where a gateway never heard.
+            self.rx_dbm = fleet.rx_dbm.copy()
         self.best_gateway = np.argmax(self.rx_dbm, axis=1)
         self.gateway_ids = np.array([gw.id for gw in link.gateways], dtype=object)
         if self.plan.spreading_factor == "auto":
@@ -168,6 +172,9 @@ class LoRaWANUplink(Uplink):
             )  # fmt: skip
         else:
             self.sf = np.full(self.n, int(self.plan.spreading_factor), dtype=np.int64)
+        if fleet is not None and fleet.spreading_factor is not None:
+            own = fleet.spreading_factor > 0  # 0: the group's setting
+            self.sf[own] = np.minimum(fleet.spreading_factor[own], radio.max_spreading_factor)
 
     def link_budget(self) -> LinkBudget:
         """Each node's spreading factor, strongest gateway and link budget there."""

@@ -54,6 +54,7 @@ class GroupStats:
     charge_c: np.ndarray
     death_s: np.ndarray
     used_at_end_c: np.ndarray  # net charge taken from each cell by the horizon
+    start_c: np.ndarray  # charge in each cell at t = 0 (the capacity unless a table says)
     credit_c: np.ndarray  # harvested charge stored
     sleep_current_a: float
     idle_current_a: float

@@ -130,12 +130,9 @@ def device_ids(gp) -> tuple[np.ndarray, np.ndarray]:
 def _battery_v(gp, stats, nodes: np.ndarray, t_s: np.ndarray, horizon_s: float) -> np.ndarray:
     """Open-circuit voltage of each node's pack at ``t_s``, on its mean drain [V, whole mV]."""
     bat = gp.battery
-    curve = getattr(bat, "ocv_curve", None)
-    if curve is None or not np.isfinite(bat.capacity_c):
+    if not bat.has_ocv_curve or not np.isfinite(bat.capacity_c):
         return np.full(len(nodes), np.nan)
-    initial = stats.initial_used_c[nodes] if hasattr(stats, "initial_used_c") else 0.0
-    drained = stats.used_at_end_c[nodes] - initial
-    used = initial + drained * np.minimum(t_s, horizon_s) / horizon_s
-    soc = np.clip(1.0 - used / bat.capacity_c, 0.0, 1.0)
-    v = battery_physics.open_circuit_v(soc, curve.soc, curve.v)
+    used = stats.used_at_end_c[nodes] * np.minimum(t_s, horizon_s) / horizon_s
+    soc = np.clip((stats.start_c[nodes] - used) / bat.capacity_c, 0.0, 1.0)
+    v = battery_physics.open_circuit_v(soc, bat.ocv_soc, bat.ocv_v)
     return np.round(v, 3)
