@@ -51,6 +51,7 @@ LAYERS = {
     "twin.api": 6,
     "twin.study": 6,
     "twin.init": 6,
+    "twin.deployed": 6,
     "twin.terminal": 7,
     "twin.cli": 7,
     "twin.__main__": 7,

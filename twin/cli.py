@@ -567,6 +567,69 @@ KINDS_HELP = (
 )
 
 
+@app.command()
+def calibrate(
+    telemetry: Path = typer.Argument(..., help="The network server's log.", show_default=False),
+    scenario: Path = typer.Option(
+        ...,
+        "--scenario",
+        "-s",
+        help="The scenario the fleet was planned with.",
+        show_default=False,
+    ),
+    out: Path = typer.Option(Path("calibrated"), "--out", "-o", help="New or empty folder."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="chirpstack, ttn or csv [default: from the file]."
+    ),
+    positions: Path | None = typer.Option(
+        None, "--positions", help="CSV of device, x_m, y_m (e.g. a run's nodes.csv)."
+    ),
+    group: str | None = typer.Option(None, "--group", help="The scenario's group of devices."),
+    policy: str | None = typer.Option(
+        None, "--policy", help="The policy the log shows [default: cloud]."
+    ),
+    no_validate: bool = typer.Option(
+        False, "--no-validate", help="Skip the twin's run over the log's span."
+    ),
+) -> None:
+    """Fit a deployed fleet's telemetry into a scenario of that fleet, with a report.
+
+    Example: twin calibrate uplinks.jsonl --scenario farm.yaml --out farm-deployed
+    """
+    from twin.deployed.calibrate import calibrate as fit
+    from twin.deployed.output import check_out, write_calibration
+
+    try:
+        if fmt is not None:
+            from twin.telemetry.formats import check_format
+
+            check_format(fmt)
+        check_out(out)
+        cal = fit(telemetry, scenario, fmt, positions, group, policy, not no_validate)
+        write_calibration(cal, out)
+    except TwinError as exc:
+        _fail(exc)
+        return
+    r = cal.report
+    lines = [f"{r['devices_calibrated']} of {r['devices']} devices calibrated into "
+             f"{len(r['groups'])} group(s); twin from {r['telemetry']['last_utc']}"]  # fmt: skip
+    if r["path_loss"]:
+        pl = r["path_loss"]
+        lines.append(
+            f"path loss: n = {pl['path_loss_exponent']}, sigma = {pl['shadowing_sd_db']} dB"
+        )
+    if r.get("validation"):
+        v = r["validation"]
+        worst = v["delivery_ratio_difference_max"]
+        lines.append(f"delivery ratio, twin vs observed: {v['devices_within_0_05']} of "
+                     f"{v['devices']} devices within 0.05 (max {worst})")  # fmt: skip
+    lines.append(
+        f"written to {out}/ (scenario.yaml, calibration.md); next: twin run {out}/scenario.yaml"
+    )
+    for line in lines:
+        typer.echo(wrap(line))
+
+
 @app.command("init")
 def init_cmd(
     world: str = typer.Argument("soil", help="World the fleet senses (see: twin profiles worlds)."),

@@ -403,8 +403,12 @@ def _fleet(scenario: Scenario, g: Group, reading_s: float, base: Path, prefix: s
     site = (scenario.world.site.width_m, scenario.world.site.height_m)
     table = load_nodes(
         base / g.nodes, f"{prefix}.nodes", file, [gw.id for gw in scenario.gateways],
-        reading_s, site,
+        max(g.sampling_period_s, reading_s), site,
     )  # fmt: skip
+    if table.phase_s is not None and g.sampling_period_s > reading_s:
+        # A node that reads more often than it decides keeps the phase of its readings; which
+        # reading it decides on is drawn (as for drawn nodes).
+        table = dataclasses.replace(table, phase_s=table.phase_s % reading_s).ordered_by_phase()
     if len(table) != g.count:
         raise ScenarioError(
             f"the node table {g.nodes} lists {len(table)} devices but count is {g.count}: "

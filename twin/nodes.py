@@ -8,7 +8,9 @@ and every column given replaces the drawn figure for it:
 ``device``                the device's name (required; unique)
 ``dev_eui``               its DevEUI, 16 hex digits
 ``x_m``, ``y_m``          its position on the site [m] (both or neither)
-``phase_s``               when in the reading period it reads [s from t = 0, < the period]
+``phase_s``               when in its period it reports [s from t = 0, < the period]; a
+                          node reading more often than it decides keeps this modulo its
+                          reading period, and which reading it decides on is drawn
 ``spreading_factor``      its LoRa spreading factor (7-12; empty: the group's setting)
 ``state_of_charge``       its battery's charge at t = 0, as a fraction of capacity (0-1]
 ``rx_dbm:<gateway id>``   the received power of its uplinks at that gateway [dBm]; one

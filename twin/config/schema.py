@@ -100,8 +100,8 @@ class World(_Strict):
     )
     seed: int = Field(0, ge=0, description="Run seed; every random stream derives from it.")
     start_utc: AwareDatetime | None = Field(
-        None, description="Date of t = 0 with its zone (2026-06-01T00:00:00Z): telemetry and "
-        "end-of-life dates count from it [default: none; telemetry from 2026-01-01].",
+        None, strict=False, description="Date of t = 0 with zone (2026-06-01T00:00:00Z): "
+        "telemetry, end-of-life dates count from it [default: none; telemetry 2026-01-01].",
     )  # fmt: skip
     # Free-form here: each world checks its own parameters when the scenario is compiled (the
     # trace world reads its recordings then), so a new world needs no schema edit.
