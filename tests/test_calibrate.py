@@ -101,6 +101,18 @@ def test_the_calibrated_scenario_runs_and_forecasts_from_the_last_record(calibra
     assert json.loads((out / "calibration.json").read_text()) == calibrated.report
     with pytest.raises(TwinError, match="not empty"):
         write_calibration(calibrated, out)  # never into a folder that holds files
+    # The forecast: every node's end of life dated from the log's last record.
+    sc["world"]["horizon_days"] = 1
+    run = api.run(sc, base_dir=out)
+    start = np.datetime64(calibrated.report["telemetry"]["last_utc"].rstrip("Z"))
+    for n in run.nodes[:50]:
+        days = (np.datetime64(n["end_of_life_utc"]) - start) / np.timedelta64(1, "D")
+        assert abs(days - n["battery_life_days"]) <= 1  # a date, so within a day
+    html = api._render(run)
+    assert 'id="sec-at-risk"' in html
+    first = min(run.nodes, key=lambda n: n["battery_life_days"])["device"]
+    at_risk = html[html.index('id="table-at-risk"') :]
+    assert at_risk.split("<td>")[1].split("</td>")[0] == first  # the first to end, first
 
 
 def _dirty(lines: list[str], rng) -> tuple[list[str], dict]:

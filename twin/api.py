@@ -334,7 +334,7 @@ def run(
             # Every sample, frame and joule accounted for; a violation is a bug and stops here.
             rec["conservation"] = conservation.check_record(rec, g.scheduled, g.runs_device_model)
             results.append(rec)
-            nodes.extend(records.node_rows(policy.name, g, plan.horizon_s))
+            nodes.extend(records.node_rows(policy.name, g, plan.horizon_s, plan.start_utc_s))
             series.extend(records.timeseries_rows(policy.name, g, net, workers))
             hists.append(records.latency_rows(policy.name, g))
             if record_events:
@@ -372,6 +372,8 @@ def _summary(plan: RunPlan, results: list[dict]) -> dict:
             # Where things are, for the report's site map.
             "site_m": list(plan.site_m),
             "gateways": [{"id": g.id, "x_m": g.x_m, "y_m": g.y_m} for g in plan.gateways],
+            # A dated twin (a calibrated fleet's): when t = 0 is, for end-of-life dates.
+            **({} if plan.start_utc_s is None else {"start_utc": _iso_utc(plan.start_utc_s)}),
         },
         "versions": versions(),
         # The faults injected (the same for every policy: drawn from the run seed).
@@ -380,6 +382,10 @@ def _summary(plan: RunPlan, results: list[dict]) -> dict:
         # Each group's policies against each other, and the trade-off in one sentence.
         "verdict": group_verdicts(results, plan.horizon_s, plan.objective),
     }
+
+
+def _iso_utc(t_s: float) -> str:
+    return _dt.datetime.fromtimestamp(t_s, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _manifest(plan: RunPlan, summary: dict, wall_s: float) -> dict:

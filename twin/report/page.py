@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from twin.report.at_risk import section_at_risk
 from twin.report.figures import MAX_POINTS, build_figures
 from twin.report.harvest import harvest_table
 from twin.report.records import RunContext, run_context
@@ -125,6 +126,8 @@ def _body_sections(ctx: RunContext, timeseries, latency_hist, nodes) -> list[str
         pid: plot_block(fig, pid, _CAPTIONS[pid]) for pid, fig in figs.items() if pid in _CAPTIONS
     }
     return [
+        # A dated twin (a calibrated fleet) names the nodes to visit before anything else.
+        section_at_risk(ctx.summary, nodes),
         section_verdict(ctx),
         section_headline(ctx),
         section_comparison(ctx),

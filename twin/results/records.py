@@ -7,6 +7,7 @@ and everything here comes from the engine's stats (:mod:`twin.sim.stats`).
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -377,8 +378,14 @@ def _link_cells(g: GroupStats, i: int) -> dict:
     }
 
 
-def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
-    """One row per node; new columns go at the end (readers may rely on the order)."""
+def node_rows(
+    policy: str, g: GroupStats, horizon_s: float, start_utc_s: float | None = None
+) -> list[dict]:
+    """One row per node; new columns go at the end (readers may rely on the order).
+
+    With ``start_utc_s`` (a scenario's ``world.start_utc``) a last column, ``end_of_life_utc``,
+    dates each node's battery life from it (None where it does not end: mains, sustained).
+    """
     _, energy = _energy_by_state_j(g, horizon_s)
     life = battery_life(g, horizon_s)
     devices, _ = device_ids(g.plan)
@@ -413,9 +420,23 @@ def node_rows(policy: str, g: GroupStats, horizon_s: float) -> list[dict]:
                 "device": str(devices[i]),
                 "charge_life_days": float(life.charge_days[i]),
                 "start_state_of_charge": float(start_soc[i]),
+                # A dated run (world.start_utc) dates each node's end of life.
+                **(
+                    {}
+                    if start_utc_s is None
+                    else {"end_of_life_utc": _date(start_utc_s, life.days[i])}
+                ),
             }
         )
     return rows
+
+
+def _date(start_utc_s: float | None, days: float) -> str | None:
+    """The calendar date ``days`` after ``start_utc_s`` (ISO, UTC), or None."""
+    if start_utc_s is None or not np.isfinite(days) or days > 36_500:
+        return None
+    when = _dt.datetime.fromtimestamp(start_utc_s + days * DAY_S, _dt.UTC)
+    return when.strftime("%Y-%m-%d")
 
 
 def event_rows(policy: str, g: GroupStats) -> list[dict]:
