@@ -171,3 +171,14 @@ def test_the_command_refuses_a_folder_with_files_and_writes_nothing(truth, tmp_p
     assert res.exit_code == 2 and "not empty" in res.output
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
     assert mine.read_text() == "mine"
+
+
+def test_without_positions_links_are_taken_as_measured(truth, tmp_path):
+    tmp, r, _ = truth
+    log = tmp_path / "log.csv"
+    write(r.uplinks["cloud"], log, "csv")
+    cal = calibrate(log, tmp / "base.yaml")
+    assert cal.report["path_loss"] is None
+    assert any(w.startswith("path loss: no node positions") for w in cal.report["not_identified"])
+    assert "x_m" not in cal.tables["soil_900s"][0]
+    assert cal.report["validation"]["delivery_ratio_difference_max"] <= 0.05

@@ -36,8 +36,7 @@ def section_at_risk(summary: dict, nodes: list[dict]) -> str:
         cells += f"<td>{_pct(first.get('start_state_of_charge'))}</td>"
         for p in policies:
             r = per.get(p) or {}
-            when = r.get("end_of_life_utc") or "-"
-            cells += f"<td>{esc(when)} ({fmt_days(r.get('battery_life_days'))})</td>"
+            cells += f"<td>{_end(r)}</td>"
         rows.append(cells)
     counts = _within(dated, policies)
     intro = (
@@ -53,6 +52,15 @@ def section_at_risk(summary: dict, nodes: list[dict]) -> str:
         "sec-at-risk", "Nodes at risk",
         intro + table("table-at-risk", headers, rows, "Nodes whose batteries end first."),
     )  # fmt: skip
+
+
+def _end(r: dict) -> str:
+    """'2031-07-08 · 1,768 d', with the cap named when the shelf life is what ends it."""
+    when, days = r.get("end_of_life_utc"), r.get("battery_life_days")
+    if not when:
+        return "does not end" if r else "-"
+    cap = " (shelf life)" if r.get("life_limit") == "shelf life" else ""
+    return f"{esc(when)} · {esc(fmt_days(days).split(' (')[0])}{cap}"
 
 
 def _pct(v) -> str:
