@@ -88,6 +88,9 @@ def test_measured_links_replace_the_propagation_model(tmp_path):
     lost = r.result("cloud")["uplink_lost"]["out_of_range"]
     sent = {n["device"]: n["uplink_messages"] for n in r.nodes if n["policy"] == "cloud"}
     assert lost >= sent["probe-05"] > 0
+    # A node no gateway hears has no link to report (not -inf in nodes.csv or the map).
+    unheard = [n for n in r.nodes if n["device"] == "probe-05"]
+    assert all(n["rssi_dbm"] is None and n["best_gateway"] is None for n in unheard)
 
 
 @pytest.mark.parametrize(

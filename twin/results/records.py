@@ -369,12 +369,13 @@ def _link_cells(g: GroupStats, i: int) -> dict:
     link = g.link
     if link is None:
         return _NO_LINK
+    heard = bool(np.isfinite(link.rssi_dbm[i]))  # a measured table's node no gateway hears
     return {
         "spreading_factor": int(link.spreading_factor[i]),
-        "best_gateway": str(link.best_gateway[i]),
+        "best_gateway": str(link.best_gateway[i]) if heard else None,
         # 0.01 dB is far below the model's own accuracy (shadowing alone is several dB).
-        "rssi_dbm": round(float(link.rssi_dbm[i]), 2),
-        "snr_db": round(float(link.snr_db[i]), 2),
+        "rssi_dbm": round(float(link.rssi_dbm[i]), 2) if heard else None,
+        "snr_db": round(float(link.snr_db[i]), 2) if heard else None,
     }
 
 
