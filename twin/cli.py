@@ -613,6 +613,10 @@ def calibrate(
     r = cal.report
     lines = [f"{r['devices_calibrated']} of {r['devices']} devices calibrated into "
              f"{len(r['groups'])} group(s); twin from {r['telemetry']['last_utc']}"]  # fmt: skip
+    skipped = r["telemetry"]["skipped"]
+    if skipped:
+        kinds = ", ".join(f"{k} x{v:,}" for k, v in skipped.items())
+        lines.append(f"skipped {sum(skipped.values()):,} records ({kinds}; see calibration.md)")
     if r["path_loss"]:
         pl = r["path_loss"]
         lines.append(

@@ -36,7 +36,7 @@ from twin.strict_yaml import read_text
 
 RX_PREFIX = "rx_dbm:"
 _KNOWN = ("device", "dev_eui", "x_m", "y_m", "phase_s", "spreading_factor", "state_of_charge")
-_EUI = re.compile(r"[0-9A-Fa-f]{16}")
+EUI = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _table(file, col, gateways, period_s, site_m) -> NodeTable:
     eui = None
     if "dev_eui" in col:
         for line, c in col["dev_eui"]:
-            if not _EUI.fullmatch(c):
+            if not EUI.fullmatch(c):
                 raise ScenarioError(f"dev_eui: expected 16 hex digits, got {c!r}", file, line)
         eui = tuple(c.upper() for _, c in col["dev_eui"])
     x = y = phase = sf = soc = rx = None

@@ -24,7 +24,7 @@ from twin.config.loader import load_scenario
 from twin.deployed import frames as fr
 from twin.deployed.pathloss import PathLossFit, fit_log_distance
 from twin.errors import ScenarioError
-from twin.nodes import RX_PREFIX
+from twin.nodes import EUI, RX_PREFIX
 from twin.physics import lora
 from twin.profiles import Radio
 from twin.regions import uplink_time_on_air_s
@@ -88,7 +88,7 @@ def calibrate(
     soc, soc_span, soc_known = fr.state_of_charge(
         fits.battery_v, gp.battery.ocv_soc, gp.battery.ocv_v
     )
-    period = fr.whole_seconds(fits.period_s)
+    period = fr.whole_seconds(fits.period_s, fits.period_se_s)
     usable = np.isfinite(period) & (period > 0)
     devices = _device_rows(fits, period, soc, soc_span, soc_known, usable)
     pathloss = _fit_path_loss(fits, pos, plan, gp, usable) if pos is not None else None
@@ -126,6 +126,11 @@ def _template_group(plan, group: str | None, base: Path) -> str:
                 f"{', '.join(lora_groups) or 'none'})", str(base),
             )  # fmt: skip
         return group
+    if not lora_groups:
+        raise ScenarioError(
+            "the scenario has no LoRa group: telemetry from a LoRaWAN network server needs "
+            "a plan whose devices use a LoRa radio (e.g. radio: sx1262)", str(base),
+        )  # fmt: skip
     if len(lora_groups) != 1:
         raise ScenarioError(
             f"the scenario has {len(lora_groups)} LoRa groups ({', '.join(lora_groups)}); "
@@ -200,6 +205,8 @@ def _fit_path_loss(fits, pos, plan, gp, usable) -> PathLossFit | None:
     have = np.array([d in pos for d in fits.device]) & usable
     if have.sum() < 3:
         return None
+    # A gateway that heard nobody was likely down, not out of reach: its links say nothing.
+    live = fits.heard.sum(axis=0) > 0
     xy = np.array([pos[d] for d in fits.device[have]])
     gw = {g.id: (g.x_m, g.y_m) for g in plan.gateways}
     gxy = np.array([gw[g] for g in fits.gateways])
@@ -208,8 +215,9 @@ def _fit_path_loss(fits, pos, plan, gp, usable) -> PathLossFit | None:
     sens = lora.sensitivity_dbm(np.arange(7, 13), gp.radio.bandwidth_hz, gp.radio.noise_figure_db)
     threshold = np.repeat(sens[fits.sf[have] - 7][:, None], len(fits.gateways), axis=1)
     return fit_log_distance(
-        np.nan_to_num(fits.rssi_dbm[have], nan=-999.0), dist, heard, threshold,
-        gp.radio.tx_power_dbm, plan.channel.propagation.d0_m,
+        np.nan_to_num(fits.rssi_dbm[have], nan=-999.0)[:, live], dist[:, live],
+        heard[:, live], threshold[:, live], gp.radio.tx_power_dbm,
+        plan.channel.propagation.d0_m,
     )  # fmt: skip
 
 
@@ -221,13 +229,15 @@ def _groups(raw, tmpl_name, fits, period, soc, pos, gp, start_s, usable):
     payload = (tmpl.get("payload_bytes") or {}).get("reading", 4)
     for p in periods:
         idx = np.flatnonzero(usable & (period == p))
-        name = tmpl_name if len(periods) == 1 else f"{tmpl_name}_{p:g}s"
+        name = tmpl_name if len(periods) == 1 else f"{tmpl_name}_{p:g}s".replace(".", "_")
         jitter = np.nanmedian(fits.jitter_s[idx]) if np.isfinite(fits.jitter_s[idx]).any() else 0.0
         rows = []
         for i in idx:
             toa = uplink_time_on_air_s(gp.radio, payload, int(fits.sf[i]))
             phase = (fits.anchor_s[i] - toa - gp.radio.wakeup_s - start_s) % p
-            row = {"device": str(fits.device[i]), "dev_eui": str(fits.dev_eui[i])}
+            row = {"device": str(fits.device[i])}
+            if all(EUI.fullmatch(str(fits.dev_eui[j])) for j in idx):  # a log may have none
+                row["dev_eui"] = str(fits.dev_eui[i]).upper()
             if pos is not None and all(d in pos for d in fits.device[idx]):
                 row["x_m"], row["y_m"] = pos[fits.device[i]]
             row["phase_s"] = round(float(phase), 3) % p

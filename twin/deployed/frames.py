@@ -26,6 +26,7 @@ Pure functions on :class:`twin.telemetry.uplinks.Uplinks`; no I/O. What is taken
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +101,7 @@ class DeviceFits:
     sent: np.ndarray  # frames its counter spans (received + lost)
     epochs: np.ndarray
     period_s: np.ndarray  # fitted report period [s]
+    period_se_s: np.ndarray  # its standard error [s]
     periodic: np.ndarray  # whether it reports on a period (else: median interval)
     jitter_s: np.ndarray  # spread of its report times about the period [s]
     anchor_s: np.ndarray  # time of counter 0 of its last epoch, less any jitter [s, POSIX]
@@ -133,7 +135,7 @@ def fit_devices(c: Cleaned, gateways: tuple[str, ...]) -> DeviceFits:
         fr = rows[first_rows]  # one reception per frame: the earliest
         fr = fr[np.lexsort((u.fcnt[fr], epoch[fr]))]
         t, f, e = u.time_s[fr], u.fcnt[fr], epoch[fr]
-        period, periodic, jitter, anchor = _timing(t, f, e)
+        period, periodic, jitter, anchor, se = _timing(t, f, e)
         sent = sum(int(f[e == k].max() - f[e == k].min() + 1) for k in np.unique(e))
         sf_seq = u.sf[fr[np.argsort(t, kind="stable")]]
         rssi, snr, heard = (np.full(len(gateways), np.nan) for _ in range(3))
@@ -147,7 +149,7 @@ def fit_devices(c: Cleaned, gateways: tuple[str, ...]) -> DeviceFits:
         for key, value in (
             ("device", name), ("dev_eui", u.dev_eui[rows[0]]), ("frames", len(fr)),
             ("sent", sent), ("epochs", int(e.max()) + 1), ("period_s", period),
-            ("periodic", periodic), ("jitter_s", jitter), ("anchor_s", anchor),
+            ("periodic", periodic), ("period_se_s", se), ("jitter_s", jitter), ("anchor_s", anchor),
             ("first_s", t.min()), ("last_s", t.max()), ("sf", int(sf_seq[-1])),
             ("sf_changes", int(np.sum(sf_seq[1:] != sf_seq[:-1]))), ("rssi_dbm", rssi),
             ("snr_db", snr), ("heard", heard),
@@ -161,10 +163,10 @@ def fit_devices(c: Cleaned, gateways: tuple[str, ...]) -> DeviceFits:
     return DeviceFits(gateways=tuple(gateways), **out)
 
 
-def _timing(t: np.ndarray, f: np.ndarray, e: np.ndarray) -> tuple[float, bool, float, float]:
-    """Period, whether periodic, jitter and anchor from frame times, counters and epochs."""
+def _timing(t: np.ndarray, f: np.ndarray, e: np.ndarray) -> tuple[float, bool, float, float, float]:
+    """Period, whether periodic, jitter, anchor and the period's standard error."""
     if len(t) < 3:
-        return np.nan, False, np.nan, float(t[-1]) if len(t) else np.nan
+        return np.nan, False, np.nan, float(t[-1]) if len(t) else np.nan, np.nan
     # One slope over every epoch, each with its own intercept.
     fm = np.zeros(len(t))
     tm = np.zeros(len(t))
@@ -173,7 +175,7 @@ def _timing(t: np.ndarray, f: np.ndarray, e: np.ndarray) -> tuple[float, bool, f
         fm[m], tm[m] = f[m].mean(), t[m].mean()
     df, dt = f - fm, t - tm
     if not np.any(df):
-        return np.nan, False, np.nan, float(t[-1])
+        return np.nan, False, np.nan, float(t[-1]), np.nan
     period = float(np.sum(df * dt) / np.sum(df * df))
     resid = dt - period * df
     n = len(t)
@@ -181,22 +183,32 @@ def _timing(t: np.ndarray, f: np.ndarray, e: np.ndarray) -> tuple[float, bool, f
     periodic = period > 0 and spread <= PERIODIC_SPREAD * period
     if not periodic:
         steps = np.diff(t)[np.diff(f) > 0] / np.diff(f)[np.diff(f) > 0]
-        return float(np.median(steps)) if len(steps) else np.nan, False, np.nan, float(t[-1])
+        median = float(np.median(steps)) if len(steps) else np.nan
+        return median, False, np.nan, float(t[-1]), np.nan
     last = e == e.max()
     # Counter 0 of the last epoch, at the earliest a frame of it could have left.
     anchor = float(tm[last][0] - period * fm[last][0] + resid.min())
-    return period, True, spread * (n + 1) / (n - 1), anchor
+    se = float(np.std(resid) / math.sqrt(np.sum(df * df)))
+    return period, True, spread * (n + 1) / (n - 1), anchor, se
 
 
-def whole_seconds(period_s: np.ndarray, tolerance_s: float = 0.05) -> np.ndarray:
-    """Periods rounded to whole seconds where they lie within ``tolerance_s`` of one.
+# A node's crystal runs up to this fast or slow (+/-50 ppm covers common MCU crystals).
+CLOCK_DRIFT = 50e-6
 
-    Firmware sets report periods in whole seconds; a fitted period a few ms off one is that
-    period seen through jitter. Others are kept as fitted.
+
+def whole_seconds(period_s: np.ndarray, se_s=0.0, tolerance_s: float = 0.05) -> np.ndarray:
+    """Periods rounded to whole seconds where they lie close enough to one.
+
+    Firmware sets report periods in whole seconds; a fitted period a little off one is that
+    period seen through jitter and clock drift. Close enough: within ``tolerance_s``, four
+    standard errors of the fit (a short log) or :data:`CLOCK_DRIFT` of the period. Others
+    are kept as fitted.
     """
     p = np.asarray(period_s, dtype=float)
+    se = np.nan_to_num(np.asarray(se_s, dtype=float), nan=0.0)
     r = np.round(p)
-    return np.where(np.abs(p - r) <= tolerance_s, r, p)
+    tol = np.maximum(np.maximum(tolerance_s, 4 * se), CLOCK_DRIFT * np.abs(p))
+    return np.where(np.abs(p - r) <= tol, r, p)
 
 
 def state_of_charge(

@@ -58,12 +58,12 @@ def validate_twin(cal, fits: fr.DeviceFits, policy: str | None) -> None:
         if twin_fits is None
         else dict(zip(twin_fits.device.tolist(), range(len(twin_fits.device)), strict=True))
     )
-    sent = {n["device"]: n["uplink_messages"] for n in result.nodes}
     for d in (r["device"] for rows_ in cal.tables.values() for r in rows_):
         i = obs[d]
         j = twin_index.get(d)
-        # The twin's own ratio counts every frame it sent (it knows them all).
-        twin_dr = 0.0 if j is None else twin_fits.frames[j] / max(sent.get(d, 0), 1)
+        # The same rule as the observed ratio (frames over the counter's span), so that the
+        # two compare; a device the twin never delivered has ratio 0.
+        twin_dr = 0.0 if j is None else twin_fits.delivery_ratio[j]
         rows.append({
             "device": d, "observed_delivery_ratio": round(float(fits.delivery_ratio[i]), 4),
             "twin_delivery_ratio": round(float(twin_dr), 4),

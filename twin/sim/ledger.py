@@ -88,7 +88,7 @@ class EnergyLedger:
             )
         self.capacity_c = bat.capacity_c
         # Charge in each cell at t = 0: full, unless the group's node table says otherwise (a
-        # deployed fleet's cells). A harvest never stores past that starting charge.
+        # deployed fleet's cells). A harvest refills it up to full.
         soc = plan.fleet.state_of_charge if plan.fleet is not None else None
         self.start_c = np.full(n, self.capacity_c) if soc is None else soc * self.capacity_c
         self.charge_c = np.zeros((n, len(STATES)))
@@ -117,7 +117,9 @@ class EnergyLedger:
         base = self.charge_c[nodes].sum(axis=1) + self.floor_a * alive_until - self.credit_c[nodes]
         if self.harvester is None:
             return base
-        return np.maximum(base - self._harvest_since_c(nodes, alive_until), 0.0)
+        # A full cell stores no more: a part-empty one (a node table's) refills up to full.
+        floor_c = self.start_c[nodes] - self.capacity_c
+        return np.maximum(base - self._harvest_since_c(nodes, alive_until), floor_c)
 
     def _harvest_since_c(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         """Charge the panel delivered since each node's last committed event [C]."""
@@ -215,7 +217,7 @@ class EnergyLedger:
             snap = self.open_snapshots.pop(0)
             used = snap.charge_c + self.floor_a * np.minimum(snap.time_s, self.death_s)
             if snap.harvest_c is not None:
-                used = np.maximum(used - snap.harvest_c, 0.0)
+                used = np.maximum(used - snap.harvest_c, self.start_c - self.capacity_c)
             soc = (
                 np.ones(self.n)
                 if self.mains
