@@ -138,4 +138,4 @@ def test_a_part_charged_solar_cell_refills_towards_full(tmp_path):
     r = api.run(sc)
     soc = [row["battery_soc_p50"] for row in r.timeseries if row["group"] == group]
     # The panel stores more by day than the node draws: the cell climbs above where it began.
-    assert soc[0] == pytest.approx(0.3) and max(soc) > 0.3
+    assert soc[0] == pytest.approx(0.3) and max(soc) > 0.5
