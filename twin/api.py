@@ -30,7 +30,7 @@ from twin.plan import RunPlan
 from twin.results import conservation, records
 from twin.sim.engine import simulate
 from twin.sim.uplink_log import DEFAULT_START_UTC_S, UplinkLog
-from twin.telemetry.uplinks import Uplinks
+from twin.telemetry.uplinks import Uplinks, utc_text
 
 _DEPS = ("numpy", "simpy", "onnxruntime", "onnx", "plotly", "pydantic", "pyyaml", "typer")
 
@@ -373,7 +373,7 @@ def _summary(plan: RunPlan, results: list[dict]) -> dict:
             "site_m": list(plan.site_m),
             "gateways": [{"id": g.id, "x_m": g.x_m, "y_m": g.y_m} for g in plan.gateways],
             # A dated twin (a calibrated fleet's): when t = 0 is, for end-of-life dates.
-            **({} if plan.start_utc_s is None else {"start_utc": _iso_utc(plan.start_utc_s)}),
+            **({} if plan.start_utc_s is None else {"start_utc": utc_text(plan.start_utc_s)}),
         },
         "versions": versions(),
         # The faults injected (the same for every policy: drawn from the run seed).
@@ -382,10 +382,6 @@ def _summary(plan: RunPlan, results: list[dict]) -> dict:
         # Each group's policies against each other, and the trade-off in one sentence.
         "verdict": group_verdicts(results, plan.horizon_s, plan.objective),
     }
-
-
-def _iso_utc(t_s: float) -> str:
-    return _dt.datetime.fromtimestamp(t_s, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _manifest(plan: RunPlan, summary: dict, wall_s: float) -> dict:

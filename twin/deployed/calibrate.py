@@ -12,7 +12,6 @@ twin over as long as the log spans and compares its delivery ratios with the obs
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from twin.profiles import Radio
 from twin.regions import uplink_time_on_air_s
 from twin.strict_yaml import parse, read_text
 from twin.telemetry.formats import ReadResult, read
-from twin.telemetry.uplinks import Uplinks
+from twin.telemetry.uplinks import Uplinks, utc_text
 
 
 @dataclass
@@ -99,7 +98,7 @@ def calibrate(
         f"{raw.get('name', 'The fleet')} as deployed: calibrated by twin calibrate from "
         f"{Path(telemetry).name} ({int(usable.sum())} devices), starting at its last record."
     )
-    out["world"] = {**raw["world"], "start_utc": _iso(start_s)}
+    out["world"] = {**raw["world"], "start_utc": utc_text(start_s)}
     out["groups"] = {**{k: v for k, v in raw["groups"].items() if k != tmpl_name}, **groups}
     _absolute_paths(out, Path(base).resolve().parent)
     report = _report(log, cleaned, fits, usable, devices, pathloss, start_s, gp, groups)
@@ -231,14 +230,17 @@ def _groups(raw, tmpl_name, fits, period, soc, pos, gp, start_s, usable):
         idx = np.flatnonzero(usable & (period == p))
         name = tmpl_name if len(periods) == 1 else f"{tmpl_name}_{p:g}s".replace(".", "_")
         jitter = np.nanmedian(fits.jitter_s[idx]) if np.isfinite(fits.jitter_s[idx]).any() else 0.0
+        # Positions and DevEUIs are columns for every row or none (a log may lack either).
+        placed = pos is not None and all(d in pos for d in fits.device[idx])
+        euis = all(EUI.fullmatch(str(fits.dev_eui[j])) for j in idx)
         rows = []
         for i in idx:
             toa = uplink_time_on_air_s(gp.radio, payload, int(fits.sf[i]))
             phase = (fits.anchor_s[i] - toa - gp.radio.wakeup_s - start_s) % p
             row = {"device": str(fits.device[i])}
-            if all(EUI.fullmatch(str(fits.dev_eui[j])) for j in idx):  # a log may have none
+            if euis:
                 row["dev_eui"] = str(fits.dev_eui[i]).upper()
-            if pos is not None and all(d in pos for d in fits.device[idx]):
+            if placed:
                 row["x_m"], row["y_m"] = pos[fits.device[i]]
             row["phase_s"] = round(float(phase), 3) % p
             row["spreading_factor"] = int(fits.sf[i])
@@ -256,10 +258,6 @@ def _groups(raw, tmpl_name, fits, period, soc, pos, gp, start_s, usable):
         }  # fmt: skip
         tables[name] = rows
     return groups, tables
-
-
-def _iso(t_s: float) -> str:
-    return _dt.datetime.fromtimestamp(t_s, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _absolute_paths(data: dict, folder: Path) -> None:
@@ -298,7 +296,7 @@ def _report(log: ReadResult, cleaned, fits, usable, devices, pathloss, start_s, 
             "counter_resets": int(sum(cleaned.resets.values())),
             "devices_with_resets": len(cleaned.resets),
             "frames_heard_by_several_gateways": cleaned.multi_gateway_frames,
-            "first_utc": _iso(float(log.uplinks.time_s.min())), "last_utc": _iso(start_s),
+            "first_utc": utc_text(float(log.uplinks.time_s.min())), "last_utc": utc_text(start_s),
         },
         "devices": int(len(fits.device)), "devices_calibrated": int(usable.sum()),
         "groups": {n: {"count": g["count"], "sampling_period_s": g["sampling_period_s"],

@@ -51,6 +51,7 @@ class Cleaned:
     duplicates: int
     resets: dict[str, int]  # device -> counter resets seen
     multi_gateway_frames: int  # frames heard by more than one gateway
+    frame: np.ndarray  # per reception: the index of its frame (device, epoch, counter)
 
 
 def clean(u: Uplinks) -> Cleaned:
@@ -81,7 +82,7 @@ def clean(u: Uplinks) -> Cleaned:
     u, epoch = u.take(keep), epoch[keep]
     frames = _frame_index(u, epoch)
     multi = int(np.sum(np.bincount(frames) > 1))
-    return Cleaned(u, epoch, int((~keep).sum()), resets, multi)
+    return Cleaned(u, epoch, int((~keep).sum()), resets, multi, frames)
 
 
 def _frame_index(u: Uplinks, epoch: np.ndarray) -> np.ndarray:
@@ -123,8 +124,7 @@ class DeviceFits:
 
 def fit_devices(c: Cleaned, gateways: tuple[str, ...]) -> DeviceFits:
     """Each device's timing, losses, links and battery reading (module docstring)."""
-    u, epoch = c.receptions, c.epoch
-    frame = _frame_index(u, epoch)
+    u, epoch, frame = c.receptions, c.epoch, c.frame
     all_names = u.device.astype(str)
     by_device = np.argsort(all_names, kind="stable")
     names, starts = np.unique(all_names[by_device], return_index=True)

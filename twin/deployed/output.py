@@ -7,7 +7,6 @@ an interrupted or failed write leaves nothing.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from twin.deployed.calibrate import Calibration
-from twin.deployed.validate import write_tables
+from twin.deployed.validate import write_rows, write_tables
 from twin.errors import TwinError
 
 FILES = ("scenario.yaml", "calibration.json", "calibration.md", "devices.csv")
@@ -47,9 +46,9 @@ def write_calibration(cal: Calibration, out: Path) -> Path:
             header + yaml.safe_dump(cal.scenario, sort_keys=False, allow_unicode=True)
         )
         write_tables(cal.tables, tmp)
-        _csv(tmp / "devices.csv", cal.devices)
+        write_rows(tmp / "devices.csv", cal.devices)
         if cal.validation:
-            _csv(tmp / "validation.csv", cal.validation)
+            write_rows(tmp / "validation.csv", cal.validation)
         (tmp / "calibration.json").write_text(json.dumps(cal.report, indent=2) + "\n")
         (tmp / "calibration.md").write_text(markdown(cal))
         if out.is_dir():
@@ -59,13 +58,6 @@ def write_calibration(cal: Calibration, out: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
 
 
 def markdown(cal: Calibration) -> str:

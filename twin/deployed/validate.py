@@ -14,13 +14,18 @@ MAX_DAYS = 30.0  # the validation run covers the log's span, at most this long [
 MIN_DAYS = 0.25
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Rows (dicts with the same keys) as a CSV with a header."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def write_tables(tables: dict[str, list[dict]], folder: Path) -> None:
     """Each group's node table as ``<group>_nodes.csv`` in ``folder``."""
     for name, rows in tables.items():
-        with open(folder / f"{name}_nodes.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        write_rows(folder / f"{name}_nodes.csv", rows)
 
 
 def choose_policy(policies: list, wanted: str | None) -> str:

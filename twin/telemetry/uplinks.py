@@ -7,6 +7,7 @@ whose receptions list both gateways; the readers flatten that back into rows).
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -25,6 +26,11 @@ COLUMNS: dict[str, type | str] = {
     "snr_db": np.float64,
     "battery_v": np.float64,  # from the decoded payload; NaN when not reported
 }
+
+
+def utc_text(t_s: float) -> str:
+    """POSIX seconds as an RFC 3339 UTC timestamp to the second (``2026-09-04T00:00:00Z``)."""
+    return _dt.datetime.fromtimestamp(t_s, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
