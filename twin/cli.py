@@ -579,14 +579,16 @@ def calibrate(
     ),
     out: Path = typer.Option(Path("calibrated"), "--out", "-o", help="New or empty folder."),
     fmt: str | None = typer.Option(
-        None, "--format", "-f", help="chirpstack, ttn or csv [default: from the file]."
+        None, "--format", "-f", help="chirpstack, ttn or csv (default: guessed from the file)."
     ),
     positions: Path | None = typer.Option(
         None, "--positions", help="CSV of device, x_m, y_m (e.g. a run's nodes.csv)."
     ),
-    group: str | None = typer.Option(None, "--group", help="The scenario's group of devices."),
+    group: str | None = typer.Option(
+        None, "--group", help="The scenario's group of devices (if it has several LoRa groups)."
+    ),
     policy: str | None = typer.Option(
-        None, "--policy", help="The policy the log shows [default: cloud]."
+        None, "--policy", help="The policy the log shows (default: cloud)."
     ),
     no_validate: bool = typer.Option(
         False, "--no-validate", help="Skip the twin's run over the log's span."
