@@ -584,9 +584,7 @@ def calibrate(
     positions: Path | None = typer.Option(
         None, "--positions", help="CSV of device, x_m, y_m (e.g. a run's nodes.csv)."
     ),
-    group: str | None = typer.Option(
-        None, "--group", help="The scenario's group of devices (if it has several LoRa groups)."
-    ),
+    group: str | None = typer.Option(None, "--group", help="Its LoRa group, if it has several."),
     policy: str | None = typer.Option(
         None, "--policy", help="The policy the log shows (default: cloud)."
     ),
