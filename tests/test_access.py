@@ -83,8 +83,8 @@ CASES = {
     "ble": ("nrf52840-ble", "cr2032", None),
     "wifi_deep_sleep": ("esp32-wifi", "li-ion-18650", {"response_wait_s": 2.0}),
     "wifi_dtim": ("esp32-wifi", "li-ion-18650", {"stay_connected": True}),
-    "ltem_psm": ("nrf9160-ltem", "er10450", None),
-    "nbiot_edrx": ("nrf9160-nbiot", "er10450", {"edrx_cycle_s": 81.92,
+    "ltem_psm": ("nrf9160-ltem", "tlp-93111-a", None),
+    "nbiot_edrx": ("nrf9160-nbiot", "tlp-93111-a", {"edrx_cycle_s": 81.92,
                                                  "release_assistance": True}),
 }  # fmt: skip
 
@@ -125,9 +125,9 @@ def test_release_assistance_without_edrx_delays_cloud_decisions_a_period(farm_di
     # tail outlasts the cloud round trip (median ~0.8 s, p95 ~2 s), so every decision comes
     # back in the same connection; with RAI (1 s tail) the slower round trips miss it and
     # wait for the next exchange, one sampling period later.
-    slow = twin.run(_fleet(farm_dict, "nrf9160-ltem", "er10450")).result("cloud")
+    slow = twin.run(_fleet(farm_dict, "nrf9160-ltem", "tlp-93111-a")).result("cloud")
     rai = twin.run(
-        _fleet(farm_dict, "nrf9160-ltem", "er10450", {"release_assistance": True})
+        _fleet(farm_dict, "nrf9160-ltem", "tlp-93111-a", {"release_assistance": True})
     ).result("cloud")
     assert slow["latency_s"]["p99"] < 30
     assert slow["downlink_messages"] == slow["inferences_cloud"]
@@ -139,7 +139,7 @@ def test_release_assistance_without_edrx_delays_cloud_decisions_a_period(farm_di
 def test_edrx_bounds_the_downlink_wait(farm_dict):
     cycle_s = 81.92
     link = {"edrx_cycle_s": cycle_s, "release_assistance": True}
-    r = twin.run(_fleet(farm_dict, "nrf9160-nbiot", "er10450", link)).result("cloud")
+    r = twin.run(_fleet(farm_dict, "nrf9160-nbiot", "tlp-93111-a", link)).result("cloud")
     nb = load_profile("radio", "nrf9160-nbiot")
     # Each part's own 99th percentile: PSM wake-up and exchange, the lognormal backhaul
     # delays (median/p95 0.5/1.2 s up, 0.3/0.8 s down, z99 = 2.326), at most one eDRX cycle,

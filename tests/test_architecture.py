@@ -39,6 +39,7 @@ LAYERS = {
     "twin.policies": 1,
     "twin.faults": 1,
     "twin.regions": 1,
+    "twin.supply": 1,
     "twin.telemetry": 1,
     "twin.analysis": 1,
     "twin.config": 2,

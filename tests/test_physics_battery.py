@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import twin
+from twin.errors import ScenarioError
 from twin.physics import battery
 from twin.profiles import load_profile
 
@@ -115,7 +116,7 @@ RADIOS = {
 @given(
     radio=st.sampled_from(sorted(RADIOS)),
     count=st.integers(2, 8),
-    cell=st.sampled_from(["cr2032", "er10450", "li-ion-18650"]),
+    cell=st.sampled_from(["cr2032", "tlp-93111-a", "li-ion-18650"]),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_ledger_adds_up_for_every_radio(small_farm, radio, count, cell, seed):
@@ -126,7 +127,13 @@ def test_ledger_adds_up_for_every_radio(small_farm, radio, count, cell, seed):
         g.pop("spreading_factor", None)
         g["link"] = RADIOS[radio]
     d["world"].update(horizon_days=1, seed=seed)
-    r = twin.run(d)
+    try:
+        r = twin.run(d)
+    except ScenarioError as exc:
+        # A cell that cannot carry the radio's bursts (a coin cell under Wi-Fi or LTE) is
+        # refused, at its key, saying so; every other combination runs and adds up.
+        assert exc.key_path == "groups.soil.battery" and "cannot carry" in exc.message
+        return
     for e in r.summary["results"]:
         by_state = e["battery"]["drawn_by_state_c"]
         assert all(v >= 0 for v in by_state.values())

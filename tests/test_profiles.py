@@ -50,7 +50,7 @@ META_KEYS = {"id", "kind", "name", "technology"}
 
 # Unit suffixes a figure's name must end with (derived from the shipped profiles).
 UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", "_db", "_dbm", "_m",
-                 "_bps", "_usd", "_years", "_samples")  # fmt: skip
+                 "_bps", "_usd", "_years", "_samples", "_ohm")  # fmt: skip
 # Dimensionless figures, named for the quantity instead of a unit:
 #   duty_cycle       a fraction of time (0.01 = 1 %)
 #   coding_rate      LoRa CR index n of 4/(4+n), no unit
@@ -73,7 +73,7 @@ DIMENSIONLESS_SUFFIXES = (
 TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition"}
 # Curve figures: lists of numbers, the breakpoints of a curve (a battery's open-circuit
 # voltage ocv_v [V] against state of charge ocv_soc; twin.physics.battery.open_circuit_v).
-CURVE_FIGURES = {"ocv_soc", "ocv_v"}
+CURVE_FIGURES = {"ocv_soc", "ocv_v", "internal_resistance_ohm"}
 
 
 REGION_SET = {"downlink_bandwidth_hz", "max_spreading_factor"}

@@ -158,6 +158,17 @@ def _amps(a: float) -> str:
     return _scaled(a, "A")
 
 
+def _or_dash(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
+    """An optional figure: its format, or a dash when the profile leaves it out."""
+    return lambda x: "—" if x is None else fmt(x)
+
+
+def _ohms(r: tuple[float, ...]) -> str:
+    """A pack's resistance from full to empty (one figure if it does not change)."""
+    full, empty = r[-1], r[0]
+    return f"{_num(full)} Ω" if full == empty else f"{_num(full)}–{_num(empty)} Ω"
+
+
 def _secs(s: float) -> str:
     return _scaled(s, "s")
 
@@ -180,8 +191,9 @@ def _radio_figures(r: Any) -> list[Figure]:
     # Cellular modems publish one average current over an exchange, not a TX current.
     tx = ("tx", "tx_current_a", _amps) if hasattr(r, "tx_current_a") else (
         "tx", "average_current_a", lambda a: f"{_amps(a)} avg")  # fmt: skip
+    peak = [("peak", "peak_current_a", _or_dash(_amps))] if hasattr(r, "peak_current_a") else []
     return [
-        ("technology", "technology", str), tx, ("sleep", "sleep_current_a", _amps),
+        ("technology", "technology", str), tx, *peak, ("sleep", "sleep_current_a", _amps),
         ("max payload", "max_payload_bytes", lambda n: f"{n:,} B"),
         ("supply", "supply_v", lambda v: f"{_num(v)} V"),
     ]  # fmt: skip
@@ -195,6 +207,7 @@ _FIGURES: dict[str, Callable[[Any], list[Figure]]] = {
         ("flash", "flash_bytes", _memory),
         ("active", "active_current_a", _amps),
         ("sleep", "sleep_current_a", _amps),
+        ("min supply", "min_supply_v", _or_dash(lambda v: f"{_num(v)} V")),
         ("runtime", "default_runtime", str),
     ],
     "radio": _radio_figures,
@@ -205,11 +218,13 @@ _FIGURES: dict[str, Callable[[Any], list[Figure]]] = {
         ("self-discharge", "self_discharge_per_year", lambda f: f"{_num(f * 100)} %/yr"),
         ("shelf life", "shelf_life_years", lambda y: f"{_num(y)} y"),
         ("max pulse", "max_pulse_current_a", _amps),
+        ("resistance", "internal_resistance_ohm", _or_dash(_ohms)),
     ],
     "sensor": lambda s: [
         ("current", "current_a", _amps),
         ("duration", "duration_s", _secs),
         ("reading", "reading_bytes", lambda n: f"{n:,} B"),
+        ("acquisition", "acquisition", str),
     ],
     "runtime": lambda r: [
         ("runs on", "cores", ", ".join),
@@ -392,3 +407,27 @@ def _zoo() -> list[CatalogEntry]:
             sources={"accuracy": recorded, "F1": recorded},
         ))  # fmt: skip
     return out
+
+
+# Figures shown one above the other in one column, so that every table fits 80 columns.
+STACKED = {
+    "board": [("core", "clock"), ("SRAM", "flash"), ("active", "sleep", "min supply")],
+    "battery": [
+        ("nominal", "cutoff"),
+        ("self-discharge", "shelf life"),
+        ("max pulse", "resistance"),
+    ],
+    "server": [("per call", "per request"), ("per M requests", "per GB", "per worker-hour")],
+    "zoo": [("accuracy", "F1")],
+}
+
+
+def catalog_columns(kind: str, labels: list[str]) -> list[tuple[str, ...]]:
+    """The table's figure columns: stacked groups where the kind has them, else one each."""
+    columns: list[tuple[str, ...]] = []
+    for label in labels:
+        if any(label in c for c in columns):
+            continue
+        stacks = [g for g in STACKED.get(kind, []) if g[0] == label and set(g) <= set(labels)]
+        columns.append(stacks[0] if stacks else (label,))
+    return columns

@@ -705,27 +705,9 @@ def profiles_cmd(
 
 # Kinds whose ids say too little without the long name (a cell's chemistry, a sensor's part).
 _NAMED_KINDS = ("battery", "sensor", "world")
-# Figures shown one above the other in one column, so that every table fits 80 columns.
-_STACKED = {
-    "board": [("core", "clock"), ("SRAM", "flash"), ("active", "sleep")],
-    "battery": [("nominal", "cutoff"), ("self-discharge", "shelf life")],
-    "server": [("per call", "per request"), ("per M requests", "per GB", "per worker-hour")],
-    "zoo": [("accuracy", "F1")],
-}
 # Figures that may wrap (lists, descriptions); every other figure stays on one line.
 _WRAPPED = ("runs on", "variants", "channels")
 _ONE_PER_LINE = ("variants",)  # a variant's name and size are not split across lines
-
-
-def _catalog_columns(kind: str, labels: list[str]) -> list[tuple[str, ...]]:
-    """The table's figure columns: stacked groups where the kind has them, else one each."""
-    columns: list[tuple[str, ...]] = []
-    for label in labels:
-        if any(label in c for c in columns):
-            continue
-        stacks = [g for g in _STACKED.get(kind, []) if g[0] == label and set(g) <= set(labels)]
-        columns.append(stacks[0] if stacks else (label,))
-    return columns
 
 
 def _catalog_figures(e, columns: list[tuple[str, ...]]) -> list[str]:
@@ -755,7 +737,7 @@ def _print_catalog(entries: list) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from twin.catalog import KINDS
+    from twin.catalog import KINDS, catalog_columns
 
     def cell(text: str) -> str:
         return "\n".join(escape(printable(line)) for line in text.split("\n"))
@@ -766,7 +748,7 @@ def _print_catalog(entries: list) -> None:
         by_kind.setdefault(e.kind, []).append(e)
     for kind, rows in by_kind.items():
         labels = list(dict.fromkeys(label for e in rows for label in e.summary))
-        columns = _catalog_columns(kind, labels)
+        columns = catalog_columns(kind, labels)
         folders = "; ".join(dict.fromkeys(f"{e.origin}: {e.folder}" for e in rows))
         t = Table(title=KINDS[kind], box=box.SIMPLE_HEAD, caption=cell(folders),
                   caption_justify="left", show_edge=False, padding=(0, 1, 0, 0))  # fmt: skip

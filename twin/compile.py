@@ -49,6 +49,7 @@ from twin.policies import (
 )
 from twin.profiles import MAINS, Radio, load_profile
 from twin.regions import CODING_RATES, load_region, lora_group_radio
+from twin.supply import Supply, cells_that_hold, refusal, supply
 from twin.world.registry import WorldSpec, world_kinds, world_spec
 
 
@@ -315,6 +316,7 @@ def _group_plan(
     _check_radio_settings(scenario, name, g, profiles["radio"], file)
     if isinstance(profiles["radio"], Radio):
         profiles["radio"] = _lora_radio(scenario, g, profiles["radio"], prefix, file)
+    power = _supply(profiles, prefix, file, base)
     world_kind = g.world or scenario.world.kind
     world = _world(world_kind, file, f"{prefix}.world" if g.world else "world.kind")
     if g.actuation and world.actuator is None:
@@ -395,7 +397,28 @@ def _group_plan(
         decide_every=every,
         window_stride=stride,
         fleet=fleet,
+        supply=power,
     )
+
+
+def _supply(profiles: dict, prefix: str, file: str | None, base: Path) -> Supply:
+    """The cell under the node's bursts; refused when a full one cannot carry a single burst."""
+    board, radio, bat, sensor = (profiles[k] for k in ("board", "radio", "battery", "sensor"))
+    power = supply(board, radio, bat, sensor)
+    if power.brownout_soc < 1.0:
+        return power
+    holds = cells_that_hold(board, radio, sensor, base)
+    best = [f"{pid} runs down to {soc:.0%} charge" for pid, soc in holds[:3]]
+    fix = (
+        f"use a cell that holds the bursts (on this board {', '.join(best)})"
+        if holds
+        else "use a cell with a lower internal resistance, or a board that runs lower"
+    )
+    raise ScenarioError(
+        f"{refusal(bat, board, power)}: {fix}, or put a buffer (a hybrid layer capacitor) "
+        "beside the cell and give the pair its own battery profile",
+        file, f"{prefix}.battery",
+    )  # fmt: skip
 
 
 def _fleet(scenario: Scenario, g: Group, reading_s: float, base: Path, prefix: str, file):

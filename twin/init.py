@@ -53,6 +53,25 @@ WORLDS: dict[str, _Start] = {
 _BOARD = {"lora": "nano33ble", "ble": "nano33ble", "wifi": "esp32-s3", "cellular": "nrf5340-dk"}
 
 
+# Cells for radios whose bursts the world's usual cell cannot carry, in order of preference:
+# a bobbin cell with a hybrid layer capacitor (cellular), then Li-ion (Wi-Fi).
+_BURST_CELLS = ("tlp-93111-a", "li-ion-18650", "lipo-500mah")
+
+
+def _cell_for(start: _Start, kind: str, radio) -> _Start:
+    """The world's usual cell, or the first burst cell when the radio would brown it out."""
+    from dataclasses import replace
+
+    from twin.supply import supply
+
+    board = load_profile("board", _BOARD[kind])
+    sensor = load_profile("sensor", start.sensor)
+    for cell in (start.battery, *_BURST_CELLS):
+        if supply(board, radio, load_profile("battery", cell), sensor).brownout_soc < 1.0:
+            return replace(start, battery=cell)
+    return start  # none holds: compiling the text says why
+
+
 def _radio_kind(radio) -> str:
     tech = getattr(radio, "technology", "lorawan")
     return {"lorawan": "lora", "lte-m": "cellular", "nb-iot": "cellular"}.get(tech, tech)
@@ -74,6 +93,7 @@ def scenario_text(world: str = "soil", radio: str = "sx1262", name: str | None =
         raise ScenarioError(f"unknown radio '{radio}'; radios: {', '.join(available('radio'))}")
     start, r = WORLDS[world], load_profile("radio", radio)
     kind = _radio_kind(r)
+    start = _cell_for(start, kind, r)
     meta = load_zoo_metadata(start.zoo)
     values = len(meta["channels"])
     # A reading at 2 bytes per value, as the cloud policies send it; if the radio cannot carry

@@ -22,6 +22,7 @@ from twin.nodes import NodeTable
 from twin.physics.compute import InferenceCost
 from twin.policies import PolicyPlan
 from twin.profiles import Battery, Board, Propagation, Runtime, Sensor, Server
+from twin.supply import Supply
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,8 @@ class GroupPlan:
     window_stride: int
     warnings: tuple[str, ...] = ()  # settings that are valid but probably not what was meant
     fleet: NodeTable | None = None  # the group's own devices (groups.<g>.nodes), if given
+    # The cell under the node's bursts (twin.supply); None: not decided (a plan built by hand).
+    supply: Supply | None = None
 
     @property
     def device_model_path(self) -> Path:

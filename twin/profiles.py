@@ -44,6 +44,10 @@ class Board:
     sleep_current_a: float
     default_runtime: str
     sources: Mapping[str, str]
+    # The lowest voltage at the battery terminals the board keeps running at under load: its
+    # brown-out reset threshold, or its regulator's minimum input [V]. Optional (None: not
+    # known, and brown-outs under load are not checked for the board).
+    min_supply_v: float | None = None
 
     @property
     def clock_hz(self) -> float:
@@ -159,6 +163,9 @@ class CellularRadio:
     paging_s: float
     paging_current_a: float
     sources: Mapping[str, str]
+    # The highest current the modem draws in a burst (TX at full power) [A]: what sags the
+    # cell. Optional (None: only the exchange's average current is known).
+    peak_current_a: float | None = None
 
 
 RADIO_CLASSES = {
@@ -195,6 +202,10 @@ class Battery:
     # Checked at load time by _check_ocv (rules in OCV_RULES).
     ocv_soc: tuple[float, ...] | None = None
     ocv_v: tuple[float, ...] | None = None
+    # The pack's internal (DC) resistance at each breakpoint of ``ocv_soc`` [ohm]: under a
+    # current I the terminals read ocv_v - I * R (twin.physics.battery.loaded_v). Optional
+    # (None: no sag is modelled); needs the curve.
+    internal_resistance_ohm: tuple[float, ...] | None = None
 
     @property
     def capacity_c(self) -> float:
@@ -432,6 +443,11 @@ def _resolve_extends(kind: str, path: Path, user: Path | None, depth: int = 0) -
     merged = _resolve_extends(kind, found[0], user, depth + 1)
     merged.pop("id", None)
     merged.pop("name", None)
+    if "ocv_soc" in raw and "internal_resistance_ohm" not in raw:
+        # The parent's resistances sit at the parent's breakpoints: a new curve without its
+        # own leaves the cell's sag unknown rather than misplaced.
+        merged.pop("internal_resistance_ohm", None)
+        merged.pop("internal_resistance_ohm_source", None)
     merged.update(raw)
     return merged
 
@@ -484,6 +500,14 @@ def _number_list(value: Any, path: Path, key: str) -> tuple[float, ...]:
 def _check_ocv(values: dict, path: Path) -> None:
     """A battery's open-circuit voltage curve, if it gives one (rules: OCV_RULES)."""
     soc, v = values.get("ocv_soc"), values.get("ocv_v")
+    r = values.get("internal_resistance_ohm")
+    if r is not None and (soc is None or len(r) != len(soc)):
+        raise ScenarioError(
+            "internal_resistance_ohm gives the pack's resistance at each point of ocv_soc: "
+            f"expected {0 if soc is None else len(soc)} values (one per ocv_soc point), got "
+            f"{len(r)}",
+            str(path), "internal_resistance_ohm",
+        )  # fmt: skip
     if soc is None and v is None:
         return  # optional: a cell without a curve loads, its voltage is unknown
     if soc is None or v is None:
@@ -557,7 +581,7 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         if expected in ("str", str):
             values[key] = str(value)
             continue
-        if expected == "tuple[float, ...] | None":  # a curve's breakpoints (Battery.ocv_*)
+        if expected == "tuple[float, ...] | None":  # a curve's breakpoints (Battery.ocv_*, ...)
             values[key] = _number_list(value, path, key)
             continue
         if expected == "tuple[str, ...]":

@@ -1,4 +1,4 @@
-"""Battery physics: rate-dependent capacity, self-discharge, pulse limits. Pure functions.
+"""Battery physics: rate-dependent capacity, self-discharge, pulse limits, voltage under load.
 
 Coulomb counting down to the cut-off is done by the engine (charge drawn per node and state);
 these functions give the capacity that counting runs against.
@@ -196,3 +196,81 @@ def soc_resolution(
     slope = (v[seg + 1] - v[seg]) / (s[seg + 1] - s[seg])  # [V per unit soc]
     span = np.divide(v_step, slope, out=np.ones_like(slope), where=slope > 0)
     return np.minimum(span, 1.0)
+
+
+# --------------------------------------------------------------------------- voltage under load
+#
+# A pack under a current I reads its rest voltage less I x R, with R its internal (DC)
+# resistance at that state of charge (the Thevenin model without its RC branch: the sag a
+# burst of ~1 s sees once the fast transient has settled). Profiles give R at the curve's own
+# breakpoints, so the loaded voltage is piecewise linear in the state of charge and its
+# crossings are found exactly. Limits: no recovery between pulses (the pulse is taken as long
+# enough to reach the DC sag), no temperature or ageing, and a cell's pulse behaviour varies
+# between makers more than this (TI, "Coin cells and peak current draw", 2010).
+
+
+def loaded_v(
+    soc: ArrayLike, soc_points: ArrayLike, v_points: ArrayLike, r_points: ArrayLike,
+    current_a: float,
+) -> np.ndarray:  # fmt: skip
+    """Terminal voltage of the pack while it delivers ``current_a`` [V]: ``OCV - I R``.
+
+    Parameters
+    ----------
+    soc : array_like
+        State of charge, clipped to [0, 1] [-].
+    soc_points, v_points : array_like
+        The rest-voltage curve, as for `open_circuit_v` [-], [V].
+    r_points : array_like
+        The pack's internal resistance at each breakpoint [ohm].
+    current_a : float
+        The load's current [A].
+    """
+    s, v = _ocv_curve(soc_points, v_points)
+    r = np.asarray(r_points, dtype=np.float64)
+    if r.shape != s.shape:
+        raise ValueError("r_points must give one resistance per breakpoint of the curve")
+    x = np.clip(np.asarray(soc, dtype=np.float64), 0.0, 1.0)
+    return np.interp(x, s, v) - current_a * np.interp(x, s, r)
+
+
+def brownout_soc(
+    soc_points: ArrayLike, v_points: ArrayLike, r_points: ArrayLike, current_a: float,
+    min_v: float,
+) -> float:  # fmt: skip
+    """The state of charge at and below which a ``current_a`` burst sags the pack under ``min_v``.
+
+    The node browns out there: the charge still in the cell is stranded. 0 when the loaded
+    voltage stays at or above ``min_v`` all the way to the cut-off (the cell empties first);
+    1 when even a full pack sags under it (the configuration cannot work). Exact for the
+    piecewise-linear curves: on each segment the loaded voltage is linear, so the highest
+    crossing is solved in closed form.
+
+    Parameters
+    ----------
+    soc_points, v_points, r_points : array_like
+        The curve and resistances, as for `loaded_v`.
+    current_a : float
+        The node's peak current [A].
+    min_v : float
+        The lowest terminal voltage the node runs at [V].
+    """
+    s = np.asarray(soc_points, dtype=np.float64)
+    u = loaded_v(s, soc_points, v_points, r_points, current_a) - min_v  # margin at each point
+    # A margin within float rounding of OCV - I R (1 nV) is none: at the limit is not under it.
+    u = np.where(np.abs(u) < 1e-9, 0.0, u)
+    if u[-1] < 0:
+        return 1.0
+    below = np.flatnonzero(u < 0)
+    if not len(below):
+        return 0.0
+    i = int(below[-1])  # last breakpoint under: the crossing lies in (s[i], s[i + 1]]
+    frac = -u[i] / (u[i + 1] - u[i])
+    return float(s[i] + frac * (s[i + 1] - s[i]))
+
+
+def max_burst_current_a(v_full: float, r_full: float, min_v: float) -> float:
+    """The largest burst a full pack delivers above ``min_v``: ``(OCV - V_min) / R`` [A]."""
+    if r_full <= 0:
+        return np.inf
+    return max(v_full - min_v, 0.0) / r_full

@@ -124,10 +124,16 @@ def _charge_limited_s(g: GroupStats, horizon_s: float) -> np.ndarray:
         )
         * 3.6
     )
-    # A cell that started part-empty (a deployed fleet's) has that share of it left.
-    capacity_c = capacity_c * (g.start_c / bat.capacity_c)
+    # A cell that started part-empty (a deployed fleet's) has that share of it left, down to
+    # where the node's bursts brown it out (twin.supply; 0 when the cell empties first).
+    capacity_c = capacity_c * np.maximum(g.start_c / bat.capacity_c - _brownout_soc(g), 0.0)
     with np.errstate(divide="ignore"):
         return np.where(used > 0, capacity_c / mean_a, np.inf)
+
+
+def _brownout_soc(g: GroupStats) -> float:
+    """The state of charge the group's nodes brown out at (0: they empty the cell)."""
+    return g.plan.supply.brownout_soc if g.plan.supply is not None else 0.0
 
 
 def battery_life_days(g: GroupStats, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,6 +161,42 @@ def _life_record(g: GroupStats, life: BatteryLife) -> dict:
         "charge_limited_p05": _finite_or_none(_quantile(life.charge_days, 0.05)),
         "shelf_life_days": life.shelf_life_days,
     }
+
+
+# Brown-outs stranding less than this share of the cell are not worth a line (a sag that meets
+# the board's minimum just at the cut-off); the life still counts them.
+BROWNOUT_SAID_SOC = 1e-3
+
+
+def _brownout_record(g: GroupStats) -> dict:
+    """Where the node's bursts brown it out (only when that comes before the cell is empty)."""
+    soc, sup = _brownout_soc(g), g.plan.supply
+    if g.mains or soc < BROWNOUT_SAID_SOC:
+        return {}
+    return {
+        "brownout": {
+            "peak_current_a": sup.peak_current_a,
+            "min_supply_v": sup.min_supply_v,
+            "full_loaded_v": sup.full_loaded_v,
+            # The state of charge the node resets at under a burst: that share of the cell's
+            # capacity is stranded, and the battery life ends there.
+            "state_of_charge": soc,
+        }
+    }
+
+
+def _brownout_warnings(g: GroupStats) -> list[str]:
+    """Say when brown-outs, not an empty cell, end the nodes' battery life."""
+    soc, sup = _brownout_soc(g), g.plan.supply
+    if g.mains or soc < BROWNOUT_SAID_SOC:
+        return []
+    return [
+        f"battery '{g.plan.battery.id}': below {soc:.1%} charge its voltage under the node's "
+        f"{sup.peak_current_a * 1e3:.0f} mA bursts falls under the {sup.min_supply_v:.2f} V "
+        f"board '{g.plan.board.id}' needs, so the node browns out there and battery life ends "
+        f"with {soc:.1%} of the cell unused (a buffer capacitor, a lower-resistance cell or a "
+        "board that runs lower would reach more of it)"
+    ]
 
 
 def _life_warnings(g: GroupStats) -> list[str]:
@@ -327,11 +369,13 @@ def group_record(
             "self_discharge_c": float(g.self_discharge_a * alive_s.sum()),
             # Stored by the panel (after losses, and only what the cell had room for).
             "harvested_c": float(g.credit_c.sum()),
+            **_brownout_record(g),
         },
         # The plan's (settings that probably distort results), then the run's own.
         "warnings": list(g.plan.warnings)
         + list(g.warnings)
         + _life_warnings(g)
+        + _brownout_warnings(g)
         + _delivery_warnings(g, net),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),

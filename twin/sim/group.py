@@ -38,6 +38,7 @@ from twin.sim.store import BACKLOG, MessageStore
 from twin.sim.timebins import TimeBins
 from twin.sim.uplink import HubUplink, Traffic
 from twin.sim.window import WindowBuffer
+from twin.supply import peak_current_a
 from twin.world.registry import world_spec
 
 # Message kinds on the uplink (defined with the policies that send them), and one of the
@@ -220,10 +221,8 @@ class FleetGroup:
     def _costs_setup(self, plan: GroupPlan, batch_window_s: float | None) -> None:
         """Per-sample charges, the battery's pulse warning, and the exact batching bound."""
         board, radio, sensor = plan.board, plan.radio, plan.sensor
-        radio_peak_a = getattr(radio, "tx_current_a", None) or radio.average_current_a
-        peak_a = max(radio_peak_a, sensor.current_a + board.active_current_a)
         warning = battery.pulse_warning(
-            plan.battery.id, plan.battery.max_pulse_current_a, peak_a + board.sleep_current_a
+            plan.battery.id, plan.battery.max_pulse_current_a, peak_current_a(board, radio, sensor)
         )
         self.warnings = [warning] if warning else []
         # Per-sample costs from the profiles (charges above the sleep floor) [C].

@@ -3,8 +3,9 @@
 Charge is booked per node and state above the sleep floor (sensing, compute, radio TX, RX
 and idle); the floor (sleep currents, link upkeep, self-discharge) is a steady current
 counted from time alive. A node dies when the net charge taken from its cell reaches the
-cell's capacity. Battery quantiles per time-series step are taken as snapshots, kept open
-until every late correction that falls before them (a downlink replacing empty receive
+cell's capacity, or, if its bursts brown it out earlier (:mod:`twin.supply`), the charge
+down to that state of charge. Battery quantiles per time-series step are taken as snapshots,
+kept open until every late correction that falls before them (a downlink replacing empty receive
 windows, a retransmission booked ahead) is in.
 """
 
@@ -91,6 +92,10 @@ class EnergyLedger:
         # deployed fleet's cells). A harvest refills it up to full.
         soc = plan.fleet.state_of_charge if plan.fleet is not None else None
         self.start_c = np.full(n, self.capacity_c) if soc is None else soc * self.capacity_c
+        # Charge a burst can no longer be drawn from (twin.supply): the node browns out with
+        # it still in the cell. 0 when the cell empties first.
+        bo = plan.supply.brownout_soc if plan.supply is not None else 0.0
+        self.reserve_c = 0.0 if self.mains else bo * self.capacity_c
         self.charge_c = np.zeros((n, len(STATES)))
         self.alive = np.ones(n, dtype=bool)
         self.death_s = np.full(n, np.inf)
@@ -144,12 +149,13 @@ class EnergyLedger:
 
         Returns the mask of ``nodes`` still alive.
         """
-        remaining = self.start_c[nodes] - self.used_c(nodes, t)
+        remaining = self.start_c[nodes] - self.used_c(nodes, t) - self.reserve_c
         dying = remaining <= 0
         if dying.any():
             d = nodes[dying]
             at = np.broadcast_to(t, nodes.shape)[dying]
-            self.death_s[d] = at + remaining[dying] / self.floor_a
+            # Not before the start: a node table's cell may begin under the brown-out level.
+            self.death_s[d] = np.maximum(at + remaining[dying] / self.floor_a, 0.0)
             self.alive[d] = False
         return ~dying
 
@@ -229,9 +235,9 @@ class EnergyLedger:
     def finish(self, horizon_s: float) -> None:
         """End of run: nodes that emptied after their last sample, and the last harvest."""
         nodes = np.flatnonzero(self.alive)
-        remaining = self.start_c[nodes] - self.used_c(nodes, horizon_s)
+        remaining = self.start_c[nodes] - self.used_c(nodes, horizon_s) - self.reserve_c
         dying = remaining <= 0
         d = nodes[dying]
-        self.death_s[d] = horizon_s + remaining[dying] / self.floor_a
+        self.death_s[d] = np.maximum(horizon_s + remaining[dying] / self.floor_a, 0.0)
         self.alive[d] = False
         self.commit_harvest(np.flatnonzero(self.alive), horizon_s)
