@@ -273,6 +273,12 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
                     file,
                     f"{prefix}.{key}",
                 )
+    if g.link.access_point_stations > 1 and getattr(radio, "technology", "") != "wifi":
+        raise ScenarioError(
+            f"access_point_stations applies to Wi-Fi radios; '{g.radio}' is "
+            f"{getattr(radio, 'technology', 'lorawan')}",
+            file, f"{prefix}.link.access_point_stations",
+        )  # fmt: skip
     if lora and not scenario.gateways:
         raise ScenarioError(
             f"group '{name}' uses LoRa radio '{g.radio}' but the scenario lists no gateways",

@@ -47,6 +47,7 @@ class LinkSettings:
     release_assistance: bool
     edrx_cycle_s: float | None
     connection_interval_s: float | None
+    access_point_stations: int = 1  # Wi-Fi: stations contending for the access point
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -31,6 +30,8 @@ from pydantic import (
 )
 
 from twin.analysis.verdict import metric_names
+from twin.config.links import Link, LoRaSettings
+from twin.config.strict import _CONFIG, _Strict
 from twin.regions import load_region
 from twin.world.registry import world_kinds
 
@@ -50,16 +51,6 @@ def _name(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(_name)]
-
-
-# Strict types: a boolean is not a number (`count: true` was one node), text is not a number
-# (the YAML loader reads 1e9 as a float), and an int is still a valid float. Every float is
-# finite: .inf and .nan pass `gt=0` checks and then break the run.
-_CONFIG = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class _Strict(BaseModel):
-    model_config = _CONFIG
 
 
 class Site(_Strict):
@@ -172,54 +163,6 @@ class Harvester(_Strict):
     )
     cloudy_day_factor_min: float = Field(
         0.2, ge=0.0, le=1.0, description="Each day's weather scales sunshine by U(min, 1)."
-    )
-
-
-class Link(_Strict):
-    """How a BLE, Wi-Fi or cellular node keeps (or drops) its link between messages."""
-
-    stay_connected: bool = Field(
-        False,
-        description="Wi-Fi: stay associated in power save and wake for DTIM beacons (a cloud "
-        "decision arrives at the next beacon); otherwise deep-sleep and associate per message.",
-    )
-    dhcp: bool = Field(False, description="Wi-Fi: ask DHCP at every association (else static IP).")
-    dtim_interval_s: PositiveFloat = Field(
-        0.3072, description="Wi-Fi: time between DTIM beacons (DTIM 3 x 102.4 ms) [s]."
-    )
-    response_wait_s: float = Field(
-        0.0,
-        ge=0.0,
-        description="Wi-Fi deep sleep: listen this long after sending for a cloud decision [s]; "
-        "one that comes later waits for the next association.",
-    )
-    release_assistance: bool = Field(
-        False, description="Cellular: RAI, the network releases the link right after the reply."
-    )
-    edrx_cycle_s: PositiveFloat | None = Field(
-        None,
-        description="Cellular: listen for paging every cycle, so a cloud decision can reach the "
-        "node between its own exchanges; none: PSM only, reachable just after an exchange.",
-    )
-    connection_interval_s: PositiveFloat | None = Field(
-        None, description="BLE: connection interval [s]; default: the radio profile's."
-    )
-
-
-class LoRaSettings(_Strict):
-    """A LoRa group's own channel-plan settings, over the region's (docs/regions.md)."""
-
-    channels: PositiveInt | None = Field(
-        None,
-        description="Uplink channels the nodes spread their frames over; default: the "
-        "region's (EU868: the 3 default channels, networks commonly run 8; US915: the 8 of "
-        "one sub-band).",
-    )
-    coding_rate: Literal["4/5", "4/6", "4/7", "4/8"] | None = Field(
-        None, description="LoRa coding rate, written as a fraction; default: the region's (4/5)."
-    )
-    preamble_symbols: Annotated[int, Field(ge=6, le=65_535)] | None = Field(
-        None, description="Programmed preamble length [symbols]; default: the region's (8)."
     )
 
 

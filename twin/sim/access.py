@@ -2,8 +2,9 @@
 
 Unlike LoRa, these links are scheduled (BLE connection events, Wi-Fi association, an LTE
 connection) and retransmit at the link layer, so each message costs a known sequence of radio
-states and is delivered to the hub; twin does not model contention between nodes on them (a
-phone serves one wearable; IoT traffic is a small share of an access point or a cell).
+states and is delivered to the hub. A phone serves one wearable and IoT traffic is a small
+share of a cell; Wi-Fi stations that share an access point (``link.access_point_stations``)
+pay the 802.11 DCF's expected retries and backoff (:meth:`DirectLink._contention`).
 
 What differs between technologies is when a message can leave and when a cloud decision can
 come back:
@@ -26,8 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.physics import radios
+from twin.physics import wifi_contention as wifi
 from twin.plan import LinkSettings
+from twin.policies import READING
 from twin.profiles import BleRadio, CellularRadio, WifiRadio
+
+# The largest Ethernet-sized frame a message is cut into on Wi-Fi (IP MTU 1500 B) [bytes].
+WIFI_MTU_BYTES = 1500
 
 # Where a message's charge goes in the ledger.
 TX, RX, IDLE = "radio_tx", "radio_rx", "radio_idle"
@@ -75,9 +81,12 @@ class DirectLink:
         payloads: dict[int, int],
         downlink_bytes: int,
         rng: np.random.Generator,
+        message_rate_hz: float = 0.0,
     ) -> None:
         self.radio = radio
         self.cfg = cfg
+        self.message_rate_hz = message_rate_hz
+        self.contention: dict | None = None  # Wi-Fi on a shared access point (a reading's)
         self.technology = radio.technology
         self.downlink_bytes = downlink_bytes
         self.period_s: float | None = None  # periodic reachability
@@ -101,6 +110,8 @@ class DirectLink:
             else:
                 self.early_stop_s = cfg.response_wait_s
             self.costs = {kind: self._wifi(b) for kind, b in payloads.items()}
+            if cfg.access_point_stations > 1:
+                self.contention = self._contention(payloads[READING])
         elif isinstance(radio, CellularRadio):
             if cfg.edrx_cycle_s is not None:
                 self.period_s = cfg.edrx_cycle_s
@@ -135,21 +146,71 @@ class DirectLink:
             airtime_s=ev.tx_s, bytes_on_air=payload + packets * r.mac_overhead_bytes,
         )  # fmt: skip
 
+    def _contention(self, payload: int) -> dict:
+        """The DCF contention one message of ``payload`` bytes meets on a shared access point.
+
+        Every station is taken to offer one message per sampling period (the cloud policy's
+        load, an upper bound for the others), sent as frames of at most one MTU. A frame
+        collides with probability p (:func:`twin.physics.wifi_contention.collision_probability`
+        with the PHY's DCF timing) and is retried up to the retry limit; the station listens
+        through each backoff, and defers to the other stations' frames: it finds the medium
+        busy with the probability the others keep it busy (their airtime share, U) and then
+        waits half a frame on average (the residual of a busy frame, first order in U). A
+        frame dropped at the limit is resent by TCP: its expected share is reported and its
+        cost is in the retries. Association and downlink frames meet no contention here.
+        """
+        r = self.radio
+        on_air = payload + r.mac_overhead_bytes
+        frames = max(1, -(-on_air // WIFI_MTU_BYTES))
+        frame_s = 8.0 * min(on_air, WIFI_MTU_BYTES) / r.phy_rate_bps
+        n = self.cfg.access_point_stations
+        # 802.11b's DSSS rates (up to 11 Mbit/s) back off in 20 us slots from CW 31; the OFDM
+        # rates of 802.11g/n in 9 us slots from CW 15.
+        dcf = (
+            {"cw_min": wifi.CW_MIN_DSSS, "cw_max": wifi.CW_MAX_DSSS, "slot_s": wifi.SLOT_DSSS_S}
+            if r.phy_rate_bps <= 11e6
+            else {
+                "cw_min": wifi.CW_MIN_OFDM,
+                "cw_max": wifi.CW_MAX_OFDM,
+                "slot_s": wifi.SLOT_OFDM_S,
+            }
+        )
+        p = float(wifi.collision_probability(n, self.message_rate_hz * frames, frame_s, **dcf))
+        attempts = float(wifi.expected_attempts(p))
+        others_busy = min((n - 1) * self.message_rate_hz * frames * attempts * frame_s, 1.0)
+        return {
+            "stations": n,
+            "collision_probability": p,
+            "attempts_per_frame": attempts,
+            "frames_dropped_per_message": frames * float(wifi.drop_probability(p)),
+            # Transmitting again what collided, and listening through every backoff [s].
+            "extra_tx_s": (attempts - 1.0) * 8.0 * on_air / r.phy_rate_bps,
+            "channel_busy_fraction": others_busy,
+            "backoff_s": frames * float(wifi.mean_backoff_s(p, **dcf)),
+            "defer_s": frames * attempts * others_busy * frame_s / 2.0,
+        }
+
     def _wifi(self, payload: int) -> MessageCost:
         r, cfg = self.radio, self.cfg
         on_air = payload + r.mac_overhead_bytes
         data_s = 8.0 * on_air / r.phy_rate_bps
+        retry_s = backoff_s = 0.0
+        if cfg.access_point_stations > 1:
+            c = self._contention(payload)
+            retry_s, backoff_s = c["extra_tx_s"], c["backoff_s"] + c["defer_s"]
         if cfg.stay_connected:
             # Already associated: wake from light sleep, send, wait for the broker's ack.
+            send_s = data_s + retry_s + backoff_s
             return MessageCost(
-                hub_s=data_s, busy_s=data_s + r.publish_s, open_s=0.0, close_s=0.0,
-                tx_c=data_s * r.tx_current_a, rx_c=r.publish_s * r.listen_current_a, idle_c=0.0,
-                airtime_s=data_s, bytes_on_air=on_air,
+                hub_s=send_s, busy_s=send_s + r.publish_s, open_s=0.0, close_s=0.0,
+                tx_c=(data_s + retry_s) * r.tx_current_a,
+                rx_c=(r.publish_s + backoff_s) * r.listen_current_a, idle_c=0.0,
+                airtime_s=data_s + retry_s, bytes_on_air=on_air,
             )  # fmt: skip
         assoc = r.associate_dhcp_s if cfg.dhcp else r.associate_static_s
         cost = radios.wifi_wake_and_send(
-            r.boot_s, assoc, r.publish_s + data_s, r.boot_current_a, r.listen_current_a,
-            r.tx_current_a, r.tx_per_message_s + data_s,
+            r.boot_s, assoc, r.publish_s + data_s + retry_s + backoff_s, r.boot_current_a,
+            r.listen_current_a, r.tx_current_a, r.tx_per_message_s + data_s + retry_s,
         )  # fmt: skip
         connected = r.boot_s + assoc
         wait = cfg.response_wait_s

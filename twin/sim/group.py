@@ -129,8 +129,14 @@ class FleetGroup:
             None
             if isinstance(plan.radio, Radio)
             else DirectLink(
-                plan.radio, plan.link, n, self.payload, plan.payload_bytes.downlink, rng
-            )
+                plan.radio,
+                plan.link,
+                n,
+                self.payload,
+                plan.payload_bytes.downlink,
+                rng,
+                message_rate_hz=1.0 / plan.sampling_period_s,
+            )  # fmt: skip
         )
         idle_a = direct.idle_current_a if direct is not None else 0.0
         self.ledger = EnergyLedger(plan, idle_a, bins.times_s, horizon_s, streams.weather)
@@ -385,6 +391,7 @@ class FleetGroup:
             event_log=self.event_log,
             decision_log=d.log,
             link=up.link_budget(),
+            contention=getattr(up.link, "contention", None) if hasattr(up, "link") else None,
         )
 
     # -- quality -----------------------------------------------------------------------------

@@ -86,6 +86,8 @@ class GroupStats:
     decision_log: list | None
     # LoRa groups: spreading factor and best gateway per node (None: no shared channel).
     link: LinkBudget | None = None
+    # Wi-Fi groups sharing an access point: the DCF contention a reading meets (None: none).
+    contention: dict | None = None
 
     @property
     def name(self) -> str:
