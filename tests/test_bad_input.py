@@ -200,10 +200,9 @@ CASES: list[tuple[str, Callable[[dict, Path], dict], str]] = [
     ("more uplink channels than the region defines",
      _set("groups.soil.lora", {"channels": 20}), "EU868 defines at most 16 uplink channels"),
     ("an unknown region", _set("channel.region", "as923"), "channel.region"),
-    ("store-and-forward on a Wi-Fi radio",
-     lambda d, t: _set("groups.soil.radio", "esp32-wifi")(
-         _set("groups.soil.store_and_forward", {"buffer_bytes": 1024})(d, t), t),
-     "groups.soil.store_and_forward"),
+    ("a hub outage on a LoRa group",
+     _set("faults", [{"kind": "hub_outage", "group": "soil", "start_h": 1, "duration_h": 1}]),
+     "faults.0.group"),
     # -- the file itself
     ("a key given twice", _text(_after("    count: 5", "    count: 5000\n")),
      "key 'count' appears twice in this mapping"),

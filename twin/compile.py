@@ -259,12 +259,6 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
             ("spreading_factor", g.spreading_factor != "auto", "applies to LoRa radios"),
             ("confirmed", g.confirmed, "is a LoRaWAN setting"),
             ("lora", g.lora != LoRaSettings(), "applies to LoRa radios"),
-            (
-                "store_and_forward",
-                g.store_and_forward is not None,
-                "is modelled for LoRaWAN nodes (they learn of an outage from unanswered "
-                "link checks)",
-            ),
         ):
             if set_:
                 extra = " (its link layer already retransmits)" if key == "confirmed" else ""
@@ -279,6 +273,13 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
             f"{getattr(radio, 'technology', 'lorawan')}",
             file, f"{prefix}.link.access_point_stations",
         )  # fmt: skip
+    for i, f in enumerate(scenario.faults):
+        if lora and f.kind == "hub_outage" and f.group == name:
+            raise ScenarioError(
+                f"a hub outage applies to BLE, Wi-Fi and cellular groups; '{name}' is LoRaWAN "
+                "(its gateways fail with gateway_outage)",
+                file, f"faults.{i}.group",
+            )  # fmt: skip
     if lora and not scenario.gateways:
         raise ScenarioError(
             f"group '{name}' uses LoRa radio '{g.radio}' but the scenario lists no gateways",

@@ -162,6 +162,70 @@ def node_resets(
     return NodeResets(stride, np.unique(skip), np.unique(restart), len(reset_s))
 
 
+@dataclass(frozen=True)
+class NodeSpans:
+    """Down intervals ``[start, end)`` of each node, merged per node, sorted by (node, start)."""
+
+    node: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def end_if_inside(self, nodes: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """For each (node, t): the end of the node's interval holding ``t``, else NaN."""
+        out = np.full(len(nodes), np.nan)
+        if not len(self.node) or not len(nodes):
+            return out
+        # The last interval of the same node starting at or before t: sort the starts and the
+        # queries together by (node, time), starts first on ties, and carry the last start.
+        m = len(self.node)
+        node = np.concatenate([self.node, nodes])
+        time = np.concatenate([self.start_s, t])
+        is_q = np.concatenate([np.zeros(m, dtype=bool), np.ones(len(nodes), dtype=bool)])
+        order = np.lexsort((is_q, time, node))
+        idx = np.where(is_q[order], -1, order)  # interval index at starts, -1 at queries
+        last = np.maximum.accumulate(idx)
+        qpos = np.flatnonzero(is_q[order])
+        q = order[qpos] - m
+        cand = last[qpos]
+        ok = cand >= 0
+        ok[ok] = self.node[cand[ok]] == nodes[q[ok]]
+        ok[ok] = self.end_s[cand[ok]] > t[q[ok]]
+        out[q[ok]] = self.end_s[cand[ok]]
+        return out
+
+    def down_s(self, horizon_s: float) -> float:
+        """Node-seconds down within the horizon."""
+        return float((np.minimum(self.end_s, horizon_s) - self.start_s).clip(min=0).sum())
+
+
+def node_renewal_intervals(
+    rng: np.random.Generator, n: int, mtbf_s: float, mttr_s: float, horizon_s: float
+) -> NodeSpans:
+    """Each of ``n`` nodes' own alternating renewal process (as `renewal_intervals`), at once."""
+    nodes, starts, ends = [], [], []
+    t = np.zeros(n)
+    block = max(int(2 * horizon_s / (mtbf_s + mttr_s)) + 8, 8)
+    live = np.arange(n)
+    while len(live):
+        up = rng.exponential(mtbf_s, (len(live), block))
+        down = rng.exponential(mttr_s, (len(live), block))
+        cycle = t[live, None] + np.cumsum(up + down, axis=1)
+        s, e = cycle - down, cycle
+        keep = s < horizon_s
+        r, _ = np.nonzero(keep)
+        nodes.append(live[r])
+        starts.append(s[keep])
+        ends.append(e[keep])
+        t[live] = cycle[:, -1]
+        live = live[t[live] < horizon_s]
+    node, start, end = (np.concatenate(x) for x in (nodes, starts, ends))
+    order = np.lexsort((start, node))
+    return NodeSpans(node[order], start[order], end[order])
+
+
 @dataclass
 class FaultPlan:
     """Every fault of a run, as intervals (shared parts) and missed samples (nodes)."""
@@ -173,6 +237,7 @@ class FaultPlan:
     brownouts: list[tuple[Any, np.random.SeedSequence]]  # (brownout spec, its seed)
     gateway_ids: list[str]
     horizon_s: float
+    hub_outages: list[tuple[Any, np.random.SeedSequence]] = field(default_factory=list)
 
     @property
     def any_gateway_down(self) -> bool:
@@ -257,6 +322,39 @@ class FaultPlan:
             phase_s, period_s, self.horizon_s,
         )  # fmt: skip
 
+    def hub_down_for(self, group: str, n: int) -> NodeSpans | None:
+        """When each node of a BLE/Wi-Fi/cellular group cannot reach its hub (None: never).
+
+        A scheduled outage strikes at ``start_h`` for ``duration_h`` and again every
+        ``every_h`` if given, each node's hub out each time with ``probability`` (a wearer
+        who leaves the phone behind some nights); a random one follows each node's own
+        alternating renewal process (MTBF/MTTR). Drawn per group and fault, so the same group
+        draws the same outages whatever else the scenario holds.
+        """
+        parts = []
+        for f, ss in self.hub_outages:
+            if f.group is not None and f.group != group:
+                continue
+            rng = np.random.default_rng(_group_child(ss, group))
+            if f.start_h is None:
+                parts.append(
+                    node_renewal_intervals(rng, n, f.mtbf_h * HOUR_S, f.mttr_h * HOUR_S,
+                                           self.horizon_s)
+                )  # fmt: skip
+                continue
+            every = f.every_h * HOUR_S if f.every_h is not None else np.inf
+            first = f.start_h * HOUR_S
+            count = (
+                1 if not np.isfinite(every) else max(int((self.horizon_s - first) // every) + 1, 0)
+            )
+            t0 = first + every * np.arange(count) if count > 1 else np.array([first])[:count]
+            out = rng.random((n, len(t0))) < f.probability
+            node, rep = np.nonzero(out)
+            parts.append(NodeSpans(node, t0[rep], t0[rep] + f.duration_h * HOUR_S))
+        if not parts:
+            return None
+        return _merge_node_spans(parts)
+
     # -- for the results --------------------------------------------------------------------
     def intervals(self) -> list[dict]:
         """Every shared-part fault interval, for summary.json and the report."""
@@ -278,6 +376,27 @@ class FaultPlan:
             add("backhaul_spike", "backhaul", spans, extra_latency_s=extra)
         rows.sort(key=lambda r: (r["start_s"], r["kind"], r["target"]))
         return rows
+
+
+def _merge_node_spans(parts: list[NodeSpans]) -> NodeSpans:
+    """Several faults' per-node intervals as one: overlapping ones of a node joined."""
+    node = np.concatenate([p.node for p in parts])
+    start = np.concatenate([p.start_s for p in parts])
+    end = np.concatenate([p.end_s for p in parts])
+    order = np.lexsort((start, node))
+    node, start, end = node[order], start[order], end[order]
+    same = node[1:] == node[:-1]
+    if not (same & (start[1:] <= end[:-1])).any():
+        return NodeSpans(node, start, end)  # nothing overlaps (the usual case)
+    # Running maximum of the ends within each node: a start at or before it joins the run.
+    keep = np.ones(len(node), dtype=bool)
+    out_end = end.copy()
+    for i in range(1, len(node)):  # merged runs are rare and short: a plain loop is clear
+        if node[i] == node[i - 1] and start[i] <= out_end[i - 1]:
+            out_end[i] = max(out_end[i], out_end[i - 1])
+            keep[i - 1] = False
+            start[i] = start[i - 1]
+    return NodeSpans(node[keep], start[keep], out_end[keep])
 
 
 def _group_child(ss: np.random.SeedSequence, group: str) -> np.random.SeedSequence:
@@ -303,7 +422,7 @@ def plan_faults(
     gw_s: list[list[np.ndarray]] = [[] for _ in ids]
     gw_e: list[list[np.ndarray]] = [[] for _ in ids]
     cloud_s, cloud_e = [], []
-    bursts, spikes, brownouts = [], [], []
+    bursts, spikes, brownouts, hub_outages = [], [], [], []
 
     def timing(f, ss: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
         if f.start_h is not None:
@@ -330,6 +449,8 @@ def plan_faults(
             spikes.append((Spans(*merge(*timing(f, ss))), f.extra_latency_s))
         elif f.kind == "brownout":
             brownouts.append((f, ss))
+        elif f.kind == "hub_outage":
+            hub_outages.append((f, ss))
         else:
             raise ValueError(f"unknown fault kind {f.kind!r}")
 
@@ -346,4 +467,5 @@ def plan_faults(
         brownouts=brownouts,
         gateway_ids=ids,
         horizon_s=horizon,
+        hub_outages=hub_outages,
     )

@@ -414,8 +414,29 @@ class Brownout(_Strict):
         return self
 
 
+class HubOutage(_FaultTiming):
+    """A BLE, Wi-Fi or cellular node cannot reach its hub (phone, access point, cell).
+
+    The phone is away or asleep, the access point down, no cell. Messages meanwhile are lost,
+    or kept and forwarded when the hub is back if the group has ``store_and_forward``.
+    """
+
+    kind: Literal["hub_outage"]
+    group: str | None = Field(None, description="Group name; none: every group with a hub.")
+    every_h: PositiveFloat | None = Field(
+        None, description="Scheduled: strike again every this many hours (24: nightly)."
+    )
+    probability: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Scheduled: each node's hub is out at each strike with this probability "
+        "(a wearer who leaves the phone behind some nights); random outages are per node.",
+    )
+
+
 Fault = Annotated[
-    GatewayOutage | CloudOutage | LossBurst | BackhaulSpike | Brownout,
+    GatewayOutage | CloudOutage | LossBurst | BackhaulSpike | Brownout | HubOutage,
     Field(discriminator="kind"),
 ]
 

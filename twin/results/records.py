@@ -343,6 +343,7 @@ def group_record(
         "downlinks_blocked_outage": int(net.downlinks_blocked_outage[gi]),
         "downlinks_in_rrc_tail": int(net.downlinks_in_rrc_tail[gi]),
         **({"wifi_contention": g.contention} if g.contention is not None else {}),
+        **({"hub_outage": g.hub_outage} if g.hub_outage is not None else {}),
         "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),

@@ -29,6 +29,7 @@ from twin.rng import NodeStream
 from twin.sim import effects
 from twin.sim.access import DirectLink
 from twin.sim.decisions import DecisionTimeline
+from twin.sim.hub import HubAvailability
 from twin.sim.ledger import COMPUTE, SENSE, EnergyLedger
 from twin.sim.lorawan import LinkSetup, LoRaWANUplink
 from twin.sim.metrics import LatencyHistogram
@@ -144,13 +145,14 @@ class FleetGroup:
             MessageStore(
                 plan.store_and_forward, n, self.payload_arr, plan.radio.max_payload_bytes, bins
             )
-            if plan.store_and_forward is not None
+            if plan.store_and_forward is not None and direct is None
             else None
         )
         if direct is not None:
             self.uplink = HubUplink(
-                self.index, plan, self.stream, self.ledger, self.traffic, direct
-            )
+                self.index, plan, self.stream, self.ledger, self.traffic, direct,
+                _hub(plan, faults, horizon_s),
+            )  # fmt: skip
         else:
             self.uplink = LoRaWANUplink(
                 self.index, plan, self.stream, self.ledger, self.traffic, KINDS,
@@ -392,6 +394,7 @@ class FleetGroup:
             decision_log=d.log,
             link=up.link_budget(),
             contention=getattr(up.link, "contention", None) if hasattr(up, "link") else None,
+            hub_outage=up.hub.summary() if getattr(up, "hub", None) is not None else None,
         )
 
     # -- quality -----------------------------------------------------------------------------
@@ -562,3 +565,12 @@ class FleetGroup:
             last = self.ring.recent(nodes[b], k[b], self.batch_readings)
             out[b, : self.batch_readings * c] = last
         return out
+
+
+def _hub(plan: GroupPlan, faults: FaultPlan | None, horizon_s: float) -> HubAvailability | None:
+    """The group's hub outages and its nodes' buffers (None: the hubs are always there)."""
+    spans = faults.hub_down_for(plan.name, plan.count) if faults is not None else None
+    if spans is None:
+        return None
+    sf = plan.store_and_forward
+    return HubAvailability(spans, plan.count, sf.buffer_bytes if sf else None, horizon_s)

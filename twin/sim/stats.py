@@ -88,6 +88,8 @@ class GroupStats:
     link: LinkBudget | None = None
     # Wi-Fi groups sharing an access point: the DCF contention a reading meets (None: none).
     contention: dict | None = None
+    # BLE, Wi-Fi or cellular groups whose hubs go out: what the nodes kept and lost.
+    hub_outage: dict | None = None
 
     @property
     def name(self) -> str:

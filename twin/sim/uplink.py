@@ -15,6 +15,7 @@ import numpy as np
 from twin.plan import GroupPlan
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
+from twin.sim.hub import HubAvailability
 from twin.sim.ledger import RADIO_IDLE, RADIO_RX, RADIO_TX, EnergyLedger
 from twin.sim.timebins import TimeBins
 
@@ -120,9 +121,13 @@ class HubUplink(Uplink):
     decision_lag_s = 0.0  # every downlink is known before it arrives
     lost_busy_reason = "radio_busy"
 
-    def __init__(self, index, plan, stream, ledger, traffic, link: DirectLink) -> None:
+    def __init__(
+        self, index, plan, stream, ledger, traffic, link: DirectLink,
+        hub: HubAvailability | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(index, plan, stream, ledger, traffic)
         self.link = link
+        self.hub = hub  # outages of the nodes' hubs (None: always reachable)
         self.idle_current_a = self.link.idle_current_a
         # A message waits at most for its first opportunity, then keeps the radio busy.
         self.link_s = self.link.first_wait_max_s + self.link.longest_s
@@ -135,6 +140,13 @@ class HubUplink(Uplink):
     def _send(self, network, nodes, k, t, start, kind, data) -> None:
         c = self.link.cost
         self.radio_free_s[nodes] = start + c("busy_s", kind)
+        if self.hub is not None:
+            # A message due while the hub is out leaves when it is back, or not at all.
+            wait, goes = self.hub.route(nodes, start, self.payload_arr[kind])
+            if not goes.all():
+                nodes, k, t, kind, wait = nodes[goes], k[goes], t[goes], kind[goes], wait[goes]
+                start, data = start[goes], None if data is None else data[goes]
+            start = start + wait
         self.ledger.charge(nodes, RADIO_TX, c("tx_c", kind))
         self.ledger.charge(nodes, RADIO_RX, c("rx_c", kind))
         self.ledger.charge(nodes, RADIO_IDLE, c("idle_c", kind))
