@@ -49,7 +49,14 @@ from twin.policies import (
 )
 from twin.profiles import MAINS, Radio, load_profile
 from twin.regions import CODING_RATES, load_region, lora_group_radio
-from twin.supply import Supply, cells_that_hold, refusal, supply
+from twin.supply import (
+    BROWNOUT_SAID_SOC,
+    Supply,
+    brownout_warning,
+    cells_that_hold,
+    refusal,
+    supply,
+)
 from twin.world.registry import WorldSpec, world_kinds, world_spec
 
 
@@ -415,14 +422,14 @@ def _supply(profiles: dict, prefix: str, file: str | None, base: Path) -> Supply
     if power.brownout_soc < 1.0:
         return power
     holds = cells_that_hold(board, radio, sensor, base)
-    best = [f"{pid} runs down to {soc:.0%} charge" for pid, soc in holds[:3]]
+    best = [f"{pid} runs down to {soc:.1%} charge" for pid, soc in holds[:3]]
     fix = (
         f"use a cell that holds the bursts (on this board {', '.join(best)})"
         if holds
         else "use a cell with a lower internal resistance, or a board that runs lower"
     )
     raise ScenarioError(
-        f"{refusal(bat, board, power)}: {fix}, or put a buffer (a hybrid layer capacitor) "
+        f"{refusal(bat, board, radio, power)}: {fix}, or put a buffer (a hybrid layer capacitor) "
         "beside the cell and give the pair its own battery profile",
         file, f"{prefix}.battery",
     )  # fmt: skip
@@ -457,6 +464,8 @@ def _warnings(g: GroupPlan, cfg: Group, policies) -> tuple[str, ...]:
             "that collide once collide every period; a few seconds (tx_jitter_s: 5) "
             "de-synchronise them as real firmware does"
         )
+    if g.supply is not None and g.supply.brownout_soc >= BROWNOUT_SAID_SOC:
+        out.append(f"groups.{g.name}: {brownout_warning(g.battery, g.board, g.radio, g.supply)}")
     values = len(g.channels)  # per reading
     sends_readings = any(p.cls is not None and not p.cls.runs_device_model for p in policies)
     reading_b = g.payload_bytes.reading

@@ -131,7 +131,12 @@ def _render(s: _Start, world, radio, kind, meta, name, reading_b, fits, max_b) -
         f"    count: {s.count}",
         f"    board: {_BOARD[kind]}          # choice: a board that carries this radio",
         f"    radio: {radio}",
-        f"    battery: {s.battery}",
+        f"    battery: {s.battery}"
+        + (
+            f"   # choice: {WORLDS[world].battery} cannot carry this radio's bursts"
+            if s.battery != WORLDS[world].battery
+            else ""
+        ),
         f"    sensor: {s.sensor}",
         f"    sampling_period_s: {s.period_s}   # {period_note}",
         "    heartbeat_period_s: 86400   # choice: a daily 'alive' when nothing changes",

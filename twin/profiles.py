@@ -166,6 +166,9 @@ class CellularRadio:
     # The highest current the modem draws in a burst (TX at full power) [A]: what sags the
     # cell. Optional (None: only the exchange's average current is known).
     peak_current_a: float | None = None
+    # The lowest supply the modem runs at [V] (a modem on the cell's rail may need more than
+    # the board's MCU). Optional (None: the board's minimum alone decides brown-outs).
+    min_supply_v: float | None = None
 
 
 RADIO_CLASSES = {

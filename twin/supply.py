@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from twin.physics import battery as cell
 from twin.profiles import Battery, Board, Sensor, available, load_profile
 
+# Brown-outs stranding less than this share of the cell are not worth a line (a sag that meets
+# the board's minimum just at the cut-off); the life still counts them.
+BROWNOUT_SAID_SOC = 1e-3
+
 
 @dataclass(frozen=True)
 class Supply:
@@ -70,22 +74,52 @@ def supply(board: Board, radio, bat: Battery, sensor: Sensor) -> Supply:
         return Supply(peak, board.min_supply_v)
     r = bat.internal_resistance_ohm
     full = float(cell.loaded_v(1.0, bat.ocv_soc, bat.ocv_v, r, peak))
-    if board.min_supply_v is None:
+    need = min_supply_v(board, radio)
+    if need is None:
         return Supply(peak, None, 0.0, full)
-    soc = cell.brownout_soc(bat.ocv_soc, bat.ocv_v, r, peak, board.min_supply_v)
-    return Supply(peak, board.min_supply_v, soc, full)
+    soc = cell.brownout_soc(bat.ocv_soc, bat.ocv_v, r, peak, need)
+    return Supply(peak, need, soc, full)
 
 
-def refusal(bat: Battery, board: Board, s: Supply) -> str:
+def min_supply_v(board: Board, radio) -> float | None:
+    """The lowest supply the node runs at: its board's, or its modem's if that is higher [V]."""
+    needs = [v for v in (board.min_supply_v, getattr(radio, "min_supply_v", None)) if v]
+    return max(needs) if needs else None
+
+
+def needs_text(board: Board, radio, v: float) -> str:
+    """Who sets the minimum supply: "the 3.00 V radio 'nrf9160-ltem' needs" or the board."""
+    radio_v = getattr(radio, "min_supply_v", None)
+    who = f"radio '{radio.id}'" if radio_v is not None and radio_v >= v else f"board '{board.id}'"
+    return f"the {v:.2f} V {who} needs"
+
+
+def refusal(bat: Battery, board: Board, radio, s: Supply) -> str:
     """Why a full pack cannot carry the node's bursts, with the figures."""
     v_full, r_full = bat.ocv_v[-1], bat.internal_resistance_ohm[-1]
     can = cell.max_burst_current_a(v_full, r_full, s.min_supply_v)
+    under = (
+        f"sags to {s.full_loaded_v:.2f} V"
+        if s.full_loaded_v > 0
+        else f"collapses (OCV - I R = {s.full_loaded_v:.2f} V)"
+    )
     return (
         f"battery '{bat.id}' cannot carry this node's {s.peak_current_a * 1e3:.0f} mA bursts: "
-        f"a full pack reads {v_full:.2f} V at rest and {s.full_loaded_v:.2f} V under the "
-        f"burst ({r_full:g} ohm internal resistance), under the {s.min_supply_v:.2f} V board "
-        f"'{board.id}' needs, so every transmission would reset the node (the pack holds "
-        f"{can * 1e3:.0f} mA at most)"
+        f"a full pack reads {v_full:.2f} V at rest and {under} under the burst ({r_full:g} ohm "
+        f"internal resistance), below {needs_text(board, radio, s.min_supply_v)}, so every "
+        f"transmission would reset the node (a full pack stays above it for bursts up to "
+        f"{can * 1e3:.0f} mA)"
+    )
+
+
+def brownout_warning(bat: Battery, board: Board, radio, s: Supply) -> str:
+    """Say that brown-outs, not an empty cell, end the nodes' battery life."""
+    return (
+        f"battery '{bat.id}': below {s.brownout_soc:.1%} charge its voltage under the node's "
+        f"{s.peak_current_a * 1e3:.0f} mA bursts falls below "
+        f"{needs_text(board, radio, s.min_supply_v)}, so the node browns out there and battery "
+        f"life ends with {s.brownout_soc:.1%} of the cell unused (a buffer capacitor, a "
+        "lower-resistance cell or a board that runs lower would reach more of it)"
     )
 
 

@@ -18,6 +18,7 @@ from twin.sim.ledger import RADIO_IDLE, STATES
 from twin.sim.metrics import confusion_summary
 from twin.sim.stats import GroupStats, NetworkStats
 from twin.sim.uplink_log import device_ids
+from twin.supply import BROWNOUT_SAID_SOC
 
 DAY_S = 86_400.0
 
@@ -163,11 +164,6 @@ def _life_record(g: GroupStats, life: BatteryLife) -> dict:
     }
 
 
-# Brown-outs stranding less than this share of the cell are not worth a line (a sag that meets
-# the board's minimum just at the cut-off); the life still counts them.
-BROWNOUT_SAID_SOC = 1e-3
-
-
 def _brownout_record(g: GroupStats) -> dict:
     """Where the node's bursts brown it out (only when that comes before the cell is empty)."""
     soc, sup = _brownout_soc(g), g.plan.supply
@@ -183,20 +179,6 @@ def _brownout_record(g: GroupStats) -> dict:
             "state_of_charge": soc,
         }
     }
-
-
-def _brownout_warnings(g: GroupStats) -> list[str]:
-    """Say when brown-outs, not an empty cell, end the nodes' battery life."""
-    soc, sup = _brownout_soc(g), g.plan.supply
-    if g.mains or soc < BROWNOUT_SAID_SOC:
-        return []
-    return [
-        f"battery '{g.plan.battery.id}': below {soc:.1%} charge its voltage under the node's "
-        f"{sup.peak_current_a * 1e3:.0f} mA bursts falls under the {sup.min_supply_v:.2f} V "
-        f"board '{g.plan.board.id}' needs, so the node browns out there and battery life ends "
-        f"with {soc:.1%} of the cell unused (a buffer capacitor, a lower-resistance cell or a "
-        "board that runs lower would reach more of it)"
-    ]
 
 
 def _life_warnings(g: GroupStats) -> list[str]:
@@ -377,7 +359,6 @@ def group_record(
         "warnings": list(g.plan.warnings)
         + list(g.warnings)
         + _life_warnings(g)
-        + _brownout_warnings(g)
         + _delivery_warnings(g, net),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
