@@ -202,7 +202,7 @@ def _comparison_rows(ctx: RunContext) -> list[str]:
             td(r.get("nodes"), fmt_int),
             td(get_path(r, "battery_life_days.median"), fmt_number),
             td(get_path(r, "battery_life_days.p05"), fmt_number),
-            f"<td>{esc(_limit_text(r.get('battery_life_days')))}</td>",
+            f"<td>{esc(_limit_text(r.get('battery_life_days')) + _brownout_text(r))}</td>",
             td(get_path(r, "battery_life_days.charge_limited_median"), fmt_number),
             td(get_path(r, "battery_life_days.dead_nodes"), fmt_int),
             td(r.get("energy_per_node_day_j"), fmt_number),
@@ -250,6 +250,12 @@ def _traffic_rows(ctx: RunContext) -> list[str]:
     return rows
 
 
+def _brownout_text(r: dict) -> str:
+    """Where the node's bursts brown it out, when that comes before the cell is empty."""
+    soc = num(get_path(r, "battery.brownout.state_of_charge"))
+    return "" if soc is None else f"; browns out at {100 * soc:.1f} % charge"
+
+
 def section_comparison(ctx: RunContext) -> str:
     """Policy comparison table plus the traffic detail table."""
     main = table(
@@ -276,8 +282,9 @@ def section_comparison(ctx: RunContext) -> str:
         _comparison_rows(ctx),
         "Policy comparison (one row per policy and group). A node's battery life is the "
         "charge-limited one capped at the cell's shelf life (died nodes: when they died); "
-        "'Life limited by' counts the nodes each limit binds, 'Charge-limited median' is the "
-        "median without the cap.",
+        "'Life limited by' counts the nodes each limit binds (and where a burst sags the cell "
+        "under the board's or modem's minimum, the charge the nodes brown out at: the rest is "
+        "stranded), 'Charge-limited median' is the median without the cap.",
     )
     traffic = table(
         "table-traffic",
@@ -435,7 +442,13 @@ def faults_table(ctx: RunContext) -> str:
     for key in [k for k in ctx.entries if k in ctx.results]:
         r = ctx.result(key)
         sf = r.get("store_and_forward") or {}
+        hub = r.get("hub_outage") or {}
+        if hub.get("store_and_forward"):  # a direct link's store: kept through hub outages
+            sf = {"stored": hub["messages_stored"], "forwarded": hub["messages_stored"],
+                  "dropped_overflow": hub["messages_dropped_buffer_full"]}  # fmt: skip
         cells = (
+            (hub.get("messages_lost"), fmt_int),
+            (hub.get("stored_wait_mean_s"), fmt_duration),
             (get_path(r, "uplink_lost.outage"), fmt_int),
             (get_path(r, "uplink_lost.interference"), fmt_int),
             (get_path(r, "messages_lost.retries_exhausted"), fmt_int),
@@ -449,17 +462,37 @@ def faults_table(ctx: RunContext) -> str:
         )
         rows.append(_policy_cell(ctx, key) + "".join(td(v, f) for v, f in cells))
     what = _faults_text(get_path(ctx.summary, "faults.intervals") or [])
+    hubs = _hub_text(ctx)
+    what = "; ".join(w for w in (what, hubs) if w)
     return table(
         "table-faults",
-        ["Policy", "Group", "Frames lost: outage", "Frames lost: loss burst",
+        ["Policy", "Group", "Messages lost: hub out", "Hub wait, mean",
+         "Frames lost: outage", "Frames lost: loss burst",
          "Messages given up", "Requests lost: cloud down", "Samples missed: reset",
          "Stored", "Forwarded", "Dropped: buffer full", "Still stored", "Forward delay p50"],
         rows,
         f"Faults in this run: {what or 'none'}. Frames: uplink frames no gateway heard "
         "because every gateway in reach was down, or lost to a loss burst. Store-and-forward "
         "nodes keep what they could not send in flash and forward it, oldest first, once the "
-        "network answers again; n/a: the group does not store.",
+        "network answers again; a BLE, Wi-Fi or cellular node keeps what is due while its hub "
+        "is out and sends it when the hub is back (hub wait: how long, on average); n/a: the "
+        "group does not store, or its hub never goes out.",
     )  # fmt: skip
+
+
+def _hub_text(ctx: RunContext) -> str:
+    """Hub outages per group (each node its own intervals): how many, and the time out."""
+    seen, parts = set(), []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        hub, group = r.get("hub_outage"), r.get("group")
+        if hub and group not in seen:
+            seen.add(group)
+            parts.append(
+                f"hub outages of {group}: {hub['outages']} on its nodes, "
+                f"{hub['down_fraction']:.1%} of node-time"
+            )
+    return "; ".join(parts)
 
 
 def model_table(ctx: RunContext) -> str:

@@ -230,7 +230,8 @@ def fig_faults(ctx: RunContext, timeseries: list[dict]) -> go.Figure:
     if fig.data and not any(ctx.result(k).get("store_and_forward") for k in ctx.entries):
         # An empty panel would look like a run where nothing was stored: say why it is empty.
         fig.add_annotation(
-            text="No group stores and forwards<br>(groups.NAME.store_and_forward)",
+            text="No LoRaWAN group stores and forwards<br>(groups.NAME.store_and_forward;"
+            "<br>a BLE, Wi-Fi or cellular store: the table below)",
             xref="x2 domain", yref="y2 domain", x=0.5, y=0.5, showarrow=False,
             font={"color": "#666", "size": 13},
         )  # fmt: skip

@@ -164,6 +164,12 @@ def _life_record(g: GroupStats, life: BatteryLife) -> dict:
     }
 
 
+def _hub_not_sent(g: GroupStats) -> int:
+    """Messages a hub outage kept from leaving: lost, or dropped from a full store."""
+    h = g.hub_outage
+    return 0 if h is None else h["messages_lost"] + h["messages_dropped_buffer_full"]
+
+
 def _brownout_record(g: GroupStats) -> dict:
     """Where the node's bursts brown it out (only when that comes before the cell is empty)."""
     soc, sup = _brownout_soc(g), g.plan.supply
@@ -295,11 +301,14 @@ def group_record(
         "decisions_taken": int(g.decisions_taken),
         "inferences_device": int(g.inferences_device),
         "inferences_cloud": int(net.cloud_requests[gi]),
-        "uplink_messages": sent + g.lost_busy,
+        # Messages the nodes had to send: sent, not sent (radio busy), and those a hub outage
+        # kept from leaving (lost, or dropped from a full store).
+        "uplink_messages": sent + g.lost_busy + _hub_not_sent(g),
         "uplink_delivered": int(net.delivered[gi]),
         "uplink_lost": {
             **{reason: int(count[gi]) for reason, count in net.lost.items()},
             g.lost_busy_reason: g.lost_busy,
+            **({"hub_outage": _hub_not_sent(g)} if g.hub_outage is not None else {}),
         },
         "uplink_bytes": int(g.uplink_bytes.sum()),
         "uplink_payload_bytes": int(g.payload_bytes_sent),
