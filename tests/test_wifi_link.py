@@ -45,7 +45,7 @@ def test_the_models_figures_reach_the_message_cost(cfg):
     r = load_profile("radio", "esp32-wifi")
     on_air = 9216 + r.mac_overhead_bytes
     frames = -(-on_air // WIFI_MTU_BYTES)
-    frame_s = 8.0 * WIFI_MTU_BYTES / r.phy_rate_bps
+    frame_s = 8.0 * on_air / frames / r.phy_rate_bps  # the readings' mean frame
     # 802.11b at 1 Mbit/s: DSSS timing (20 us slots, CW 31..1023).
     p = wifi.collision_probability(
         50, frames / PERIOD_S, frame_s, cw_min=31, cw_max=1023, slot_s=20e-6
@@ -64,6 +64,22 @@ def test_the_models_figures_reach_the_message_cost(cfg):
     assert b.rx_c - a.rx_c == pytest.approx(waited * r.listen_current_a, rel=1e-9)
     assert b.hub_s - a.hub_s == pytest.approx((attempts - 1) * data_s + waited, rel=1e-9)
     assert c["defer_s"] == pytest.approx(frames * attempts * busy * frame_s / 2, rel=1e-12)
+    # The channel is the readings' load, whatever the message: a 2-byte decision (one frame)
+    # meets the same collision probability and busy medium.
+    dec_s = 8.0 * (2 + r.mac_overhead_bytes) / r.phy_rate_bps
+    a, b = alone.costs[DECISION], shared.costs[DECISION]
+    assert b.tx_c - a.tx_c == pytest.approx((attempts - 1) * dec_s * r.tx_current_a, rel=1e-9)
+    defer = attempts * busy * frame_s / 2
+    assert b.hub_s - a.hub_s == pytest.approx(
+        (attempts - 1) * dec_s + c["backoff_s"] / frames + defer, rel=1e-9
+    )
+
+
+def test_an_overloaded_access_point_is_said_to_be(tmp_path):
+    d = _cameras(400)
+    r = twin.run(d).result("cloud", "camera")
+    assert r["wifi_contention"]["channel_busy_fraction"] > 0.5
+    assert any("light-load" in w for w in r["warnings"])
 
 
 def test_more_stations_cost_more():
@@ -100,3 +116,13 @@ def test_access_point_stations_on_another_radio_is_refused(farm_dict):
         twin.compile_scenario(d)
     assert exc.value.key_path == "groups.soil.link.access_point_stations"
     assert "applies to Wi-Fi radios" in exc.value.message
+
+
+def test_the_default_keeps_the_scenarios_digest():
+    # A study resumes by the digest: writing the default out (or the key existing at all)
+    # must not change it; a shared access point must.
+    plain = _cameras(1)
+    plain["groups"]["camera"]["link"].pop("access_point_stations")
+    digest = twin.compile_scenario(plain).digest
+    assert twin.compile_scenario(_cameras(1)).digest == digest
+    assert twin.compile_scenario(_cameras(2)).digest != digest

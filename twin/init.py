@@ -53,23 +53,31 @@ WORLDS: dict[str, _Start] = {
 _BOARD = {"lora": "nano33ble", "ble": "nano33ble", "wifi": "esp32-s3", "cellular": "nrf5340-dk"}
 
 
-# Cells for radios whose bursts the world's usual cell cannot carry, in order of preference:
-# a bobbin cell with a hybrid layer capacitor (cellular), then Li-ion (Wi-Fi).
+# Cells for radios whose bursts the world's usual cell cannot carry well, in order of
+# preference: a bobbin cell with a hybrid layer capacitor, Li-ion, LiPo. The first that strands
+# little is taken (else the one that strands least).
 _BURST_CELLS = ("tlp-93111-a", "li-ion-18650", "lipo-500mah")
+# The usual cell is kept while its brown-outs strand less than this share of it.
+_KEEP_STRANDING = 0.2
 
 
 def _cell_for(start: _Start, kind: str, radio) -> _Start:
-    """The world's usual cell, or the first burst cell when the radio would brown it out."""
+    """The world's usual cell, or the burst cell that strands least when it browns out early."""
     from dataclasses import replace
 
     from twin.supply import supply
 
     board = load_profile("board", _BOARD[kind])
     sensor = load_profile("sensor", start.sensor)
-    for cell in (start.battery, *_BURST_CELLS):
-        if supply(board, radio, load_profile("battery", cell), sensor).brownout_soc < 1.0:
-            return replace(start, battery=cell)
-    return start  # none holds: compiling the text says why
+
+    def stranded(cell: str) -> float:
+        return supply(board, radio, load_profile("battery", cell), sensor).brownout_soc
+
+    if stranded(start.battery) < _KEEP_STRANDING:
+        return start
+    good = [c for c in _BURST_CELLS if stranded(c) < _KEEP_STRANDING]
+    best = good[0] if good else min(_BURST_CELLS, key=stranded)
+    return replace(start, battery=best) if stranded(best) < 1.0 else start
 
 
 def _radio_kind(radio) -> str:
@@ -133,7 +141,7 @@ def _render(s: _Start, world, radio, kind, meta, name, reading_b, fits, max_b) -
         f"    radio: {radio}",
         f"    battery: {s.battery}"
         + (
-            f"   # choice: {WORLDS[world].battery} cannot carry this radio's bursts"
+            f"   # choice: {WORLDS[world].battery} browns out early under this radio's bursts"
             if s.battery != WORLDS[world].battery
             else ""
         ),

@@ -504,10 +504,16 @@ def _check_ocv(values: dict, path: Path) -> None:
     """A battery's open-circuit voltage curve, if it gives one (rules: OCV_RULES)."""
     soc, v = values.get("ocv_soc"), values.get("ocv_v")
     r = values.get("internal_resistance_ohm")
-    if r is not None and (soc is None or len(r) != len(soc)):
+    if r is not None and soc is None:
         raise ScenarioError(
             "internal_resistance_ohm gives the pack's resistance at each point of ocv_soc: "
-            f"expected {0 if soc is None else len(soc)} values (one per ocv_soc point), got "
+            "give the rest-voltage curve (ocv_soc, ocv_v) too",
+            str(path), "internal_resistance_ohm",
+        )  # fmt: skip
+    if r is not None and len(r) != len(soc):
+        raise ScenarioError(
+            "internal_resistance_ohm gives the pack's resistance at each point of ocv_soc: "
+            f"expected {len(soc)} values (one per ocv_soc point), got "
             f"{len(r)}",
             str(path), "internal_resistance_ohm",
         )  # fmt: skip

@@ -107,8 +107,8 @@ def refusal(bat: Battery, board: Board, radio, s: Supply) -> str:
         f"battery '{bat.id}' cannot carry this node's {s.peak_current_a * 1e3:.0f} mA bursts: "
         f"a full pack reads {v_full:.2f} V at rest and {under} under the burst ({r_full:g} ohm "
         f"internal resistance), below {needs_text(board, radio, s.min_supply_v)}, so every "
-        f"transmission would reset the node (a full pack stays above it for bursts up to "
-        f"{can * 1e3:.0f} mA)"
+        f"burst (radio TX, or sensing with the CPU awake) would reset the node (a full pack "
+        f"stays above it for bursts up to {can * 1e3:.0f} mA)"
     )
 
 

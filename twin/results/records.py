@@ -164,6 +164,24 @@ def _life_record(g: GroupStats, life: BatteryLife) -> dict:
     }
 
 
+# Beyond this share of airtime taken by the other stations the light-load DCF model no longer
+# holds (queues build and backoff freezes dominate): the run says so.
+CONTENTION_WARN_BUSY = 0.5
+
+
+def _contention_warnings(g: GroupStats) -> list[str]:
+    """An access point loaded past what the light-load contention model covers."""
+    c = g.contention
+    if c is None or c["channel_busy_fraction"] <= CONTENTION_WARN_BUSY:
+        return []
+    return [
+        f"the other {c['stations'] - 1} stations on group '{g.name}''s access point keep it "
+        f"{c['channel_busy_fraction']:.0%} busy: past what the light-load contention model "
+        "holds for, so its retries and waits are a lower bound (fewer stations per access "
+        "point, or a faster PHY rate)"
+    ]
+
+
 def _hub_not_sent(g: GroupStats) -> int:
     """Messages a hub outage kept from leaving: lost, or dropped from a full store."""
     h = g.hub_outage
@@ -368,6 +386,7 @@ def group_record(
         "warnings": list(g.plan.warnings)
         + list(g.warnings)
         + _life_warnings(g)
+        + _contention_warnings(g)
         + _delivery_warnings(g, net),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),

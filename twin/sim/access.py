@@ -34,6 +34,8 @@ from twin.profiles import BleRadio, CellularRadio, WifiRadio
 
 # The largest Ethernet-sized frame a message is cut into on Wi-Fi (IP MTU 1500 B) [bytes].
 WIFI_MTU_BYTES = 1500
+# 802.11b's DSSS/CCK rates (IEEE 802.11 clauses 15-16): these back off in 20 us slots [bit/s].
+DSSS_RATES_BPS = (1e6, 2e6, 5.5e6, 11e6)
 
 # Where a message's charge goes in the ledger.
 TX, RX, IDLE = "radio_tx", "radio_rx", "radio_idle"
@@ -87,6 +89,7 @@ class DirectLink:
         self.cfg = cfg
         self.message_rate_hz = message_rate_hz
         self.contention: dict | None = None  # Wi-Fi on a shared access point (a reading's)
+        self._channel: dict | None = None  # the shared channel's figures (Wi-Fi, shared)
         self.technology = radio.technology
         self.downlink_bytes = downlink_bytes
         self.period_s: float | None = None  # periodic reachability
@@ -109,9 +112,13 @@ class DirectLink:
                 )  # fmt: skip
             else:
                 self.early_stop_s = cfg.response_wait_s
+            shared = cfg.access_point_stations > 1
+            self._channel = self._shared_channel(payloads[READING]) if shared else None
             self.costs = {kind: self._wifi(b) for kind, b in payloads.items()}
-            if cfg.access_point_stations > 1:
-                self.contention = self._contention(payloads[READING])
+            if shared:
+                ch = {k: v for k, v in self._channel.items() if not k.endswith("_s")}
+                ch.pop("drop_per_frame")
+                self.contention = {**ch, **self._contention(payloads[READING])}
         elif isinstance(radio, CellularRadio):
             if cfg.edrx_cycle_s is not None:
                 self.period_s = cfg.edrx_cycle_s
@@ -146,48 +153,60 @@ class DirectLink:
             airtime_s=ev.tx_s, bytes_on_air=payload + packets * r.mac_overhead_bytes,
         )  # fmt: skip
 
-    def _contention(self, payload: int) -> dict:
-        """The DCF contention one message of ``payload`` bytes meets on a shared access point.
+    def _shared_channel(self, reading: int) -> dict:
+        """The access point's channel, as every station's readings load it.
 
-        Every station is taken to offer one message per sampling period (the cloud policy's
-        load, an upper bound for the others), sent as frames of at most one MTU. A frame
+        Every station is taken to send one reading per sampling period (the cloud policy's
+        load, an upper bound for the others), cut into frames of at most one MTU. An attempt
         collides with probability p (:func:`twin.physics.wifi_contention.collision_probability`
-        with the PHY's DCF timing) and is retried up to the retry limit; the station listens
-        through each backoff, and defers to the other stations' frames: it finds the medium
-        busy with the probability the others keep it busy (their airtime share, U) and then
-        waits half a frame on average (the residual of a busy frame, first order in U). A
-        frame dropped at the limit is resent by TCP: its expected share is reported and its
-        cost is in the retries. Association and downlink frames meet no contention here.
+        at the PHY's DCF timing, for frames of the readings' mean length), and the other
+        stations keep the medium busy for their share U of the time (their airtime, retries
+        included). The light-load model holds while U is well under 1 (the results warn
+        above 0.5). Each group is its own access point: groups do not contend with each other.
         """
         r = self.radio
-        on_air = payload + r.mac_overhead_bytes
+        on_air = reading + r.mac_overhead_bytes
         frames = max(1, -(-on_air // WIFI_MTU_BYTES))
-        frame_s = 8.0 * min(on_air, WIFI_MTU_BYTES) / r.phy_rate_bps
+        frame_s = 8.0 * on_air / frames / r.phy_rate_bps  # the readings' mean frame
         n = self.cfg.access_point_stations
-        # 802.11b's DSSS rates (up to 11 Mbit/s) back off in 20 us slots from CW 31; the OFDM
-        # rates of 802.11g/n in 9 us slots from CW 15.
-        dcf = (
-            {"cw_min": wifi.CW_MIN_DSSS, "cw_max": wifi.CW_MAX_DSSS, "slot_s": wifi.SLOT_DSSS_S}
-            if r.phy_rate_bps <= 11e6
-            else {
-                "cw_min": wifi.CW_MIN_OFDM,
-                "cw_max": wifi.CW_MAX_OFDM,
-                "slot_s": wifi.SLOT_OFDM_S,
-            }
-        )
+        # 802.11b's DSSS rates back off in 20 us slots from CW 31; the OFDM rates of
+        # 802.11g/n (6 Mbit/s and up) in 9 us slots from CW 15.
+        dsss = r.phy_rate_bps in DSSS_RATES_BPS
+        dcf = {
+            "cw_min": wifi.CW_MIN_DSSS if dsss else wifi.CW_MIN_OFDM,
+            "cw_max": wifi.CW_MAX_DSSS if dsss else wifi.CW_MAX_OFDM,
+            "slot_s": wifi.SLOT_DSSS_S if dsss else wifi.SLOT_OFDM_S,
+        }
         p = float(wifi.collision_probability(n, self.message_rate_hz * frames, frame_s, **dcf))
         attempts = float(wifi.expected_attempts(p))
-        others_busy = min((n - 1) * self.message_rate_hz * frames * attempts * frame_s, 1.0)
+        busy = (n - 1) * self.message_rate_hz * frames * attempts * frame_s
         return {
-            "stations": n,
-            "collision_probability": p,
-            "attempts_per_frame": attempts,
-            "frames_dropped_per_message": frames * float(wifi.drop_probability(p)),
-            # Transmitting again what collided, and listening through every backoff [s].
+            "stations": n, "collision_probability": p, "attempts_per_frame": attempts,
+            "channel_busy_fraction": min(busy, 1.0), "frame_s": frame_s,
+            "drop_per_frame": float(wifi.drop_probability(p)),
+            "backoff_per_frame_s": float(wifi.mean_backoff_s(p, **dcf)),
+        }  # fmt: skip
+
+    def _contention(self, payload: int) -> dict:
+        """What the shared channel costs one message of ``payload`` bytes.
+
+        Each of its frames is retried as often as collisions make it (the retried airtime
+        at the TX current), backs off, and defers to the others' frames: it finds the medium
+        busy with probability U and then waits half of one of their frames on average (the
+        residual of a busy frame, first order in U), listening meanwhile. A frame dropped at
+        the retry limit is resent by TCP: its expected share is reported, its resend not
+        charged (negligible at the light loads the model holds for). Association and
+        downlink frames meet no contention here.
+        """
+        ch, r = self._channel, self.radio
+        on_air = payload + r.mac_overhead_bytes
+        frames = max(1, -(-on_air // WIFI_MTU_BYTES))
+        attempts, busy = ch["attempts_per_frame"], ch["channel_busy_fraction"]
+        return {
+            "frames_dropped_per_message": frames * ch["drop_per_frame"],
             "extra_tx_s": (attempts - 1.0) * 8.0 * on_air / r.phy_rate_bps,
-            "channel_busy_fraction": others_busy,
-            "backoff_s": frames * float(wifi.mean_backoff_s(p, **dcf)),
-            "defer_s": frames * attempts * others_busy * frame_s / 2.0,
+            "backoff_s": frames * ch["backoff_per_frame_s"],
+            "defer_s": frames * attempts * busy * ch["frame_s"] / 2.0,
         }
 
     def _wifi(self, payload: int) -> MessageCost:
@@ -195,7 +214,7 @@ class DirectLink:
         on_air = payload + r.mac_overhead_bytes
         data_s = 8.0 * on_air / r.phy_rate_bps
         retry_s = backoff_s = 0.0
-        if cfg.access_point_stations > 1:
+        if self._channel is not None:
             c = self._contention(payload)
             retry_s, backoff_s = c["extra_tx_s"], c["backoff_s"] + c["defer_s"]
         if cfg.stay_connected:
