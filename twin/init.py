@@ -70,14 +70,15 @@ def _cell_for(start: _Start, kind: str, radio) -> _Start:
     board = load_profile("board", _BOARD[kind])
     sensor = load_profile("sensor", start.sensor)
 
-    def stranded(cell: str) -> float:
-        return supply(board, radio, load_profile("battery", cell), sensor).brownout_soc
-
-    if stranded(start.battery) < _KEEP_STRANDING:
+    stranded = {
+        c: supply(board, radio, load_profile("battery", c), sensor).brownout_soc
+        for c in (start.battery, *_BURST_CELLS)
+    }
+    if stranded[start.battery] < _KEEP_STRANDING:
         return start
-    good = [c for c in _BURST_CELLS if stranded(c) < _KEEP_STRANDING]
-    best = good[0] if good else min(_BURST_CELLS, key=stranded)
-    return replace(start, battery=best) if stranded(best) < 1.0 else start
+    good = [c for c in _BURST_CELLS if stranded[c] < _KEEP_STRANDING]
+    best = good[0] if good else min(_BURST_CELLS, key=stranded.get)
+    return replace(start, battery=best) if stranded[best] < 1.0 else start
 
 
 def _radio_kind(radio) -> str:

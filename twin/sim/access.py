@@ -115,10 +115,13 @@ class DirectLink:
             shared = cfg.access_point_stations > 1
             self._channel = self._shared_channel(payloads[READING]) if shared else None
             self.costs = {kind: self._wifi(b) for kind, b in payloads.items()}
-            if shared:
-                ch = {k: v for k, v in self._channel.items() if not k.endswith("_s")}
-                ch.pop("drop_per_frame")
-                self.contention = {**ch, **self._contention(payloads[READING])}
+            if shared:  # the shared channel's figures, and what they cost one reading
+                said = ("stations", "collision_probability", "attempts_per_frame",
+                        "channel_busy_fraction")  # fmt: skip
+                self.contention = {
+                    **{k: self._channel[k] for k in said},
+                    **self._contention(payloads[READING]),
+                }
         elif isinstance(radio, CellularRadio):
             if cfg.edrx_cycle_s is not None:
                 self.period_s = cfg.edrx_cycle_s

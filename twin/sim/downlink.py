@@ -111,8 +111,9 @@ class DownlinkScheduler:
             link = u.link
             # A node that listens periodically gets each decision at its next occasion (the
             # hub keeps it while the node is out of reach: its first occasion after).
-            at = link.next_occasion_s(nodes, self._reachable_s(u, nodes, ready))
+            at = link.next_occasion_s(nodes, ready)
             if u.hub is not None:
+                # Out of reach at the occasion: the first one once the hub is back.
                 at = link.next_occasion_s(nodes, u.hub.back_s(nodes, at))
             at = at + link.downlink_s
             rx_c = np.full(len(nodes), link.downlink_rx_c)
@@ -138,11 +139,6 @@ class DownlinkScheduler:
             self._pool = new
         else:
             self._pool = {f: np.concatenate([self._pool[f], new[f]]) for f in new}
-
-    @staticmethod
-    def _reachable_s(u, nodes: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """``t``, or when a direct-link node's hub is back if it is out then."""
-        return t if getattr(u, "hub", None) is None else u.hub.back_s(nodes, t)
 
     def take(self) -> list[effects.Effect]:
         """The effects decided since the last call, in order."""

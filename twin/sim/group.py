@@ -393,7 +393,7 @@ class FleetGroup:
             event_log=self.event_log,
             decision_log=d.log,
             link=up.link_budget(),
-            contention=getattr(up.link, "contention", None) if hasattr(up, "link") else None,
+            contention=getattr(getattr(up, "link", None), "contention", None),
             hub_outage=up.hub.summary() if getattr(up, "hub", None) is not None else None,
         )
 
