@@ -174,3 +174,42 @@ def test_a_lora_node_on_the_shipped_coin_cell_strands_what_the_readme_says():
         load_profile("battery", "cr2032"), load_profile("sensor", "soil-capacitive"),
     )  # fmt: skip
     assert s.brownout_soc == pytest.approx(0.31, abs=0.005)  # the README's two figures
+
+
+def _factory_group(folder: Path, radio: str, horizon_days: float = 2.0) -> Path:
+    """The factory's LTE-M group, shrunk, on ``radio``."""
+    d = yaml.safe_load((Path(__file__).parent.parent / "scenarios" / "factory.yaml").read_text())
+    d["groups"] = {"ltem": {**d["groups"]["ltem"], "count": 4, "radio": radio}}
+    d["world"]["horizon_days"] = horizon_days
+    d["policies"] = ["cloud"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def test_a_bench_measured_modem_draws_constant_power_from_the_cell(tmp_path):
+    """Nordic: the nRF9160's current falls as its supply rises, its power about constant
+    (nWP_034, Power consumption). Its currents, measured at 5 V, cost a 3.6 V cell 5/3.6 as
+    many coulombs and the same joules."""
+    bench = (
+        "id: my-modem\nname: test modem\nextends: nrf9160-ltem\n"
+        'power_path: as_measured\npower_path_source: "test: the bench currents as they are"\n'
+    )
+    a = twin.run(_factory_group(tmp_path / "a", _user(tmp_path / "a", "radio", "radios", bench)))
+    b = twin.run(_factory_group(tmp_path / "b", "nrf9160-ltem"))
+    ra, rb = a.result("cloud"), b.result("cloud")
+    cell = load_profile("battery", "tlp-93111-a")
+    scale = 5.0 / cell.nominal_v
+    assert "modem_current_scale" not in ra["battery"]
+    got = rb["battery"]["modem_current_scale"]
+    assert got["scale"] == pytest.approx(scale, rel=1e-12)
+    # The range: a full pack's rest voltage, and the modem's 3.0 V minimum (above cut-off).
+    assert got["range"] == pytest.approx([5.0 / cell.ocv_v[-1], 5.0 / 3.0], rel=1e-12)
+    for state in ("radio_tx", "radio_idle"):
+        qa, qb = (r["battery"]["drawn_by_state_c"][state] for r in (ra, rb))
+        assert qb == pytest.approx(qa * scale, rel=1e-9)
+        assert rb["energy_j"][state] == pytest.approx(ra["energy_j"][state], rel=1e-9)
+    # More charge per day from the same cell: a shorter life.
+    life = (r["battery_life_days"]["charge_limited_median"] for r in (ra, rb))
+    assert next(life) > next(life)

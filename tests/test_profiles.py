@@ -70,7 +70,7 @@ DIMENSIONLESS_SUFFIXES = (
 )
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
 # inference engine, the cores an engine runs on, how a sensor's reading is acquired.
-TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition"}
+TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition", "power_path"}
 # Curve figures: lists of numbers, the breakpoints of a curve (a battery's open-circuit
 # voltage ocv_v [V] against state of charge ocv_soc; twin.physics.battery.open_circuit_v).
 CURVE_FIGURES = {"ocv_soc", "ocv_v", "internal_resistance_ohm"}

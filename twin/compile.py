@@ -54,6 +54,7 @@ from twin.supply import (
     Supply,
     brownout_warning,
     cells_that_hold,
+    modem_at_cell,
     refusal,
     supply,
 )
@@ -331,6 +332,8 @@ def _group_plan(
     if isinstance(profiles["radio"], Radio):
         profiles["radio"] = _lora_radio(scenario, g, profiles["radio"], prefix, file)
     power = _supply(profiles, prefix, file, base)
+    # A modem measured on a bench supply draws its power from the cell (twin.supply).
+    profiles["radio"] = modem_at_cell(profiles["radio"], power.modem_scale)
     world_kind = g.world or scenario.world.kind
     world = _world(world_kind, file, f"{prefix}.world" if g.world else "world.kind")
     if g.actuation and world.actuator is None:

@@ -169,7 +169,14 @@ class CellularRadio:
     # The lowest supply the modem runs at [V] (a modem on the cell's rail may need more than
     # the board's MCU). Optional (None: the board's minimum alone decides brown-outs).
     min_supply_v: float | None = None
+    # How the measured currents reach the cell: "as_measured" (what the cell sees), or
+    # "constant_power" (the modem's own DC/DC draws the same power whatever its supply, so at
+    # the cell's voltage the current is measured x supply_v / cell voltage: twin.supply).
+    power_path: str = "as_measured"
 
+
+# How a cellular modem's measured currents reach the cell (CellularRadio.power_path).
+POWER_PATHS = ("as_measured", "constant_power")
 
 RADIO_CLASSES = {
     "wifi": WifiRadio,
@@ -616,6 +623,11 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         raise ScenarioError(f"id '{values['id']}' does not match file name", str(path), "id")
     if cls is Sensor:
         _check_acquisition(values, path)
+    if values.get("power_path", POWER_PATHS[0]) not in POWER_PATHS:
+        raise ScenarioError(
+            f"expected one of {', '.join(POWER_PATHS)}, got '{values['power_path']}'",
+            str(path), "power_path",
+        )  # fmt: skip
     if cls is Battery:
         _check_ocv(values, path)
     # Profiles are cached and shared: keep their sources read-only.

@@ -12,6 +12,7 @@ is refused with the figures that say why.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -21,6 +22,33 @@ from twin.profiles import Battery, Board, Sensor, available, load_profile
 # Brown-outs stranding less than this share of the cell are not worth a line (a sag that meets
 # the board's minimum just at the cut-off); the life still counts them.
 BROWNOUT_SAID_SOC = 1e-3
+
+
+@dataclass(frozen=True)
+class ModemScale:
+    """A modem measured at one supply, drawing constant power from the cell instead.
+
+    Its DC/DC converter takes the same power whatever its input, so the current the cell
+    gives is the measured one times ``measured_v / cell_v``: more from a 3.6 V cell than the
+    5 V bench supply saw. The run takes the pack's nominal voltage; the range is the same
+    figure at the full pack's rest voltage and at the lowest it is used to (the cut-off, or
+    the node's minimum supply if higher), because the conversion depends on the cell's state.
+
+    Attributes
+    ----------
+    measured_v : float
+        The supply the profile's currents were measured at [V].
+    cell_v : float
+        The pack's nominal voltage [V] (what the run converts at).
+    scale, scale_full, scale_empty : float
+        Cell current per measured current at ``cell_v``, at a full pack and at its lowest.
+    """
+
+    measured_v: float
+    cell_v: float
+    scale: float
+    scale_full: float
+    scale_empty: float
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,7 @@ class Supply:
     min_supply_v: float | None = None
     brownout_soc: float = 0.0
     full_loaded_v: float | None = None
+    modem_scale: ModemScale | None = None
 
     @property
     def checked(self) -> bool:
@@ -70,15 +99,47 @@ def has_load_figures(bat: Battery) -> bool:
 def supply(board: Board, radio, bat: Battery, sensor: Sensor) -> Supply:
     """The group's supply under load (see the module notes)."""
     peak = peak_current_a(board, radio, sensor)
+    scale = modem_scale(board, radio, bat)
     if not math.isfinite(bat.capacity_c) or not has_load_figures(bat):
-        return Supply(peak, board.min_supply_v)
+        return Supply(peak, board.min_supply_v, modem_scale=scale)
     r = bat.internal_resistance_ohm
     full = float(cell.loaded_v(1.0, bat.ocv_soc, bat.ocv_v, r, peak))
     need = min_supply_v(board, radio)
     if need is None:
-        return Supply(peak, None, 0.0, full)
+        return Supply(peak, None, 0.0, full, scale)
     soc = cell.brownout_soc(bat.ocv_soc, bat.ocv_v, r, peak, need)
-    return Supply(peak, need, soc, full)
+    return Supply(peak, need, soc, full, scale)
+
+
+def modem_scale(board: Board, radio, bat: Battery) -> ModemScale | None:
+    """How a constant-power modem's measured currents scale on this cell (None: they don't)."""
+    if getattr(radio, "power_path", "as_measured") != "constant_power":
+        return None
+    if not math.isfinite(bat.capacity_c) or bat.nominal_v == radio.supply_v:
+        return None  # on mains the bench figures stand; on a cell at that voltage, too
+    full_v = bat.ocv_v[-1] if bat.has_ocv_curve else bat.nominal_v
+    low_v = max(bat.cutoff_v, min_supply_v(board, radio) or 0.0)
+    m = radio.supply_v
+    return ModemScale(m, bat.nominal_v, m / bat.nominal_v, m / full_v, m / low_v)
+
+
+def modem_at_cell(radio, scale: ModemScale | None):
+    """The modem as its cell sees it: its currents converted at constant power.
+
+    At the cell's nominal voltage; the radio is unchanged when ``scale`` is None.
+
+    The exchange's and the paging's currents were measured on the bench supply and scale;
+    the peak current is Nordic's figure at the battery already and the standby current is a
+    board's, so those stand. Energies are unchanged (current x voltage is the same power).
+    """
+    if scale is None:
+        return radio
+    return dataclasses.replace(
+        radio,
+        supply_v=scale.cell_v,
+        average_current_a=radio.average_current_a * scale.scale,
+        paging_current_a=radio.paging_current_a * scale.scale,
+    )
 
 
 def min_supply_v(board: Board, radio) -> float | None:

@@ -205,6 +205,24 @@ def _brownout_record(g: GroupStats) -> dict:
     }
 
 
+def _modem_record(g: GroupStats) -> dict:
+    """A bench-measured modem drawn from the cell at constant power (twin.supply.ModemScale).
+
+    An assumption with a range: the conversion depends on the cell's voltage.
+    """
+    m = g.plan.supply.modem_scale if g.plan.supply is not None else None
+    if m is None:
+        return {}
+    return {
+        "modem_current_scale": {
+            "measured_at_v": m.measured_v,
+            "cell_v": m.cell_v,
+            "scale": m.scale,
+            "range": [m.scale_full, m.scale_empty],
+        }
+    }
+
+
 def _life_warnings(g: GroupStats) -> list[str]:
     """A cell without a shelf life: say that its life is charge-limited only."""
     bat = g.plan.battery
@@ -381,6 +399,7 @@ def group_record(
             # Stored by the panel (after losses, and only what the cell had room for).
             "harvested_c": float(g.credit_c.sum()),
             **_brownout_record(g),
+            **_modem_record(g),
         },
         # The plan's (settings that probably distort results), then the run's own.
         "warnings": list(g.plan.warnings)
