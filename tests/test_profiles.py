@@ -59,6 +59,7 @@ UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", 
 #   peukert_exponent Peukert's k, a pure number
 #   *_per_year       a fraction lost per year: the unit (1/year) is in the name
 #   *_soc            a state of charge, the fraction of capacity left (0 empty, 1 full)
+#   kibam_c          KiBaM's c, the share of a cell's charge in the well the load draws from
 DIMENSIONLESS_SUFFIXES = (
     "duty_cycle",
     "coding_rate",
@@ -67,6 +68,7 @@ DIMENSIONLESS_SUFFIXES = (
     "_exponent",
     "_per_year",
     "_soc",
+    "kibam_c",
 )
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
 # inference engine, the cores an engine runs on, how a sensor's reading is acquired.
@@ -137,6 +139,9 @@ def test_profile_loads_with_every_figure_sourced(path):
     wanted = {f.name for f in dataclasses.fields(prof)} - {"sources"} - REGION_SET
     if kind == "sensor":  # a sensor states only the figures its acquisition mode uses
         wanted -= SENSOR_ACQUISITION - set(raw)
+    # A board boots at its active current unless it says otherwise; a cell without a rate
+    # effect (kibam_c 1) has no rate for its bound well.
+    wanted -= {"boot_current_a", "kibam_k_per_s"} - set(raw)
     assert set(raw) - {"kind"} - {k for k in raw if k.endswith("_source")} == wanted
     orphans = [k for k in raw if k.endswith("_source") and k.removesuffix("_source") not in raw]
     assert not orphans, f"{path}: sources without a figure: {orphans}"

@@ -48,6 +48,10 @@ class Board:
     # brown-out reset threshold, or its regulator's minimum input [V]. Optional (None: not
     # known, and brown-outs under load are not checked for the board).
     min_supply_v: float | None = None
+    # A cold boot after a reset: from reset release to the application running [s], at
+    # boot_current_a (None: the active current) [A]. Optional (None: a reboot costs nothing).
+    boot_s: float | None = None
+    boot_current_a: float | None = None
 
     @property
     def clock_hz(self) -> float:
@@ -115,6 +119,10 @@ class BleRadio:
     mac_overhead_bytes: int
     max_payload_bytes: int
     sources: Mapping[str, str]
+    # After a reboot the peripheral advertises until its phone connects again: for this long
+    # [s] at this mean current [A]. Optional (None: re-connecting costs nothing).
+    reconnect_s: float | None = None
+    advertising_current_a: float | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,9 @@ class CellularRadio:
     # "constant_power" (the modem's own DC/DC draws the same power whatever its supply, so at
     # the cell's voltage the current is measured x supply_v / cell voltage: twin.supply).
     power_path: str = "as_measured"
+    # A full network attach after a reboot (the PSM context is gone with the modem's power),
+    # at average_current_a [s]. Optional (None: re-attaching costs nothing).
+    attach_s: float | None = None
 
 
 # How a cellular modem's measured currents reach the cell (CellularRadio.power_path).
@@ -216,6 +227,17 @@ class Battery:
     # current I the terminals read ocv_v - I * R (twin.physics.battery.loaded_v). Optional
     # (None: no sag is modelled); needs the curve.
     internal_resistance_ohm: tuple[float, ...] | None = None
+    # The Kinetic Battery Model's rate effect (twin.physics.kibam): the share of the charge in
+    # the well the load draws from [-], and the rate k' at which the other refills it [1/s].
+    # Optional: None, or kibam_c = 1 (no k' needed), is no rate effect; with KiBaM given the
+    # Peukert exponent is not used.
+    kibam_c: float | None = None
+    kibam_k_per_s: float | None = None
+
+    @property
+    def has_kibam(self) -> bool:
+        """Whether the profile gives a rate effect by KiBaM (``kibam_c`` < 1 with its k')."""
+        return self.kibam_c is not None and self.kibam_c < 1.0
 
     @property
     def capacity_c(self) -> float:
@@ -568,6 +590,30 @@ def _check_ocv(values: dict, path: Path) -> None:
         )  # fmt: skip
 
 
+def _check_kibam(values: dict, path: Path) -> None:
+    """KiBaM's well share in (0, 1], and its rate k' wherever the share is below 1."""
+    c, k = values.get("kibam_c"), values.get("kibam_k_per_s")
+    if c is None:
+        if k is not None:
+            raise ScenarioError(
+                "kibam_k_per_s is the rate of KiBaM's bound well: give kibam_c too",
+                str(path), "kibam_k_per_s",
+            )  # fmt: skip
+        return
+    if not 0.0 < c <= 1.0:
+        raise ScenarioError(
+            f"kibam_c is the share of the charge the load draws from directly: expected a "
+            f"number in (0, 1] (1: no rate effect), got {c:g}",
+            str(path), "kibam_c",
+        )  # fmt: skip
+    if c < 1.0 and not k:
+        raise ScenarioError(
+            "kibam_c below 1 needs kibam_k_per_s, the rate k' = k / (c (1 - c)) at which the "
+            "bound well refills the available one [1/s], with its source",
+            str(path), "kibam_c",
+        )  # fmt: skip
+
+
 def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
     """Check a profile's fields (units, sources, types) and build its record."""
     cls = _KINDS[kind][1]
@@ -630,6 +676,7 @@ def _build(kind: str, raw: dict, path: Path, profile_id: str) -> Any:
         )  # fmt: skip
     if cls is Battery:
         _check_ocv(values, path)
+        _check_kibam(values, path)
     # Profiles are cached and shared: keep their sources read-only.
     return cls(**values, sources=MappingProxyType(sources))
 

@@ -16,7 +16,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from twin.physics import battery as cell
+from twin.physics import kibam
 from twin.profiles import Battery, Board, Sensor, available, load_profile
 
 # Brown-outs stranding less than this share of the cell are not worth a line (a sag that meets
@@ -199,3 +202,22 @@ def cells_that_hold(board: Board, radio, sensor: Sensor, base_dir=None) -> list[
         if s.checked and s.brownout_soc < 1.0:
             out.append((pid, s.brownout_soc))
     return sorted(out, key=lambda c: (c[1], c[0]))
+
+
+def rate_capacity_c(bat: Battery, current_a) -> np.ndarray:
+    """What the cell delivers at a steady ``current_a`` [C], its rate effect applied.
+
+    KiBaM if the profile gives it (twin.physics.kibam), else Peukert's law; never more than
+    the rating, since neither fit says anything below the rated current.
+    """
+    current_a = np.maximum(current_a, 0.0)  # a node that netted charge (a panel's) draws none
+    if bat.has_kibam:
+        k = (bat.kibam_c, bat.kibam_k_per_s)
+        total = kibam.total_capacity_c(bat.capacity_c, bat.rated_current_a, *k)
+        return np.minimum(kibam.capacity_at_current_c(total, current_a, *k), bat.capacity_c)
+    return (
+        cell.peukert_capacity_mah(
+            bat.capacity_mah, bat.rated_current_a, current_a, bat.peukert_exponent
+        )
+        * 3.6
+    )

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.physics import battery
 from twin.physics import cloud as cloud_cost
 from twin.sim.ledger import RADIO_IDLE, STATES
 from twin.sim.metrics import confusion_summary
 from twin.sim.stats import GroupStats, NetworkStats
 from twin.sim.uplink_log import device_ids
-from twin.supply import BROWNOUT_SAID_SOC
+from twin.supply import BROWNOUT_SAID_SOC, rate_capacity_c
 
 DAY_S = 86_400.0
 
@@ -116,20 +115,26 @@ def _charge_limited_s(g: GroupStats, horizon_s: float) -> np.ndarray:
         # horizon is reported as sustained (no projection) rather than extrapolated.
         return np.full(g.n, np.inf)
     # Projection at the node's mean current, with the capacity the cell gives at that current
-    # (Peukert; at or below the rated current the rated capacity).
+    # (at or below the rated current the rated capacity).
     bat = g.plan.battery
     mean_a = used / horizon_s
-    capacity_c = (
-        battery.peukert_capacity_mah(
-            bat.capacity_mah, bat.rated_current_a, mean_a, bat.peukert_exponent
-        )
-        * 3.6
-    )
+    capacity_c = rate_capacity_c(bat, mean_a)
     # A cell that started part-empty (a deployed fleet's) has that share of it left, down to
     # where the node's bursts brown it out (twin.supply; 0 when the cell empties first).
     capacity_c = capacity_c * np.maximum(g.start_c / bat.capacity_c - _brownout_soc(g), 0.0)
     with np.errstate(divide="ignore"):
         return np.where(used > 0, capacity_c / mean_a, np.inf)
+
+
+def _rate_record(g: GroupStats, horizon_s: float) -> dict:
+    """Which rate effect the cell has, and the share of its rating the nodes' mean draw gets."""
+    bat = g.plan.battery
+    if g.mains:
+        return {}
+    model = "kibam" if bat.has_kibam else "peukert" if bat.peukert_exponent != 1 else "none"
+    mean_a = g.used_at_end_c / np.maximum(np.minimum(horizon_s, g.death_s), 1e-9)  # alive
+    share = rate_capacity_c(bat, mean_a) / bat.capacity_c
+    return {"rate_effect": {"model": model, "usable_share_median": float(np.median(share))}}
 
 
 def _brownout_soc(g: GroupStats) -> float:
@@ -332,6 +337,8 @@ def group_record(
             "reset": int(g.skipped_reset),
         },
         "resets": g.resets,
+        # Nodes back from a reset, and the charge of their cold boots and network re-joins.
+        "reboots": {"count": g.reboots, "charge_c": g.reboot_c},
         # Readings the nodes decided on (fewer than samples when a node reads its sensor
         # more often than it decides: a history model's rate between decisions).
         "decisions_taken": int(g.decisions_taken),
@@ -400,6 +407,7 @@ def group_record(
             "harvested_c": float(g.credit_c.sum()),
             **_brownout_record(g),
             **_modem_record(g),
+            **_rate_record(g, horizon_s),
         },
         # The plan's (settings that probably distort results), then the run's own.
         "warnings": list(g.plan.warnings)

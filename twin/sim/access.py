@@ -274,6 +274,23 @@ class DirectLink:
         t = r.exchange_s + tail
         return t * r.average_current_a, r.exchange_s
 
+    def rejoin_c(self) -> tuple[str, float]:
+        """Where and how much charge re-connecting after a reboot costs [C].
+
+        A BLE peripheral advertises until its bonded phone connects again; a Wi-Fi station
+        associates and asks DHCP for a lease (the one it had was in RAM); a modem attaches
+        to the network afresh (its PSM context is gone). A profile without the figure says
+        nothing (0).
+        """
+        r = self.radio
+        if isinstance(r, BleRadio):
+            if r.reconnect_s is None or r.advertising_current_a is None:
+                return TX, 0.0
+            return TX, r.reconnect_s * r.advertising_current_a
+        if isinstance(r, WifiRadio):
+            return RX, r.associate_dhcp_s * r.listen_current_a
+        return IDLE, (r.attach_s or 0.0) * r.average_current_a
+
     # -- schedule --------------------------------------------------------------------------------
     def cost(self, field: str, kind: np.ndarray) -> np.ndarray:
         """One :class:`MessageCost` field for each message of ``kind``."""

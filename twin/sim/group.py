@@ -246,6 +246,14 @@ class FleetGroup:
         self.inference = plan.inference
         self.infer_s = self.inference.latency_s
         self.infer_c = (board.active_current_a - board.sleep_current_a) * self.infer_s
+        # A cold boot after a reset, at the boot current (the active one unless the board
+        # says), above the sleep floor; 0 when the board gives no boot time.
+        boot_a = (
+            board.boot_current_a if board.boot_current_a is not None else board.active_current_a
+        )
+        self.boot_c = (boot_a - board.sleep_current_a) * (board.boot_s or 0.0)
+        self.reboots = 0
+        self.reboot_c = 0.0
         # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
         # windows, downlink) is over within `feedback_s`; a batch window up to
         # period - feedback_s cannot reorder anything a node depends on.
@@ -354,6 +362,8 @@ class FleetGroup:
             samples=self.samples,
             skipped_reset=int(self.skipped_reset),
             resets=0 if self.resets is None else int(self.resets.resets),
+            reboots=int(self.reboots),
+            reboot_c=float(self.reboot_c),
             inferences_device=int(self.inferences_device),
             decisions_taken=int(self.decisions_taken),
             charge_c=led.charge_c,
@@ -458,11 +468,25 @@ class FleetGroup:
                 rn, rk = nodes[restart], k[restart]
                 for back in range(1, self.ring.window):
                     self.ring.fill_from(rn, rk, rk - back)
+                self._reboot(rn)
         self.prev_truth[nodes] = truth
         self.decisions.observe(nodes, t, truth)
         self.samples[nodes] += 1
         self.ledger.charge(nodes, SENSE, self.sense_c)
         return readings, truth
+
+    def _reboot(self, nodes: np.ndarray) -> None:
+        """Charge what a reset costs when the node comes back: cold boot and radio re-join.
+
+        Booked at the node's first sample after the reset (its own event: batching-free).
+        """
+        self.ledger.charge(nodes, COMPUTE, self.boot_c)
+        total = self.boot_c * len(nodes)
+        for column, charge in self.uplink.rejoin_c(nodes).items():
+            self.ledger.charge(nodes, column, charge)
+            total += float(charge.sum())
+        self.reboots += len(nodes)
+        self.reboot_c += total
 
     def process(self, g1: int, network) -> None:
         """Handle samples ``g_next .. g1 - 1``: sense, infer, decide, transmit, account."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.physics import battery, solar
+from twin.physics import battery, kibam, solar
 from twin.plan import GroupPlan
 
 # Charge ledger columns (coulombs above the sleep floor); sleep is derived from time alive, and
@@ -96,6 +96,7 @@ class EnergyLedger:
         # it still in the cell. 0 when the cell empties first.
         bo = plan.supply.brownout_soc if plan.supply is not None else 0.0
         self.reserve_c = 0.0 if self.mains else bo * self.capacity_c
+        self._rate_setup(plan)
         self.charge_c = np.zeros((n, len(STATES)))
         self.alive = np.ones(n, dtype=bool)
         self.death_s = np.full(n, np.inf)
@@ -144,12 +145,52 @@ class EnergyLedger:
         self.credit_c[nodes] = gross - self.used_c(nodes, t)
         self.t_credit_s[nodes] = t
 
+    def _rate_setup(self, plan: GroupPlan) -> None:
+        """The cell's rate effect (KiBaM), if its profile gives one: one gap per node.
+
+        The profile's capacity is what the cell delivers at its rated current; KiBaM's total
+        charge is a little more (``slack_c``), which a load at the rated current strands in
+        the bound well. A heavier load strands more and gets less than the rating; a lighter
+        one is held to the rating (as Peukert's law is: the fit says nothing below the rated
+        current, so no gain is extrapolated).
+        """
+        bat = plan.battery
+        self.kibam = None if self.mains or not bat.has_kibam else (bat.kibam_c, bat.kibam_k_per_s)
+        if self.kibam is None:
+            return
+        total = kibam.total_capacity_c(self.capacity_c, bat.rated_current_a, *self.kibam)
+        self.slack_c = float(total) - self.capacity_c
+        self.gap_c = np.zeros(self.n)  # (1 - c) x the wells' height difference [C]
+        self.gap_t_s = np.zeros(self.n)
+        self.gap_used_c = np.zeros(self.n)
+
+    def _rate_reserve_c(self, nodes: np.ndarray, t, used: np.ndarray) -> np.ndarray:
+        """Charge the rate effect keeps from ``nodes`` at ``t`` [C]; advances their gaps.
+
+        Called at each node's own events, in its time order: between two of them the node's
+        draw is taken as steady (its mean over the stretch), for which the gap has a closed
+        form (:func:`twin.physics.kibam.well_gap_c`); so the gap does not depend on batching.
+        """
+        t = np.broadcast_to(np.asarray(t, dtype=float), nodes.shape)
+        dt = t - self.gap_t_s[nodes]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            i_a = np.where(dt > 0, (used - self.gap_used_c[nodes]) / dt, 0.0)
+        # A stretch that netted charge (a panel's) is taken as a rest: the gap relaxes.
+        i_a = np.maximum(i_a, 0.0)
+        gap = kibam.well_gap_c(i_a, np.maximum(dt, 0.0), *self.kibam, self.gap_c[nodes])
+        self.gap_c[nodes], self.gap_t_s[nodes], self.gap_used_c[nodes] = gap, t, used
+        return np.maximum(gap - self.slack_c, 0.0)
+
     def retire_empty(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         """Mark nodes whose cell is empty by ``t`` dead (at the moment it emptied).
 
-        Returns the mask of ``nodes`` still alive.
+        Empty is down to the brown-out level (``reserve_c``) and, with a rate effect, less
+        what the load strands in the bound well. Returns the mask of ``nodes`` still alive.
         """
-        remaining = self.start_c[nodes] - self.used_c(nodes, t) - self.reserve_c
+        used = self.used_c(nodes, t)
+        remaining = self.start_c[nodes] - used - self.reserve_c
+        if self.kibam is not None:
+            remaining = remaining - self._rate_reserve_c(nodes, t, used)
         dying = remaining <= 0
         if dying.any():
             d = nodes[dying]
@@ -235,7 +276,10 @@ class EnergyLedger:
     def finish(self, horizon_s: float) -> None:
         """End of run: nodes that emptied after their last sample, and the last harvest."""
         nodes = np.flatnonzero(self.alive)
-        remaining = self.start_c[nodes] - self.used_c(nodes, horizon_s) - self.reserve_c
+        used = self.used_c(nodes, horizon_s)
+        remaining = self.start_c[nodes] - used - self.reserve_c
+        if self.kibam is not None:
+            remaining = remaining - self._rate_reserve_c(nodes, horizon_s, used)
         dying = remaining <= 0
         d = nodes[dying]
         self.death_s[d] = np.maximum(horizon_s + remaining[dying] / self.floor_a, 0.0)

@@ -23,6 +23,11 @@ from twin.sim.uplink import PURPOSE_CHANNEL, PURPOSE_RETRY_CHANNEL, Uplink
 
 # LoRaWAN 1.0 ACK_TIMEOUT: a confirmed uplink without an ACK is retried 2 +/- 1 s after RX2.
 ACK_TIMEOUT_S = (1.0, 3.0)
+# An OTAA join after a reboot (the session keys were in RAM), PHY payloads [bytes]: the
+# join-request is MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2 + MIC 4; the join-accept MHDR 1
+# + JoinNonce 3 + NetID 3 + DevAddr 4 + DLSettings 1 + RxDelay 1 + MIC 4, plus the 16-byte
+# CFList EU868 and US915 networks send (LoRaWAN 1.0.3 specification, sections 6.2.4-6.2.5).
+JOIN_REQUEST_BYTES, JOIN_ACCEPT_BYTES = 23, 33
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,19 @@ class LoRaWANUplink(Uplink):
             full = toa(radio.max_payload_bytes, int(self.sf.max()))
             self.max_airtime_s = max(self.max_airtime_s, full)
         self._windows(plan, toa, sfs)
+
+    def rejoin_c(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
+        """An OTAA join after a reboot: the join-request on air, the join-accept in RX1 [C].
+
+        Taken to succeed at the first attempt, at the node's spreading factor, and off the
+        shared channel (the join frames are not among the channel's frames).
+        """
+        r, sf = self.radio, self.sf[nodes]
+        bw = r.downlink_bandwidth_hz or r.bandwidth_hz
+        req = lora.time_on_air_s(JOIN_REQUEST_BYTES, sf, r.bandwidth_hz, r.coding_rate,
+                                 r.preamble_symbols)  # fmt: skip
+        acc = lora.time_on_air_s(JOIN_ACCEPT_BYTES, sf, bw, r.coding_rate, r.preamble_symbols)
+        return {RADIO_TX: req * self.tx_current_a, RADIO_RX: acc * self.rx_current_a}
 
     def _windows(self, plan: GroupPlan, toa, sfs: np.ndarray) -> None:
         """Class-A receive windows, downlink and ACK air times, and the exactness bound.

@@ -48,6 +48,8 @@ class GroupStats:
     samples: np.ndarray
     skipped_reset: int
     resets: int
+    reboots: int  # nodes that came back from a reset within the horizon
+    reboot_c: float  # what their boots and re-joins drew [C]
     inferences_device: int
     decisions_taken: int  # readings a node decided on (all of them unless decide_every > 1)
     # Energy and the cell.

@@ -16,7 +16,7 @@ from twin.plan import GroupPlan
 from twin.rng import NodeStream
 from twin.sim.access import DirectLink
 from twin.sim.hub import HubAvailability
-from twin.sim.ledger import RADIO_IDLE, RADIO_RX, RADIO_TX, EnergyLedger
+from twin.sim.ledger import RADIO_IDLE, RADIO_RX, RADIO_TX, STATES, EnergyLedger
 from twin.sim.timebins import TimeBins
 
 # Purposes of the per-node counter stream used by the uplinks and the network.
@@ -100,6 +100,10 @@ class Uplink:
         """Spreading factors and best links of the nodes (None: not on a shared channel)."""
         return None
 
+    def rejoin_c(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
+        """Charge of joining the network again after a reboot, by ledger column [C]."""
+        return {}
+
     def _start_s(self, nodes: np.ndarray, ready_s: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -136,6 +140,11 @@ class HubUplink(Uplink):
 
     def _start_s(self, nodes: np.ndarray, ready_s: np.ndarray) -> np.ndarray:
         return self.link.send_start_s(nodes, ready_s)
+
+    def rejoin_c(self, nodes: np.ndarray) -> dict[int, np.ndarray]:
+        """Re-connecting to the hub after a reboot (:meth:`DirectLink.rejoin_c`)."""
+        state, charge = self.link.rejoin_c()
+        return {STATES.index(state): np.full(len(nodes), charge)} if charge > 0 else {}
 
     def _send(self, network, nodes, k, t, start, kind, data) -> None:
         c = self.link.cost
