@@ -60,6 +60,7 @@ UNIT_SUFFIXES = ("_mhz", "_hz", "_a", "_v", "_bytes", "_mah", "_s", "_symbols", 
 #   *_per_year       a fraction lost per year: the unit (1/year) is in the name
 #   *_soc            a state of charge, the fraction of capacity left (0 empty, 1 full)
 #   kibam_c          KiBaM's c, the share of a cell's charge in the well the load draws from
+#   max_repetitions_* a count of copies of a transmission (3GPP coverage enhancement)
 DIMENSIONLESS_SUFFIXES = (
     "duty_cycle",
     "coding_rate",
@@ -69,13 +70,16 @@ DIMENSIONLESS_SUFFIXES = (
     "_per_year",
     "_soc",
     "kibam_c",
+    "repetitions_ul",
+    "repetitions_dl",
+    "repetitions_rach",
 )
 # Categorical figures (sourced, but not quantities): the CPU core family, the board's default
 # inference engine, the cores an engine runs on, how a sensor's reading is acquired.
 TEXT_FIGURES = {"core", "default_runtime", "cores", "acquisition", "power_path"}
 # Curve figures: lists of numbers, the breakpoints of a curve (a battery's open-circuit
 # voltage ocv_v [V] against state of charge ocv_soc; twin.physics.battery.open_circuit_v).
-CURVE_FIGURES = {"ocv_soc", "ocv_v", "internal_resistance_ohm"}
+CURVE_FIGURES = {"ocv_soc", "ocv_v", "internal_resistance_ohm", "ce_thresholds_db"}
 
 
 REGION_SET = {"downlink_bandwidth_hz", "max_spreading_factor"}

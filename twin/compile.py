@@ -258,6 +258,37 @@ def _group_profiles(g: Group, prefix: str, file: str | None, base: Path) -> dict
     return profiles
 
 
+def _link_settings(g: Group) -> LinkSettings:
+    """The group's link settings, a coupling loss as (median, spread) [dB]."""
+    d = g.link.model_dump()
+    loss = d.pop("coupling_loss_db")
+    if isinstance(loss, dict):
+        loss = (loss["median_db"], loss["sd_db"])
+    elif loss is not None:
+        loss = (float(loss), 0.0)
+    return LinkSettings(**d, coupling_loss_db=loss)
+
+
+def _check_coverage(g: Group, radio, file, prefix: str) -> None:
+    """A coupling loss applies to cellular radios whose profile gives coverage figures."""
+    if g.link.coupling_loss_db is None:
+        return
+    tech = getattr(radio, "technology", "lorawan")
+    if tech not in ("lte-m", "nb-iot"):
+        raise ScenarioError(
+            f"coupling_loss_db applies to cellular radios; '{g.radio}' is {tech} (a LoRa "
+            "node's path loss comes from its position and the propagation model)",
+            file, f"{prefix}.link.coupling_loss_db",
+        )  # fmt: skip
+    if radio.max_coupling_loss_db is None:
+        raise ScenarioError(
+            f"radio '{g.radio}' gives no coverage figures (max_coupling_loss_db, ce0_loss_db, "
+            "ce_thresholds_db, repetitions, tx/rx currents: see nrf9160-nbiot.yaml), so its "
+            "coverage classes are unknown: add them to the profile, or remove coupling_loss_db",
+            file, f"{prefix}.link.coupling_loss_db",
+        )  # fmt: skip
+
+
 def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) -> None:
     """LoRaWAN-only settings on other radios, and LoRa without gateways."""
     prefix = f"groups.{name}"
@@ -281,6 +312,7 @@ def _check_radio_settings(scenario: Scenario, name: str, g: Group, radio, file) 
             f"{getattr(radio, 'technology', 'lorawan')}",
             file, f"{prefix}.link.access_point_stations",
         )  # fmt: skip
+    _check_coverage(g, radio, file, prefix)
     for i, f in enumerate(scenario.faults):
         if lora and f.kind == "hub_outage" and f.group == name:
             raise ScenarioError(
@@ -401,7 +433,7 @@ def _group_plan(
         actuation=g.actuation,
         payload_bytes=Payloads(**g.payload_bytes.model_dump()),
         harvester=Harvester(**g.harvester.model_dump()) if g.harvester else None,
-        link=LinkSettings(**g.link.model_dump()),
+        link=_link_settings(g),
         store_and_forward=(
             StoreAndForward(**g.store_and_forward.model_dump()) if g.store_and_forward else None
         ),

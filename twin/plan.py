@@ -48,6 +48,8 @@ class LinkSettings:
     edrx_cycle_s: float | None
     connection_interval_s: float | None
     access_point_stations: int = 1  # Wi-Fi: stations contending for the access point
+    # Cellular: the nodes' coupling loss to their cell, median and spread [dB] (None: good).
+    coupling_loss_db: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

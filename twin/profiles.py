@@ -184,6 +184,21 @@ class CellularRadio:
     # A full network attach after a reboot (the PSM context is gone with the modem's power),
     # at average_current_a [s]. Optional (None: re-attaching costs nothing).
     attach_s: float | None = None
+    # Coverage enhancement (twin.physics.coverage), optional (None: no coverage classes): the
+    # largest coupling loss served and the loss closed without repetitions [dB], the CE
+    # level boundaries [dB], the repetition limits of data up, data down and the random
+    # access preamble, one preamble's airtime [s], the TX (full power) and RX currents [A]
+    # and the downlink rate [bit/s] of the measured exchange.
+    max_coupling_loss_db: float | None = None
+    ce0_loss_db: float | None = None
+    ce_thresholds_db: tuple[float, ...] | None = None
+    max_repetitions_ul: float | None = None
+    max_repetitions_dl: float | None = None
+    max_repetitions_rach: float | None = None
+    preamble_s: float | None = None
+    tx_current_a: float | None = None
+    rx_current_a: float | None = None
+    downlink_rate_bps: float | None = None
 
 
 # How a cellular modem's measured currents reach the cell (CellularRadio.power_path).

@@ -142,6 +142,11 @@ def modem_at_cell(radio, scale: ModemScale | None):
         supply_v=scale.cell_v,
         average_current_a=radio.average_current_a * scale.scale,
         paging_current_a=radio.paging_current_a * scale.scale,
+        **{
+            f: getattr(radio, f) * scale.scale
+            for f in ("tx_current_a", "rx_current_a")
+            if getattr(radio, f, None) is not None
+        },
     )
 
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from twin.config.strict import _Strict
+
+
+class CouplingLoss(_Strict):
+    """The coupling loss of a group's cellular nodes to their cell, spread over the nodes."""
+
+    median_db: float = Field(description="Median coupling loss [dB] (3GPP: 144 good, 164 deep).")
+    sd_db: NonNegativeFloat = Field(
+        0.0, description="Spread between nodes [dB]: each node draws a normal loss around it."
+    )
 
 
 class Link(_Strict):
@@ -43,6 +52,13 @@ class Link(_Strict):
         description="Wi-Fi: stations sharing the node's access point, itself included, each "
         "taken to send one message per sampling period; above 1 the 802.11 DCF's collisions "
         "cost retransmissions and backoff (twin.physics.wifi_contention).",
+    )
+    coupling_loss_db: float | CouplingLoss | None = Field(
+        None,
+        description="Cellular: path loss to the cell [dB], one figure or {median_db, sd_db}; "
+        "past the radio's CE0 loss messages repeat (NB-IoT/LTE-M coverage enhancement, "
+        "twin.physics.coverage), past its maximum coupling loss they are lost; none: every "
+        "node in good coverage.",
     )
 
 

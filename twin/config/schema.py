@@ -703,6 +703,8 @@ class Scenario(_Strict):
                 del g["nodes"]  # likewise for groups without a node table
             if g["link"]["access_point_stations"] == 1:
                 del g["link"]["access_point_stations"]  # likewise for an unshared hub
+            if g["link"]["coupling_loss_db"] is None:
+                del g["link"]["coupling_loss_db"]  # likewise for good coverage
         for gw, default in zip(data["gateways"], self.gateway_duty_cycles(), strict=True):
             for key, value in zip(("rx1_duty_cycle", "rx2_duty_cycle"), default, strict=True):
                 gw[key] = value

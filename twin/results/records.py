@@ -187,6 +187,11 @@ def _contention_warnings(g: GroupStats) -> list[str]:
     ]
 
 
+def _out_of_coverage(g: GroupStats) -> int:
+    """Messages of cellular nodes beyond the maximum coupling loss (never sent)."""
+    return 0 if g.coverage is None else g.coverage["messages_lost_out_of_coverage"]
+
+
 def _hub_not_sent(g: GroupStats) -> int:
     """Messages a hub outage kept from leaving: lost, or dropped from a full store."""
     h = g.hub_outage
@@ -346,12 +351,13 @@ def group_record(
         "inferences_cloud": int(net.cloud_requests[gi]),
         # Messages the nodes had to send: sent, not sent (radio busy), and those a hub outage
         # kept from leaving (lost, or dropped from a full store).
-        "uplink_messages": sent + g.lost_busy + _hub_not_sent(g),
+        "uplink_messages": sent + g.lost_busy + _hub_not_sent(g) + _out_of_coverage(g),
         "uplink_delivered": int(net.delivered[gi]),
         "uplink_lost": {
             **{reason: int(count[gi]) for reason, count in net.lost.items()},
             g.lost_busy_reason: g.lost_busy,
             **({"hub_outage": _hub_not_sent(g)} if g.hub_outage is not None else {}),
+            **({"out_of_coverage": _out_of_coverage(g)} if g.coverage is not None else {}),
         },
         "uplink_bytes": int(g.uplink_bytes.sum()),
         "uplink_payload_bytes": int(g.payload_bytes_sent),
@@ -378,6 +384,7 @@ def group_record(
         "downlinks_in_rrc_tail": int(net.downlinks_in_rrc_tail[gi]),
         **({"wifi_contention": g.contention} if g.contention is not None else {}),
         **({"hub_outage": g.hub_outage} if g.hub_outage is not None else {}),
+        **({"coverage": g.coverage} if g.coverage is not None else {}),
         "airtime_s": float(g.airtime_ns_bins.sum() / 1e9),
         "bytes_per_node_day": float(g.uplink_bytes.sum() / g.n / days),
         "latency_s": g.latency.summary(),

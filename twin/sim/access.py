@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.physics import coverage as cov
 from twin.physics import radios
 from twin.physics import wifi_contention as wifi
 from twin.plan import LinkSettings
@@ -141,6 +142,10 @@ class DirectLink:
         }
         self.longest_s = max(c.busy_s for c in self.costs.values())
         self.downlink_rx_c, self.downlink_s = self._downlink()
+        # Drawn after the phases: a group without coverage classes draws what it did.
+        self.coverage = self._coverage(rng, n, payloads)
+        if self.coverage is not None:
+            self.longest_s += float(np.nanmax(self.coverage["extra"]["s"], initial=0.0))
 
     # -- message costs -------------------------------------------------------------------------
     def _ble(self, payload: int) -> MessageCost:
@@ -258,6 +263,82 @@ class DirectLink:
             idle_c=(r.wake_s + tail_s) * r.average_current_a, airtime_s=exchange_s,
             bytes_on_air=on_air,
         )  # fmt: skip
+
+    def _coverage(self, rng: np.random.Generator, n: int, payloads: dict) -> dict | None:
+        """Each cellular node's coupling loss, CE level and repetitions, and what they add.
+
+        The loss is the group's median plus a normal spread per node. Past the radio's CE0
+        loss every copy of the message's data, its response (headers only) and the random
+        access preamble is repeated as often as ideal combining needs
+        (:func:`twin.physics.coverage.repetitions`), each copy at full TX power or at the RX
+        current; the network's timers stay as measured. Past the maximum coupling loss the
+        node is out of coverage. None: no coupling loss given (every node at CE0).
+        """
+        r, loss_cfg = self.radio, self.cfg.coupling_loss_db
+        if not isinstance(r, CellularRadio) or loss_cfg is None:
+            return None
+        median, sd = loss_cfg
+        loss = median + sd * rng.standard_normal(n) if sd > 0 else np.full(n, float(median))
+        level = cov.ce_level(loss, r.ce_thresholds_db, r.max_coupling_loss_db)
+        reps = {
+            d: cov.repetitions(loss, r.ce0_loss_db, cov.powers_of_two(int(m)))
+            for d, m in (("ul", r.max_repetitions_ul), ("dl", r.max_repetitions_dl),
+                         ("rach", r.max_repetitions_rach))
+        }  # fmt: skip
+        served = (level != cov.OUT_OF_COVERAGE) & np.all([v > 0 for v in reps.values()], axis=0)
+        one = {d: np.where(served, v, 1) for d, v in reps.items()}  # the lost pay CE0
+
+        def extra(up_bytes: float, down_bytes: float) -> cov.CoverageCost:
+            return cov.exchange_cost(
+                up_bytes, down_bytes, one["ul"], one["dl"], one["rach"], r.uplink_rate_bps,
+                r.downlink_rate_bps, r.preamble_s, r.tx_current_a, r.rx_current_a,
+            )  # fmt: skip
+
+        size = max(payloads) + 1
+        table = {f: np.zeros((size, n)) for f in ("s", "tx_c", "rx_c", "tx_s")}
+        for kind, payload in payloads.items():
+            e = extra(payload + r.mac_overhead_bytes, r.mac_overhead_bytes)
+            table["s"][kind], table["tx_s"][kind] = e.extra_s, e.extra_tx_s
+            table["tx_c"][kind] = e.extra_tx_s * r.tx_current_a
+            table["rx_c"][kind] = e.extra_rx_s * r.rx_current_a
+        # A decision paged to the node: its random access, its request and the decision.
+        d = extra(r.mac_overhead_bytes, self.downlink_bytes + r.mac_overhead_bytes)
+        return {
+            "loss_db": loss, "level": level, "served": served, "repetitions": reps,
+            "extra": table, "downlink_s": d.extra_s, "downlink_c": d.extra_charge_c,
+        }  # fmt: skip
+
+    def coverage_extra(self, field: str, nodes: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """What coverage repetitions add to each message's ``field`` (s, tx_c, rx_c, tx_s)."""
+        if self.coverage is None:
+            return np.zeros(len(nodes))
+        return self.coverage["extra"][field][kind, nodes]
+
+    def downlink_extra(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Time [s] and charge [C] repetitions add to a decision paged to each node."""
+        if self.coverage is None:
+            z = np.zeros(len(nodes))
+            return z, z
+        return self.coverage["downlink_s"][nodes], self.coverage["downlink_c"][nodes]
+
+    def coverage_summary(self, lost: int) -> dict | None:
+        """Nodes per CE level, their repetitions, and the messages out of coverage lost."""
+        c = self.coverage
+        if c is None:
+            return None
+        served = c["served"]
+        levels = {f"ce{i}": int(((c["level"] == i) & served).sum()) for i in range(3)}
+        if self.technology == "lte-m":  # CE mode A and B
+            levels = {"mode_a": levels["ce0"], "mode_b": levels["ce1"]}
+        ul = c["repetitions"]["ul"][served]
+        return {
+            "nodes_by_level": levels,
+            "nodes_out_of_coverage": int((~served).sum()),
+            "coupling_loss_db_median": float(np.median(c["loss_db"])),
+            "repetitions_ul_median": float(np.median(ul)) if len(ul) else None,
+            "repetitions_ul_max": int(ul.max()) if len(ul) else None,
+            "messages_lost_out_of_coverage": int(lost),
+        }
 
     def _downlink(self) -> tuple[float, float]:
         """Charge [C] and time [s] of receiving one decision at a periodic occasion."""

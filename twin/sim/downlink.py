@@ -115,8 +115,9 @@ class DownlinkScheduler:
             if u.hub is not None:
                 # Out of reach at the occasion: the first one once the hub is back.
                 at = link.next_occasion_s(nodes, u.hub.back_s(nodes, at))
-            at = at + link.downlink_s
-            rx_c = np.full(len(nodes), link.downlink_rx_c)
+            extra_s, extra_c = link.downlink_extra(nodes)  # coverage repetitions
+            at = at + link.downlink_s + extra_s
+            rx_c = link.downlink_rx_c + extra_c
             tail = self._tails.get(gi)
             if tail is not None:
                 # ... unless the modem is still connected after the message that asked: then

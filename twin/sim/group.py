@@ -405,6 +405,9 @@ class FleetGroup:
             link=up.link_budget(),
             contention=getattr(getattr(up, "link", None), "contention", None),
             hub_outage=up.hub.summary() if getattr(up, "hub", None) is not None else None,
+            coverage=(
+                up.link.coverage_summary(up.lost_coverage) if isinstance(up, HubUplink) else None
+            ),
         )
 
     # -- quality -----------------------------------------------------------------------------

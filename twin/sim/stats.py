@@ -92,6 +92,8 @@ class GroupStats:
     contention: dict | None = None
     # BLE, Wi-Fi or cellular groups whose hubs go out: what the nodes kept and lost.
     hub_outage: dict | None = None
+    # Cellular groups given a coupling loss: CE levels, repetitions, messages out of coverage.
+    coverage: dict | None = None
 
     @property
     def name(self) -> str:

@@ -137,6 +137,7 @@ class HubUplink(Uplink):
         self.link_s = self.link.first_wait_max_s + self.link.longest_s
         self.sf = np.zeros(plan.count, dtype=np.int64)
         self.rx_dbm = np.zeros((plan.count, 0))
+        self.lost_coverage = 0  # messages of nodes out of coverage
 
     def _start_s(self, nodes: np.ndarray, ready_s: np.ndarray) -> np.ndarray:
         return self.link.send_start_s(nodes, ready_s)
@@ -147,8 +148,24 @@ class HubUplink(Uplink):
         return {STATES.index(state): np.full(len(nodes), charge)} if charge > 0 else {}
 
     def _send(self, network, nodes, k, t, start, kind, data) -> None:
-        c = self.link.cost
-        self.radio_free_s[nodes] = start + c("busy_s", kind)
+        c, link = self.link.cost, self.link
+        self.radio_free_s[nodes] = start + c("busy_s", kind) + link.coverage_extra("s", nodes, kind)
+        if link.coverage is not None:
+            reach = link.coverage["served"][nodes]
+            if not reach.all():
+                # Out of coverage: the modem wakes, finds no cell it can close and gives up
+                # (charged as one exchange at good coverage, an assumption); the message is lost.
+                lost = ~reach
+                self._charge(nodes[lost], kind[lost])
+                self.lost_coverage += int(lost.sum())
+                nodes, k, t, kind, start = (
+                    nodes[reach],
+                    k[reach],
+                    t[reach],
+                    kind[reach],
+                    start[reach],
+                )
+                data = None if data is None else data[reach]
         if self.hub is not None:
             # A message due while the hub is out leaves when it is back, or not at all.
             wait, goes = self.hub.route(nodes, start, self.payload_arr[kind])
@@ -156,11 +173,21 @@ class HubUplink(Uplink):
                 nodes, k, t, kind, wait = nodes[goes], k[goes], t[goes], kind[goes], wait[goes]
                 start, data = start[goes], None if data is None else data[goes]
             start = start + wait
+        self._charge(nodes, kind)
+        x = link.coverage_extra
+        self.ledger.charge(nodes, RADIO_TX, x("tx_c", nodes, kind))
+        self.ledger.charge(nodes, RADIO_RX, x("rx_c", nodes, kind))
+        airtime = c("airtime_s", kind) + x("tx_s", nodes, kind)
+        self.traffic.count(nodes, kind, start, airtime, c("bytes_on_air", kind))
+        later = x("s", nodes, kind)  # repetitions: the hub has it later, the window moves
+        network.submit_direct(
+            self.index, nodes, k, t, start + c("hub_s", kind) + later, kind, data,
+            start + c("open_s", kind) + later, start + c("close_s", kind) + later,
+        )  # fmt: skip
+
+    def _charge(self, nodes: np.ndarray, kind: np.ndarray) -> None:
+        """A message's radio charge at good coverage."""
+        c = self.link.cost
         self.ledger.charge(nodes, RADIO_TX, c("tx_c", kind))
         self.ledger.charge(nodes, RADIO_RX, c("rx_c", kind))
         self.ledger.charge(nodes, RADIO_IDLE, c("idle_c", kind))
-        self.traffic.count(nodes, kind, start, c("airtime_s", kind), c("bytes_on_air", kind))
-        network.submit_direct(
-            self.index, nodes, k, t, start + c("hub_s", kind), kind, data,
-            start + c("open_s", kind), start + c("close_s", kind),
-        )  # fmt: skip
