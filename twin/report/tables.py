@@ -446,14 +446,17 @@ def faults_table(ctx: RunContext) -> str:
         if hub.get("store_and_forward"):  # a direct link's store: kept through hub outages
             sf = {"stored": hub["messages_stored"], "forwarded": hub["messages_stored"],
                   "dropped_overflow": hub["messages_dropped_buffer_full"]}  # fmt: skip
+        reboots = r.get("reboots") or {}
         cells = (
             (hub.get("messages_lost"), fmt_int),
             (hub.get("stored_wait_mean_s"), fmt_duration),
+            (get_path(r, "uplink_lost.out_of_coverage"), fmt_int),
             (get_path(r, "uplink_lost.outage"), fmt_int),
             (get_path(r, "uplink_lost.interference"), fmt_int),
             (get_path(r, "messages_lost.retries_exhausted"), fmt_int),
             (get_path(r, "messages_lost.cloud_outage"), fmt_int),
             (get_path(r, "samples_skipped_by_reason.reset"), fmt_int),
+            (reboots.get("charge_c") if reboots.get("count") else None, fmt_number),
             (sf.get("stored"), fmt_int),
             (sf.get("forwarded"), fmt_int),
             (sf.get("dropped_overflow"), fmt_int),
@@ -462,22 +465,36 @@ def faults_table(ctx: RunContext) -> str:
         )
         rows.append(_policy_cell(ctx, key) + "".join(td(v, f) for v, f in cells))
     what = _faults_text(get_path(ctx.summary, "faults.intervals") or [])
-    hubs = _hub_text(ctx)
-    what = "; ".join(w for w in (what, hubs) if w)
+    what = "; ".join(w for w in (what, _hub_text(ctx), _reset_text(ctx)) if w)
     return table(
         "table-faults",
         ["Policy", "Group", "Messages lost: hub out", "Hub wait, mean",
-         "Frames lost: outage", "Frames lost: loss burst",
+         "Messages lost: out of coverage", "Frames lost: outage", "Frames lost: loss burst",
          "Messages given up", "Requests lost: cloud down", "Samples missed: reset",
-         "Stored", "Forwarded", "Dropped: buffer full", "Still stored", "Forward delay p50"],
+         "Reboots: charge [C]", "Stored", "Forwarded", "Dropped: buffer full", "Still stored",
+         "Forward delay p50"],
         rows,
         f"Faults in this run: {what or 'none'}. Frames: uplink frames no gateway heard "
         "because every gateway in reach was down, or lost to a loss burst. Store-and-forward "
         "nodes keep what they could not send in flash and forward it, oldest first, once the "
         "network answers again; a BLE, Wi-Fi or cellular node keeps what is due while its hub "
-        "is out and sends it when the hub is back (hub wait: how long, on average); n/a: the "
-        "group does not store, or its hub never goes out.",
+        "is out and sends it when the hub is back (hub wait: how long, on average). A cellular "
+        "node beyond its radio's maximum coupling loss loses its messages. A node back from a "
+        "reset pays a cold boot and its network re-join (reboots). n/a: the group does not "
+        "store, its hub never goes out, it has no coupling loss, or it never reset.",
     )  # fmt: skip
+
+
+def _reset_text(ctx: RunContext) -> str:
+    """Brown-out resets per group: how many nodes came back, and what rebooting drew."""
+    seen, parts = set(), []
+    for key in [k for k in ctx.entries if k in ctx.results]:
+        r = ctx.result(key)
+        group, reboots = r.get("group"), r.get("reboots") or {}
+        if reboots.get("count") and group not in seen:
+            seen.add(group)
+            parts.append(f"resets of {group}: {r.get('resets', 0):,}")
+    return "; ".join(parts)
 
 
 def _hub_text(ctx: RunContext) -> str:

@@ -187,6 +187,29 @@ def _contention_warnings(g: GroupStats) -> list[str]:
     ]
 
 
+def _coverage_warnings(g: GroupStats) -> list[str]:
+    """Nodes out of coverage, and deep-coverage repetitions, said where the user looks."""
+    c = g.coverage
+    if c is None:
+        return []
+    out = []
+    if c["nodes_out_of_coverage"]:
+        limit = g.plan.radio.max_coupling_loss_db
+        lost = c["messages_lost_out_of_coverage"]
+        out.append(
+            f"{c['nodes_out_of_coverage']} of {g.n} nodes of group '{g.name}' are beyond the "
+            f"radio's {limit:g} dB maximum coupling loss: their {lost:,} messages were lost "
+            "(move them, or give them an external antenna)"
+        )
+    if (c["repetitions_ul_max"] or 0) > 1:
+        out.append(
+            f"group '{g.name}': coverage repetitions up to {c['repetitions_ul_max']}x (median "
+            f"{c['repetitions_ul_median']:g}x) at ideal combining, a lower bound on their "
+            "airtime and energy"
+        )
+    return out
+
+
 def _out_of_coverage(g: GroupStats) -> int:
     """Messages of cellular nodes beyond the maximum coupling loss (never sent)."""
     return 0 if g.coverage is None else g.coverage["messages_lost_out_of_coverage"]
@@ -421,6 +444,7 @@ def group_record(
         + list(g.warnings)
         + _life_warnings(g)
         + _contention_warnings(g)
+        + _coverage_warnings(g)
         + _delivery_warnings(g, net),
         "cloud": {
             "requests": int(net.cloud_requests[gi]),
