@@ -369,7 +369,10 @@ class DirectLink:
                 return TX, 0.0
             return TX, r.reconnect_s * r.advertising_current_a
         if isinstance(r, WifiRadio):
-            return RX, r.associate_dhcp_s * r.listen_current_a
+            if not self.cfg.stay_connected:
+                return RX, 0.0  # it associates for every message anyway
+            assoc = r.associate_dhcp_s if self.cfg.dhcp else r.associate_static_s
+            return RX, assoc * (r.listen_current_a - r.sleep_current_a)
         return IDLE, (r.attach_s or 0.0) * r.average_current_a
 
     # -- schedule --------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ class FleetGroup:
         )
         self.boot_c = (boot_a - board.sleep_current_a) * (board.boot_s or 0.0)
         self.reboots = 0
-        self.reboot_c = 0.0
+        self.reboot_c = np.zeros(plan.count)
         # Exactness bound: everything a node's sample causes on the shared network (uplink, RX
         # windows, downlink) is over within `feedback_s`; a batch window up to
         # period - feedback_s cannot reorder anything a node depends on.
@@ -363,7 +363,7 @@ class FleetGroup:
             skipped_reset=int(self.skipped_reset),
             resets=0 if self.resets is None else int(self.resets.resets),
             reboots=int(self.reboots),
-            reboot_c=float(self.reboot_c),
+            reboot_c=float(self.reboot_c.sum()),
             inferences_device=int(self.inferences_device),
             decisions_taken=int(self.decisions_taken),
             charge_c=led.charge_c,
@@ -484,12 +484,11 @@ class FleetGroup:
         Booked at the node's first sample after the reset (its own event: batching-free).
         """
         self.ledger.charge(nodes, COMPUTE, self.boot_c)
-        total = self.boot_c * len(nodes)
+        self.reboot_c[nodes] += self.boot_c  # per node, in its own time order: batching-free
         for column, charge in self.uplink.rejoin_c(nodes).items():
             self.ledger.charge(nodes, column, charge)
-            total += float(charge.sum())
+            self.reboot_c[nodes] += charge
         self.reboots += len(nodes)
-        self.reboot_c += total
 
     def process(self, g1: int, network) -> None:
         """Handle samples ``g_next .. g1 - 1``: sense, infer, decide, transmit, account."""

@@ -162,7 +162,9 @@ class EnergyLedger:
         self.slack_c = float(total) - self.capacity_c
         self.gap_c = np.zeros(self.n)  # (1 - c) x the wells' height difference [C]
         self.gap_t_s = np.zeros(self.n)
-        self.gap_used_c = np.zeros(self.n)
+        # Charge of the node's own events since its last gap update (network corrections and
+        # charge booked ahead are left out: when they are booked depends on the batching).
+        self.gap_own_c = np.zeros(self.n)
 
     def _rate_reserve_c(self, nodes: np.ndarray, t, used: np.ndarray) -> np.ndarray:
         """Charge the rate effect keeps from ``nodes`` at ``t`` [C]; advances their gaps.
@@ -172,13 +174,15 @@ class EnergyLedger:
         form (:func:`twin.physics.kibam.well_gap_c`); so the gap does not depend on batching.
         """
         t = np.broadcast_to(np.asarray(t, dtype=float), nodes.shape)
-        dt = t - self.gap_t_s[nodes]
+        dt = np.maximum(t - self.gap_t_s[nodes], 0.0)
+        # The stretch's draw: the node's own events and the floor without self-discharge (the
+        # cell's own loss is no load); a panel's charge does not narrow the gap.
+        q = self.gap_own_c[nodes] + (self.floor_a - self.self_discharge_a) * dt
         with np.errstate(divide="ignore", invalid="ignore"):
-            i_a = np.where(dt > 0, (used - self.gap_used_c[nodes]) / dt, 0.0)
-        # A stretch that netted charge (a panel's) is taken as a rest: the gap relaxes.
-        i_a = np.maximum(i_a, 0.0)
-        gap = kibam.well_gap_c(i_a, np.maximum(dt, 0.0), *self.kibam, self.gap_c[nodes])
-        self.gap_c[nodes], self.gap_t_s[nodes], self.gap_used_c[nodes] = gap, t, used
+            i_a = np.where(dt > 0, q / dt, 0.0)
+        gap = kibam.well_gap_c(i_a, dt, *self.kibam, self.gap_c[nodes])
+        self.gap_c[nodes], self.gap_t_s[nodes] = gap, t
+        self.gap_own_c[nodes] = 0.0
         return np.maximum(gap - self.slack_c, 0.0)
 
     def retire_empty(self, nodes: np.ndarray, t: np.ndarray | float) -> np.ndarray:
@@ -204,6 +208,8 @@ class EnergyLedger:
     def charge(self, nodes: np.ndarray, column: int, delta_c) -> None:
         """Book charge of the nodes' own events (sensing, compute, their uplinks) [C]."""
         self.charge_c[nodes, column] += delta_c
+        if self.kibam is not None:
+            self.gap_own_c[nodes] += delta_c
 
     def book_ahead(self, nodes: np.ndarray, column: int, delta_c, event_s: np.ndarray) -> None:
         """Book charge for events the network schedules (retransmissions) at ``event_s``."""
