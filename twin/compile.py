@@ -169,6 +169,7 @@ def _compile(
             adr_margin_db=scenario.channel.adr_margin_db,
             sf_orthogonal=scenario.channel.sf_orthogonal,
             region=scenario.channel.region,
+            half_duplex=scenario.channel.half_duplex,
         ),
         policies=policies,
         faults=plan_faults(

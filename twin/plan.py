@@ -113,6 +113,7 @@ class ChannelPlan:
     adr_margin_db: float
     sf_orthogonal: bool = False  # False: inter-SF interference (twin.physics.lora.SIR_DB)
     region: str = "eu868"  # the LoRaWAN regional plan (twin.regions), already in the radios
+    half_duplex: bool = True  # a gateway transmitting a downlink hears no uplink
 
 
 @dataclass(frozen=True)

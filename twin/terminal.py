@@ -142,6 +142,7 @@ def _rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
         ("uplink bytes per node-day", lambda r: _fmt(r["bytes_per_node_day"], ",.0f")),
         ("air time [s]", lambda r: _fmt(r["airtime_s"], ",.0f")),
         ("uplinks lost to collisions", lambda r: f"{r['uplink_lost']['collision']:,}"),
+        *([("uplinks lost to half-duplex", _half_duplex)] if _any_half_duplex(results) else []),
         ("energy per node-day [J]", lambda r: _fmt(r["energy_per_node_day_j"], ".3g")),
         ("battery life, median [days]", _life),
         ("  limited by", _limit),
@@ -153,6 +154,16 @@ def _rows(summary: dict) -> list[tuple[str, Callable[[dict], str]]]:
         ("decision F1", lambda r: _fmt(r["decision"]["f1"], ".3f")),
         *_verdict_cells(summary),
     ]
+
+
+def _half_duplex(r: dict) -> str:
+    n = r["uplink_lost"].get("half_duplex")
+    return "n/a" if n is None else f"{n:,}"
+
+
+def _any_half_duplex(results: list[dict]) -> bool:
+    """Whether any gateway missed an uplink while transmitting (half-duplex)."""
+    return any(r["uplink_lost"].get("half_duplex") for r in results)
 
 
 def _table(title: str | None, results: list[dict], rows: list):

@@ -467,6 +467,11 @@ class Channel(_Strict):
         description="Take spreading factors as perfectly orthogonal (false: a frame is lost to "
         "an overlapping frame on another SF above the measured rejection, Croce et al. 2018).",
     )
+    half_duplex: bool = Field(
+        True,
+        description="Gateways hear no uplink while they transmit a downlink, on any channel "
+        "(a gateway has one radio front end; false: an idealised full-duplex gateway).",
+    )
 
 
 class Engine(_Strict):

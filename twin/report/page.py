@@ -84,7 +84,8 @@ _CAPTIONS = {
     "plot-airtime-per-day": "Total uplink airtime of the group per simulated day (channel "
     "occupancy); runs shorter than 3 days show each time-series step as a rate per day.",
     "plot-channel": "Every uplink message: delivered to the network, lost on the channel "
-    "(collision without capture, no gateway in range, all demodulators busy) or never sent "
+    "(collision without capture, no gateway in range, all demodulators busy, every gateway in "
+    "reach transmitting a downlink meanwhile: gateways are half-duplex) or never sent "
     "because the duty-cycle limit was reached.",
     "plot-cloud-queue": "The cloud inference service shared by every group: busy share of its "
     "workers and the time requests waited for a worker, per time-series step (a call counts in "

@@ -84,6 +84,7 @@ _LOSS_LABELS = {
     "out_of_range": "Lost: out of range",
     "gateway_busy": "Lost: gateway busy",
     "outage": "Lost: gateway outage",
+    "half_duplex": "Lost: gateway transmitting",
     "interference": "Lost: loss burst",
     "duty_cycle": "Not sent: duty cycle",
     "radio_busy": "Not sent: radio busy",
@@ -101,8 +102,8 @@ def fig_channel(ctx: RunContext) -> go.Figure:
     x = [ptext(ctx.label(k)) for k in keys]
     fates = [("uplink_delivered", "Delivered")] + [(f"uplink_lost.{r}", lab)
                                                    for r, lab in _LOSS_LABELS.items()]  # fmt: skip
-    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#e6b8af", "#f4cccc", "#f0f0f0",
-             "#bdbdbd"]  # fmt: skip
+    greys = ["#4d4d4d", "#d9d9d9", "#a6a6a6", "#7f7f7f", "#e6b8af", "#cfe2f3", "#f4cccc",
+             "#f0f0f0", "#bdbdbd"]  # fmt: skip
     for (path, label), colour in zip(fates, greys, strict=True):
         shares = []
         for k in keys:

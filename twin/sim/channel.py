@@ -1,9 +1,11 @@
 """The shared LoRa channel: which uplink frames the gateways decode, and why the rest are lost.
 
 Frames are settled on sorted arrays, not one event per frame: once every frame that *started*
-before ``t`` is known, every frame that *ended* by ``t`` can be decided exactly. Model limits
-(see README): gateways are not half-duplex-limited, and interference is judged against the
-strongest overlapping frame, not the sum of all of them.
+before ``t`` is known, every frame that *ended* by ``t`` can be decided exactly. Gateways are
+half-duplex: one transmitting a downlink hears nothing meanwhile, on any channel; the
+network (:mod:`twin.sim.network`) hands the channel the gateways' transmissions that start
+before ``t``. Model limit (see README): interference is judged against the strongest
+overlapping frame, not the sum of all of them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,39 @@ FRAME_FIELDS = ("gid", "node", "k", "ts", "start", "end", "chan", "sf", "kind", 
                 "done", "conf", "att", "seen", "hold", "adm")  # fmt: skip
 
 # Why an uplink frame was lost on the channel: drowned by an overlapping frame, too weak for
-# every gateway, no demodulator free, no gateway in reach up (outage), or a loss burst.
+# every gateway, no demodulator free, no gateway in reach up (outage), every gateway in reach
+# and up transmitting a downlink meanwhile (half-duplex), or a loss burst.
 LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY = "collision", "out_of_range", "gateway_busy"
-LOST_OUTAGE, LOST_INTERFERENCE = "outage", "interference"
+LOST_OUTAGE, LOST_INTERFERENCE, LOST_HALF_DUPLEX = "outage", "interference", "half_duplex"
 LOST_REASONS = (LOST_COLLISION, LOST_OUT_OF_RANGE, LOST_GATEWAY_BUSY, LOST_OUTAGE,
-                LOST_INTERFERENCE)  # fmt: skip
+                LOST_INTERFERENCE, LOST_HALF_DUPLEX)  # fmt: skip
+
+
+def transmitting(
+    tx: list[tuple[np.ndarray, np.ndarray]], a: np.ndarray, b: np.ndarray, at_start: bool
+) -> np.ndarray:
+    """Per frame ``[a, b)`` and gateway: whether the gateway transmits during it.
+
+    ``tx`` holds, per gateway, its transmissions' starts (sorted) and the running maximum of
+    their ends. With ``at_start``, only a transmission under way at ``a`` counts (``s <= a <
+    e``); otherwise any that overlaps the frame (``s < b`` and ``e > a``).
+    """
+    out = np.zeros((len(a), len(tx)), dtype=bool)
+    for g, (starts, max_end) in enumerate(tx):
+        if len(starts):
+            i = np.searchsorted(starts, a if at_start else b, "right" if at_start else "left")
+            out[:, g] = (i > 0) & (max_end[np.maximum(i - 1, 0)] > a)
+    return out
+
+
+def tx_table(gw: np.ndarray, start: np.ndarray, end: np.ndarray, n_gateways: int) -> list:
+    """Transmissions ``(gateway, start, end)`` as :func:`transmitting` wants them."""
+    out = []
+    for g in range(n_gateways):
+        m = gw == g
+        o = np.argsort(start[m], kind="stable")
+        out.append((start[m][o], np.maximum.accumulate(end[m][o]) if m.any() else end[m]))
+    return out
 
 
 class LoRaChannel:
@@ -56,12 +86,14 @@ class LoRaChannel:
     grace_s : numpy.ndarray, optional
         Per group and spreading factor 7..12, how long into a frame an interferer may end
         without harm [s] (:func:`twin.physics.lora.preamble_grace_s`; default none).
+    half_duplex : bool
+        A gateway hears nothing while it transmits (the network gives its transmissions).
     """
 
     def __init__(
         self, rx_dbm, streams, demodulators, sensitivity_dbm, capture_db, max_airtime_s,
         bins: TimeBins, faults: FaultPlan | None = None, sf_orthogonal: bool = True,
-        grace_s: np.ndarray | None = None,
+        grace_s: np.ndarray | None = None, half_duplex: bool = False,
     ) -> None:  # fmt: skip
         self.rx_dbm = rx_dbm
         self.streams = streams
@@ -83,6 +115,13 @@ class LoRaChannel:
         # Where settled frames go to be logged, as a network server would (None: not kept).
         self.log = None
         self.pending: dict | None = None  # frames that may still overlap later ones
+        self.half_duplex = half_duplex
+        # The gateways' downlink transmissions (gateway, start, end) that may still overlap
+        # frames to settle: those committed, and those the current pass assumes.
+        self._tx = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+        self.assumed_tx = self._tx
+        self._seen: tuple | None = None  # what the last settling read of the transmissions
+        self.last_settled: tuple | None = None  # (frames, delivered, decoded by gateway)
 
     @staticmethod
     def sensitivity_for(radio) -> np.ndarray:
@@ -118,6 +157,7 @@ class LoRaChannel:
 
         Returns the frames decided now (sorted by start) and which were delivered, or None.
         """
+        self._seen, self.last_settled = None, None
         p = self._take()
         if p is None:
             self.pending = None
@@ -136,8 +176,9 @@ class LoRaChannel:
         if not final.any():
             return None
         fin = {f: v[fin_idx] for f, v in p.items()}
-        if self.log is not None:
-            self.log.add(fin, ok, by_gateway)
+        self.last_settled = (fin, ok, by_gateway)
+        if self.log is not None and not self.half_duplex:
+            self.log.add(fin, ok, by_gateway)  # (half-duplex: once the pass holds)
         n = len(self.delivered)
         for code in LOST_REASONS:
             lost = (~ok) & (reason == code)
@@ -154,24 +195,101 @@ class LoRaChannel:
             m = p["gid"] == gi
             if m.any():
                 power[m] = rx[p["node"][m]]
-        in_reach = heard = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
+        in_reach = up = power >= self.sensitivity_dbm[p["sf"] - 7][:, None]
         if self.faults is not None and self.faults.any_gateway_down:
             # A gateway down at any time during the frame hears none of it.
-            heard = in_reach & ~self.faults.gateways_down(start, p["end"])
+            up = in_reach & ~self.faults.gateways_down(start, p["end"])
+        heard_at_start, heard = self._half_duplex(p, up, fin_idx, t)
         pairs = list(self._pairs(p))
         survives = self._interference(p, power, pairs)
-        hold = self._demodulators(p, heard, t, pairs)
+        hold = self._demodulators(p, heard_at_start, t, pairs)
+        if self._seen is not None:
+            self._seen += ((survives & hold)[fin_idx], survives[fin_idx])
         decoded = heard & survives & hold
         ok = decoded[fin_idx].any(axis=1)
         burst = self._burst_lost(p, fin_idx)
+        f_up = up[fin_idx].any(axis=1)
         reason = np.where(
             ~heard[fin_idx].any(axis=1),
-            np.where(in_reach[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
+            np.where(
+                f_up, LOST_HALF_DUPLEX,
+                np.where(in_reach[fin_idx].any(axis=1), LOST_OUTAGE, LOST_OUT_OF_RANGE),
+            ),
             np.where((heard & survives)[fin_idx].any(axis=1), LOST_GATEWAY_BUSY, LOST_COLLISION),
-        )
+        )  # fmt: skip
         reason = np.where(ok & burst, LOST_INTERFERENCE, reason)
         ok &= ~burst
         return ok, reason, decoded[fin_idx]
+
+    # -- half-duplex gateways ----------------------------------------------------------------
+    def _half_duplex(self, p: dict, up: np.ndarray, fin_idx: np.ndarray, t: float) -> tuple:
+        """Which gateways hear each frame at its start (demodulator lock) and throughout.
+
+        A gateway transmitting a downlink hears nothing, on any channel (its one radio front
+        end is switched to TX: Semtech SX1301 datasheet, section 5; LoRaSim and ns-3's lorawan
+        module model it so). A frame it starts transmitting over is lost at that gateway too;
+        a demodulator is locked only if the gateway was listening at the frame's start (known
+        once the frame started), and is held to the frame's end (a simplification: a cut-off
+        frame frees it early in reality).
+        """
+        if not self.half_duplex:
+            return up, up
+        todo = np.flatnonzero(~p["adm"] & (p["start"] < t))
+        tx = tx_table(*self._all_tx(self.assumed_tx), self.n_gateways)
+        at_start = up.copy()
+        block_start = transmitting(tx, p["start"][todo], p["start"][todo], at_start=True)
+        at_start[todo] &= ~block_start
+        block_all = transmitting(tx, p["start"][fin_idx], p["end"][fin_idx], at_start=False)
+        heard = up.copy()
+        heard[fin_idx] &= ~block_all
+        self._seen = (
+            p["start"][todo], up[todo], block_start & up[todo],
+            p["start"][fin_idx], p["end"][fin_idx], up[fin_idx], block_all & up[fin_idx],
+        )  # fmt: skip
+        return at_start, heard
+
+    def _all_tx(self, extra: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.concatenate([a, b]) for a, b in zip(self._tx, extra, strict=True))
+
+    def consistent(self, made: tuple) -> bool:
+        """Whether the last settling would end the same with transmissions ``made`` assumed.
+
+        The same demodulators locked on frames that started (which gateways heard their
+        start), and for the frames settled the same fate: heard, survived, decoded (by which
+        gateways, when a log keeps it). Then the state after the settling is the same.
+        """
+        if self._seen is None:
+            return True
+        s_todo, up_todo, blk_todo, s_fin, e_fin, up_fin, blk_fin, can, surv = self._seen
+        tx = tx_table(*self._all_tx(made), self.n_gateways)
+        again_todo = transmitting(tx, s_todo, s_todo, at_start=True) & up_todo
+        if not np.array_equal(again_todo, blk_todo):
+            return False
+        again_fin = transmitting(tx, s_fin, e_fin, at_start=False) & up_fin
+        if np.array_equal(again_fin, blk_fin):
+            return True
+
+        def fate(blocked: np.ndarray) -> list[np.ndarray]:
+            heard = up_fin & ~blocked
+            decoded = heard & can
+            return [heard.any(axis=1), (heard & surv).any(axis=1),
+                    decoded if self.log is not None else decoded.any(axis=1)]  # fmt: skip
+
+        return all(np.array_equal(a, b) for a, b in zip(fate(again_fin), fate(blk_fin),
+                                                        strict=True))  # fmt: skip
+
+    def commit_tx(self, made: tuple, t: float) -> None:
+        """Keep the transmissions of a settled pass; forget those no frame can overlap now.
+
+        Every frame still to settle ends after ``t``, so started after ``t - max_airtime``.
+        """
+        gw, start, end = self._all_tx(made)
+        if np.isfinite(t):
+            keep = end > t - self.max_airtime_s
+            gw, start, end = gw[keep], start[keep], end[keep]
+        self._tx = (gw, start, end)
+        self.assumed_tx = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+        self._seen = None
 
     def _pairs(self, p: dict):
         """Overlapping pairs ``(i, j)`` of frames, ``i`` started first, by distance in order."""

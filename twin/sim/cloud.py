@@ -174,6 +174,10 @@ class CloudService:
         """Requests on their way (fields gid, node, k, ts, arrive, r, kind)."""
         self._arrivals.append(requests)
 
+    def has_arrivals(self) -> bool:
+        """Whether requests are on their way or waiting."""
+        return any(len(a["node"]) for a in self._arrivals)
+
     def serve(self, t: float) -> list[tuple]:
         """Serve every request that a call starting by ``t`` takes.
 

@@ -73,17 +73,33 @@ class DownlinkScheduler:
         self._direct_wait: list[dict] = []  # direct-link windows not yet closed
         self._pool: dict | None = None  # decisions waiting for a receive window
         self.out: list[effects.Effect] = []
+        self.tx_made: list[tuple] = []  # gateways' transmissions (gateway, start, end) decided
+
+    def take_tx(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The gateways' transmissions decided since the last call: (gateway, start, end)."""
+        made, self.tx_made = self.tx_made, []
+        if not made:
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+        return tuple(np.concatenate(c) for c in zip(*made, strict=True))
 
     # -- input -------------------------------------------------------------------------------
     def frames_heard(self, fin: dict, ok: np.ndarray) -> None:
-        """Settled uplink frames: their receive windows open RX1/RX2 delays after the end."""
-        rx2 = self.rx2_delay_s[fin["gid"]]
+        """Settled uplink frames: their receive windows open RX1/RX2 delays after the end.
+
+        RX1 is decided when it opens (``r1``), RX2 when it opens (``decide``): a gateway's
+        transmission is then known as soon as it starts, which half-duplex reception needs.
+        """
+        m = len(fin["node"])
         self.rx_wait.append(
             {
                 "gid": fin["gid"], "node": fin["node"], "end": fin["end"],
-                "decide": fin["end"] + rx2, "ok": ok, "k": fin["k"], "ts": fin["ts"],
-                "kind": fin["kind"], "r": fin["r"], "conf": fin["conf"], "att": fin["att"],
-                "seen": fin["seen"] | ok,
+                "r1": fin["end"] + self.rx1_delay_s[fin["gid"]],
+                "decide": fin["end"] + self.rx2_delay_s[fin["gid"]], "ok": ok, "k": fin["k"],
+                "ts": fin["ts"], "kind": fin["kind"], "r": fin["r"], "conf": fin["conf"],
+                "att": fin["att"], "seen": fin["seen"] | ok,
+                # RX1 decided (a), sent in (u1), with the decision of sample b1 (-1: ACK alone).
+                "a": np.zeros(m, dtype=bool), "u1": np.zeros(m, dtype=bool),
+                "b1": np.full(m, -1, dtype=np.int64),
             }
         )  # fmt: skip
 
@@ -140,6 +156,10 @@ class DownlinkScheduler:
             self._pool = new
         else:
             self._pool = {f: np.concatenate([self._pool[f], new[f]]) for f in new}
+
+    def pool_size(self) -> int:
+        """Decisions waiting for a receive window."""
+        return 0 if self._pool is None else len(self._pool["node"])
 
     def take(self) -> list[effects.Effect]:
         """The effects decided since the last call, in order."""
@@ -253,14 +273,15 @@ class DownlinkScheduler:
         decision, or alone); a decision that misses both windows waits for the next uplink
         the server hears. A confirmed uplink left without an ACK (not heard, or the
         gateway's duty cycle had no room) is retransmitted after ACK_TIMEOUT, up to the
-        group's transmissions. Vectorised in rounds so that each node appears once per round
-        and its windows are served in time order.
+        group's transmissions. RX1 is decided once it opened by ``t``, the rest once RX2
+        opened. Vectorised in rounds so that each node appears once per round and its
+        windows are served in time order.
         """
         if not self.rx_wait:
             return
         w = {f: np.concatenate([x[f] for x in self.rx_wait]) for f in self.rx_wait[0]}
-        due = w["decide"] <= t
-        self.rx_wait = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
+        due = w["r1"] <= t
+        later = [{f: v[~due] for f, v in w.items()}] if (~due).any() else []
         w = {f: v[due] for f, v in w.items()}
         if not len(w["node"]):
             return
@@ -275,8 +296,15 @@ class DownlinkScheduler:
         if len(idx):
             for r in rounds_of(key[idx]):
                 sel = idx[r]
-                served = self._serve_round({f: v[sel] for f, v in w.items()}, key[sel])
-                acked[sel] = served
+                sub = {f: v[sel] for f, v in w.items()}
+                acked[sel] = self._serve_round(sub, key[sel], t)
+                w["u1"][sel], w["b1"][sel] = sub["u1"], sub["b1"]
+        w["a"][:] = True
+        done = w["decide"] <= t
+        if (~done).any():
+            later.append({f: v[~done] for f, v in w.items()})
+        self.rx_wait = later
+        w, acked = {f: v[done] for f, v in w.items()}, acked[done]
         retry = w["conf"] & ~acked
         self._link_news(w, w["conf"] & acked, retry & (w["att"] >= self.max_tx[w["gid"]]))
         if retry.any():
@@ -337,80 +365,113 @@ class DownlinkScheduler:
                 )  # fmt: skip
             )
 
-    def _gateway_airtime(self, w, best1, best2, rx1, rx2) -> tuple[np.ndarray, np.ndarray]:
+    def _serving_gateway(self, w: dict, rx1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The gateway that answers each window, and whether none in reach is up at RX1.
+
+        The network server answers through the gateway that heard the node best (the best
+        one up, during outages).
+        """
+        gw = np.zeros(len(rx1), dtype=np.int64)
+        no_gateway = np.zeros(len(rx1), dtype=bool)
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"] == gi
+            if not m.any():
+                continue
+            nodes = w["node"][m]
+            gw[m] = u.best_gateway[nodes]
+            if self.faults is not None and self.faults.any_gateway_down:
+                down = self.faults.gateways_down_at(rx1[m])
+                gw[m] = np.argmax(np.where(down, -np.inf, u.rx_dbm[nodes]), axis=1)
+                no_gateway[m] = down.all(axis=1)
+        return gw, no_gateway
+
+    def _toa(self, w: dict, with_decision: np.ndarray, window: int) -> np.ndarray:
+        """Air time of each window's downlink: a decision, or an ACK alone (MAC only)."""
+        out = np.zeros(len(with_decision))
+        for gi, u in enumerate(self.uplinks):
+            m = w["gid"] == gi
+            if not m.any():
+                continue
+            nodes = w["node"][m]
+            if window == 1:
+                out[m] = np.where(with_decision[m], u.dl_toa_rx1_s[nodes], u.ack_toa_rx1_s[nodes])
+            else:
+                out[m] = np.where(with_decision[m], u.dl_toa_rx2_s, u.ack_toa_rx2_s)
+        return out
+
+    def _gateway_airtime(self, w, best1, best2, rx1, rx2, t) -> tuple[np.ndarray, np.ndarray]:
         """Pick RX1 or RX2 for each window, within the serving gateway's duty-cycle budget.
 
         EU868 gateways may transmit 1 % of the time in the uplink sub-band (RX1) and 10 % at
         869.525 MHz (RX2); after a downlink of air time T the band is off for T (1/dc - 1).
-        The network server answers through the gateway that heard the node best; windows are
-        served in the order they open, so the budget is spent first come, first served.
-        Returns, per window, the sample index of the decision sent (-2: an ACK alone, -1:
-        nothing) and the window used (1 or 2).
+        Windows are served in the order they open, so the budget is spent first come, first
+        served. RX1 is decided when it opens (``w["a"]`` false), the rest when RX2 does
+        (``rx2 <= t``); each downlink sent is recorded as its gateway's transmission.
+        Returns, per window whose RX2 opened, the sample index of the decision sent (-2: an
+        ACK alone, -1: nothing) and the window used (1 or 2).
         """
         conf = w["conf"]
-        chosen = np.full(len(best1), -1, dtype=np.int64)
-        window = np.zeros(len(best1), dtype=np.int64)
-        order = np.flatnonzero((best2 >= 0) | conf)
-        if not len(order):
-            return chosen, window
-        order = order[np.argsort(rx1[order], kind="stable")]
-        gw = np.empty(len(order), dtype=np.int64)
-        no_gateway = np.zeros(len(order), dtype=bool)
-        toa1 = np.empty(len(order))
-        toa2 = np.empty(len(order))
-        for gi, u in enumerate(self.uplinks):
-            m = w["gid"][order] == gi
-            if not m.any():
-                continue
-            nodes = w["node"][order][m]
-            gw[m] = u.best_gateway[nodes]
-            if self.faults is not None and self.faults.any_gateway_down:
-                # The network server answers through the best gateway that is up.
-                down = self.faults.gateways_down_at(rx1[order][m])
-                gw[m] = np.argmax(np.where(down, -np.inf, u.rx_dbm[nodes]), axis=1)
-                no_gateway[m] = down.all(axis=1)
-            # An ACK without a decision is a MAC-only frame: shorter on air.
-            dec1, dec2 = best1[order][m] >= 0, best2[order][m] >= 0
-            toa1[m] = np.where(dec1, u.dl_toa_rx1_s[nodes], u.ack_toa_rx1_s[nodes])
-            toa2[m] = np.where(dec2, u.dl_toa_rx2_s, u.ack_toa_rx2_s)
-        used = self._spend_duty_cycle(order, gw, no_gateway, toa1, toa2, best1, conf, rx1, rx2)
-        best = np.where(used == 1, best1[order], best2[order])
-        chosen[order] = np.where(used == 0, -1, np.where(best >= 0, best, -2))
-        window[order] = used
+        gw, no_gateway = self._serving_gateway(w, rx1)
+        first = ~w["a"]
+        wants1 = first & ((best1 >= 0) | conf) & ~no_gateway
+        toa1 = self._toa(w, best1 >= 0, 1)
+        u1 = self._spend(wants1, gw, rx1, toa1, self.rx1_duty_cycle, self._gw_free1)
+        w["u1"] = np.where(first, u1, w["u1"])
+        w["b1"] = np.where(first, best1, w["b1"])
+        self.tx_made.append((gw[u1], rx1[u1], rx1[u1] + toa1[u1]))
+        opened2 = rx2 <= t
+        # Windows with something to send: a decision ready by RX2 (or sent in RX1), an ACK.
+        order = opened2 & ((best2 >= 0) | conf | w["u1"])
+        wants2 = order & ~w["u1"] & ~no_gateway
+        toa2 = self._toa(w, best2 >= 0, 2)
+        u2 = self._spend(wants2, gw, rx1, toa2, self.rx2_duty_cycle, self._gw_free2, rx2)
+        self.tx_made.append((gw[u2], rx2[u2], rx2[u2] + toa2[u2]))
+        window = np.where(w["u1"], 1, np.where(u2, 2, 0))
+        best = np.where(window == 1, w["b1"], best2)
+        chosen = np.where(window == 0, -1, np.where(best >= 0, best, -2))
+        chosen = np.where(opened2, chosen, -1)
         n = len(self.uplinks)
-        gid = w["gid"][order]
-        self.downlinks_blocked_outage += np.bincount(gid[no_gateway], minlength=n)
-        self.downlinks_blocked += np.bincount(gid[(used == 0) & ~no_gateway], minlength=n)
-        return chosen, window
+        gid = w["gid"]
+        self.downlinks_blocked_outage += np.bincount(gid[order & no_gateway], minlength=n)
+        self.downlinks_blocked += np.bincount(gid[order & (window == 0) & ~no_gateway], minlength=n)
+        return chosen, np.where(opened2, window, 0)
 
-    def _spend_duty_cycle(self, order, gw, no_gateway, toa1, toa2, best1, conf, rx1, rx2):
-        """Serve windows in order of RX1 opening, each spending its gateway's budget."""
+    @staticmethod
+    def _spend(wants, gw, rx1, toa, duty_cycle, free, opens=None) -> np.ndarray:
+        """Serve windows in order of RX1 opening, each spending its gateway's budget.
+
+        ``free`` (per gateway, when the band is next free) is updated in place; ``opens``
+        (default ``rx1``) is when the window's downlink would start.
+        """
+        used = np.zeros(len(wants), dtype=bool)
+        pos = np.flatnonzero(wants)
+        if not len(pos):
+            return used
+        pos = pos[np.argsort(rx1[pos], kind="stable")]
+        opens = rx1 if opens is None else opens
         # Sequential (each send spends the budget), on Python floats: indexing numpy
         # scalars in the loop cost more than the loop. Same IEEE operations, same results.
-        off1 = (toa1 / self.rx1_duty_cycle[gw]).tolist()
-        off2 = (toa2 / self.rx2_duty_cycle[gw]).tolist()
-        r1, r2 = rx1[order].tolist(), rx2[order].tolist()
-        wants1 = ((best1[order] >= 0) | conf[order]).tolist()
-        free1, free2 = self._gw_free1.tolist(), self._gw_free2.tolist()
-        used = [0] * len(order)
-        for pos, (g_, skip) in enumerate(zip(gw.tolist(), no_gateway.tolist(), strict=True)):
-            if skip:
-                continue
-            if wants1[pos] and free1[g_] <= r1[pos]:
-                free1[g_] = r1[pos] + off1[pos]
-                used[pos] = 1
-            elif free2[g_] <= r2[pos]:
-                free2[g_] = r2[pos] + off2[pos]
-                used[pos] = 2
-        self._gw_free1[:] = free1
-        self._gw_free2[:] = free2
-        return np.array(used, dtype=np.int64)
+        off = (toa[pos] / duty_cycle[gw[pos]]).tolist()
+        at = opens[pos].tolist()
+        f = free.tolist()
+        ok = []
+        for g_, a_, o_ in zip(gw[pos].tolist(), at, off, strict=True):
+            if f[g_] <= a_:
+                f[g_] = a_ + o_
+                ok.append(True)
+            else:
+                ok.append(False)
+        free[:] = f
+        used[pos] = ok
+        return used
 
-    def _serve_round(self, w: dict, key: np.ndarray) -> np.ndarray:
-        """Serve one round of windows (each node once); returns which windows got a downlink."""
+    def _serve_round(self, w: dict, key: np.ndarray, t: float) -> np.ndarray:
+        """Serve one round of windows (each node once); returns which windows got a downlink.
+
+        Fills in ``w["u1"]`` and ``w["b1"]`` for windows whose RX1 is decided now.
+        """
         pool = self._pool
-        rx1 = self.rx1_delay_s[w["gid"]] + w["end"]
-        rx2 = self.rx2_delay_s[w["gid"]] + w["end"]
+        rx1, rx2 = w["r1"], w["decide"]
         best = [np.full(len(key), -1, dtype=np.int64) for _ in range(2)]
         rows = entry = e = np.empty(0, dtype=np.int64)
         if pool is not None and len(pool["node"]):
@@ -420,7 +481,7 @@ class DownlinkScheduler:
             for b, opens in zip(best, (rx1, rx2), strict=True):
                 ready = pool["ready"][rows] <= opens[e]
                 np.maximum.at(b, e[ready], pool["k"][rows][ready])  # the newest decision wins
-        chosen, window = self._gateway_airtime(w, best[0], best[1], rx1, rx2)
+        chosen, window = self._gateway_airtime(w, best[0], best[1], rx1, rx2, t)
         served = chosen != -1
         if not served.any():
             return served

@@ -8,10 +8,22 @@ cloud request that arrived by ``t`` (:mod:`twin.sim.cloud`) and every receive wi
 by ``t`` (:mod:`twin.sim.downlink`). What that decides about a group's nodes comes back as
 effects (:mod:`twin.sim.effects`) for the group to apply: the network never writes a group's
 state.
+
+Gateways are half-duplex: while one transmits a downlink it hears no uplink. Which frames a
+gateway missed so depends on the downlinks it sent, which depend (through the cloud and the
+receive windows) on the frames it heard earlier. Within one :meth:`Network.advance` the
+network therefore iterates: each pass settles the channel assuming the previous pass's
+transmissions, from the same starting state, until a pass reads the same frames with the
+transmissions it decides itself. Every such dependency runs strictly forward in time (a
+frame's fate depends only on transmissions that started before it ended, which depend on
+frames that ended earlier still), so the earliest difference between passes moves later
+with each pass: the iteration ends, at most a pass per frame, at the one causal outcome,
+whatever the batching.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +46,19 @@ from twin.sim.window import WindowBuffer
 
 # Message kinds that ask the cloud for a decision.
 _TO_CLOUD = (READING, WINDOW, BATCH)
+
+# What one advance changes in the channel, the cloud and the downlinks (restored between the
+# passes of a half-duplex fixed point). The channel's frames are replaced, never written in
+# place, so a shallow copy holds them.
+_STATE = {
+    "channel": ("delivered", "lost", "lost_bins", "new", "pending"),
+    "cloud": ("queue", "wait", "requests_bins", "wait_ns_bins", "wait_max_s_bins",
+              "requests", "refused", "rings", "last_k", "_arrivals"),
+    "downlink": ("_gw_free1", "_gw_free2", "downlinks", "downlink_airtime_ns",
+                 "downlinks_blocked", "downlinks_blocked_outage", "acks", "unacknowledged",
+                 "in_tail", "_tails", "rx_wait", "_direct_wait", "_pool", "out"),
+}  # fmt: skip
+_SHALLOW = {("channel", "new"), ("channel", "pending")}
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,7 @@ class Network:
             LoRaChannel.sensitivity_for(lora_radios[0]) if lora_radios else np.zeros(6),
             channel.capture_threshold_db, max(u.max_airtime_s for u in uplinks), bins, faults,
             sf_orthogonal=channel.sf_orthogonal, grace_s=_grace_s(uplinks),
+            half_duplex=channel.half_duplex and bool(lora_radios),
         )  # fmt: skip
         self.cloud = CloudService(
             cloud, [p.cloud_model for p in ports], [p.history for p in ports],
@@ -118,6 +144,7 @@ class Network:
         self.confirmed = any(p.confirmed for p in ports)
         self.wake_event = None  # set by the engine's network process while it sleeps
         self._reading_width = max(p.message_features for p in ports)
+        self.passes = self.passes_max = 0  # half-duplex fixed-point passes (all, most in one)
 
     # -- input -------------------------------------------------------------------------------
     def submit(
@@ -198,6 +225,17 @@ class Network:
         """
         if t <= self.resolved_s:
             return None
+        ch = self.channel
+        if ch.half_duplex and self._may_transmit():
+            self._fixed_point(t)
+        else:
+            self._pass(t)
+        if ch.half_duplex and ch.log is not None and ch.last_settled is not None:
+            ch.log.add(*ch.last_settled)  # the pass that held
+        self.resolved_s = t
+        return self.downlink.take()
+
+    def _pass(self, t: float) -> None:
         settled = self.channel.settle(t)
         if settled is not None:
             self._heard(*settled)
@@ -206,8 +244,53 @@ class Network:
         self.downlink.open_windows(t)
         self.downlink.open_direct_windows(t)
         self.downlink.compact_pool(t)
-        self.resolved_s = t
-        return self.downlink.take()
+
+    def _may_transmit(self) -> bool:
+        """Whether a gateway may transmit in this advance (else one pass is exact).
+
+        Only for a confirmed uplink (an ACK) or a cloud decision, which needs a request on
+        its way, a decision waiting, or a frame that asks for one.
+        """
+        frames = self.channel.frames_in_flight() + self.downlink.rx_wait
+        if any(f["conf"].any() for f in frames) or self.cloud.has_arrivals():
+            return True
+        pool = self.downlink.pool_size()
+        return pool > 0 or any(np.isin(f["kind"], _TO_CLOUD).any() for f in frames)
+
+    def _fixed_point(self, t: float) -> None:
+        """Passes until the gateways' transmissions assumed are those the pass decides."""
+        ch = self.channel
+        start = self._snapshot()
+        n = 0
+        while True:
+            n += 1
+            self._pass(t)
+            made = self.downlink.take_tx()
+            if ch.consistent(made):
+                break
+            self._restore(start)
+            ch.assumed_tx = made
+        self.passes += n
+        self.passes_max = max(self.passes_max, n)
+        ch.commit_tx(made, t)
+
+    def _copy(self, key: tuple[str, str], value):
+        if key in _SHALLOW:
+            return copy.copy(value)
+        # The plans and faults the state refers to are shared, not copied.
+        memo = {id(self.cloud.bins): self.cloud.bins, id(self.faults): self.faults}
+        return copy.deepcopy(value, memo)
+
+    def _snapshot(self) -> dict:
+        return {
+            (name, f): self._copy((name, f), getattr(getattr(self, name), f))
+            for name, fields in _STATE.items()
+            for f in fields
+        }
+
+    def _restore(self, snap: dict) -> None:
+        for (name, f), v in snap.items():
+            setattr(getattr(self, name), f, self._copy((name, f), v))
 
     def _heard(self, fin: dict, ok: np.ndarray) -> None:
         """Frames the channel settled: receive windows open; heard requests go to the cloud."""
