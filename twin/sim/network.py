@@ -58,7 +58,10 @@ _STATE = {
                  "downlinks_blocked", "downlinks_blocked_outage", "acks", "unacknowledged",
                  "in_tail", "_tails", "rx_wait", "_direct_wait", "_pool", "out"),
 }  # fmt: skip
-_SHALLOW = {("channel", "new"), ("channel", "pending")}
+# Lists of dicts (and dicts) the code replaces, never writes in place: a shallow copy holds.
+_SHALLOW = {("channel", "new"), ("channel", "pending"), ("downlink", "rx_wait"),
+            ("downlink", "_direct_wait"), ("downlink", "_pool"), ("downlink", "out"),
+            ("cloud", "_arrivals")}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,8 @@ class Network:
     def _copy(self, key: tuple[str, str], value):
         if key in _SHALLOW:
             return copy.copy(value)
+        if key == ("cloud", "rings"):
+            return [w.copy() for w in value]
         # The plans and faults the state refers to are shared, not copied.
         memo = {id(self.cloud.bins): self.cloud.bins, id(self.faults): self.faults}
         return copy.deepcopy(value, memo)
