@@ -161,7 +161,10 @@ def test_a_dirty_log_is_reported_and_the_fit_still_holds(truth, tmp_path):
     reset = next(d for d in cal.devices if d["device"] == facts["reset_device"])
     assert reset["counter_resets"] == 1
     for d in cal.devices:
-        assert d["period_s"] == PERIODS[d["device"][:6]]
+        # Within 0.1 s, not exact: with 2 % of events dropped on top of the frames
+        # half-duplex gateways miss, a device's fit can land 0.08 s off, past the 0.05 s
+        # within which the fit snaps to a whole second (docs/deployed.md).
+        assert d["period_s"] == pytest.approx(PERIODS[d["device"][:6]], abs=0.1)
     # 2 % of events gone: the observed delivery ratio shows it.
     assert cal.report["delivery_ratio_observed"]["mean"] < 0.99
     pl = cal.report["path_loss"]
